@@ -1,0 +1,97 @@
+// Package testenv gives integration tests the addresses of the real services
+// started by scripts/services.sh. A test asks for a variable (SLUICE_PG_URL,
+// SLUICE_KAFKA_BROKERS, ...); the value comes from the environment or from
+// the .services.env file the script writes at the repository root. When the
+// service is missing the test fails under CI (CI=true) and skips otherwise,
+// with a message saying how to start it.
+package testenv
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// services maps each variable to the services.sh name that provides it.
+var services = map[string]string{
+	"SLUICE_PG_URL":         "postgres",
+	"SLUICE_KAFKA_BROKERS":  "kafka",
+	"SLUICE_MYSQL_URL":      "mariadb",
+	"SLUICE_OPENSEARCH_URL": "opensearch",
+	"SLUICE_S3_URL":         "s3",
+	"SLUICE_MONGO_URL":      "mongo",
+}
+
+// Lookup returns the value of key from the environment or .services.env.
+func Lookup(key string) (string, bool) {
+	if v := os.Getenv(key); v != "" {
+		return v, true
+	}
+	path, ok := servicesFile()
+	if !ok {
+		return "", false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
+		if ok && k == key && v != "" {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// Require returns the value of key or ends the test: t.Fatal under CI,
+// t.Skip when run by hand.
+func Require(t testing.TB, key string) string {
+	t.Helper()
+	if v, ok := Lookup(key); ok {
+		return v
+	}
+	name := services[key]
+	if name == "" {
+		name = "<service>"
+	}
+	msg := key + " is not set and .services.env lacks it; start the service with: scripts/services.sh up " + name
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// RepoRoot returns the repository root (the directory holding go.mod).
+func RepoRoot() (string, bool) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", false
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, true
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", false
+		}
+		dir = parent
+	}
+}
+
+func servicesFile() (string, bool) {
+	if p := os.Getenv("SLUICE_SERVICES_ENV"); p != "" {
+		return p, true
+	}
+	root, ok := RepoRoot()
+	if !ok {
+		return "", false
+	}
+	return filepath.Join(root, ".services.env"), true
+}
