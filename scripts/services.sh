@@ -1,0 +1,551 @@
+#!/usr/bin/env bash
+# Real services for Sluice's integration tests, on loopback, fixed ports.
+#
+#   scripts/services.sh up   [name...]   start (idempotent), wait healthy, write .services.env
+#   scripts/services.sh down [name...]   stop what `up` started (by pid file)
+#   scripts/services.sh status [name...] one line per service
+#   scripts/services.sh env              print .services.env
+#
+# With no names, every known service. State (data, logs, pid files, Kafka jars)
+# lives in .services/ at the repo root; addresses go to .services.env as
+# KEY=value lines that internal/testenv reads.
+#
+# Adding a service: write svc_<name>_up, svc_<name>_down and svc_<name>_status
+# (see postgres and kafka below) and add <name> to KNOWN_SERVICES.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+KNOWN_SERVICES=(postgres kafka)
+
+STATE="$ROOT/.services"
+ENV_FILE="$ROOT/.services.env"
+
+PG_PORT=54329
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_URL="postgres://sluice:sluice@127.0.0.1:${PG_PORT}/sluice?sslmode=disable"
+PG_TIMEOUT=60
+
+KAFKA_PORT=19092
+KAFKA_CONTROLLER_PORT=19093
+# base64url("sluice-dev-kafka"): a fixed cluster id, 16 bytes.
+KAFKA_CLUSTER_ID=c2x1aWNlLWRldi1rYWZrYQ
+KAFKA_TIMEOUT=120
+KAFKA_HEAP_OPTS="-Xmx512m -Xms256m"
+
+# ---------------------------------------------------------------- helpers
+
+log() { printf '%s\n' "$*" >&2; }
+die() { printf 'services.sh: %s\n' "$*" >&2; exit 1; }
+
+now() { date +%s; }
+
+# pid_alive PID PATTERN: the process exists and its command line contains
+# PATTERN (guards against a recycled pid after a crash or reboot).
+pid_alive() {
+	local pid="$1" pattern="$2" cmd
+	[[ "$pid" =~ ^[0-9]+$ ]] || return 1
+	kill -0 "$pid" 2>/dev/null || return 1
+	cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+	[[ "$cmd" == *"$pattern"* ]]
+}
+
+# read_pid FILE: the pid stored in FILE, or nothing.
+read_pid() { [[ -f "$1" ]] && head -n1 "$1" | tr -dc '0-9' || true; }
+
+# port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_gone PID SECONDS: wait for the process to exit; 1 on timeout.
+wait_gone() {
+	local pid="$1" deadline=$(($(now) + $2))
+	while kill -0 "$pid" 2>/dev/null; do
+		(($(now) < deadline)) || return 1
+		sleep 0.2
+	done
+}
+
+# fail_with_log NAME LOGFILE MESSAGE: print the tail of the log and exit.
+fail_with_log() {
+	log "services.sh: $1: $3"
+	if [[ -f "$2" ]]; then
+		log "---- last 40 lines of $2 ----"
+		tail -n 40 "$2" >&2 || true
+		log "----"
+	fi
+	exit 1
+}
+
+# rotate_log FILE: keep the previous run's log as FILE.1.
+rotate_log() { [[ -f "$1" ]] && mv -f "$1" "$1.1"; : >"$1"; }
+
+# ensure_packages PKG...: apt-get install the missing ones (one update per run).
+APT_UPDATED=0
+ensure_packages() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
+	((${#missing[@]})) || return 0
+	local sudo=()
+	((EUID == 0)) || sudo=(sudo)
+	log "services.sh: installing ${missing[*]} (apt-get)"
+	if ((APT_UPDATED == 0)); then
+		DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get update -qq >&2 || die "apt-get update failed"
+		APT_UPDATED=1
+	fi
+	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
+		die "apt-get install ${missing[*]} failed"
+}
+
+# env_set KEY=value...: replace those keys in .services.env, keep the rest.
+env_set() {
+	local tmp kv keys=()
+	for kv in "$@"; do keys+=("${kv%%=*}"); done
+	tmp="$(mktemp "$ROOT/.services.env.XXXXXX")"
+	if [[ -f "$ENV_FILE" ]]; then
+		local line k keep
+		while IFS= read -r line || [[ -n "$line" ]]; do
+			keep=1
+			for k in "${keys[@]}"; do [[ "$line" == "$k="* ]] && keep=0; done
+			((keep)) && printf '%s\n' "$line"
+		done <"$ENV_FILE" >"$tmp"
+	fi
+	for kv in "$@"; do
+		[[ "$kv" == *=* ]] && printf '%s\n' "$kv" >>"$tmp"
+	done
+	chmod 644 "$tmp"
+	mv -f "$tmp" "$ENV_FILE"
+}
+
+# env_unset KEY...: drop those keys from .services.env.
+env_unset() {
+	[[ -f "$ENV_FILE" ]] || return 0
+	local k args=()
+	for k in "$@"; do args+=("$k"); done
+	env_set "${args[@]}"
+}
+
+# ---------------------------------------------------------------- postgres
+#
+# Debian's PostgreSQL 15, a throwaway cluster in .services/postgres/data run as
+# the `postgres` system user (initdb and postgres refuse root). TCP on
+# 127.0.0.1:54329 only, no unix socket; superuser sluice/sluice (scram),
+# database sluice; logical replication enabled.
+
+PG_DIR="$STATE/postgres"
+PG_PIDFILE="$PG_DIR/pid"
+PG_LOG="$PG_DIR/log"
+
+# as_pg CMD...: run CMD as the postgres system user (when we are root).
+# setpriv execs in place, so a background `setsid as_pg ...` has the server's pid.
+PG_RUNAS=()
+((EUID != 0)) || PG_RUNAS=(setpriv --reuid=postgres --regid=postgres --init-groups --reset-env --)
+as_pg() { "${PG_RUNAS[@]}" "$@"; }
+
+# pg_datadir: the data directory. Normally .services/postgres/data; when the
+# postgres user cannot reach the repo (a parent directory closed to others,
+# e.g. under /root) it lives in the postgres user's home, linked from there.
+pg_datadir() {
+	if [[ -L "$PG_DIR/data" ]]; then
+		readlink -f "$PG_DIR/data"
+	else
+		printf '%s\n' "$PG_DIR/data"
+	fi
+}
+
+pg_running_pid() {
+	local pid
+	pid="$(read_pid "$PG_PIDFILE")"
+	if pid_alive "$pid" "$(pg_datadir)"; then
+		printf '%s\n' "$pid"
+		return 0
+	fi
+	# A postmaster we did not record (pid file lost): adopt it.
+	pid="$(read_pid "$(pg_datadir)/postmaster.pid")"
+	if pid_alive "$pid" "$(pg_datadir)"; then
+		printf '%s\n' "$pid" >"$PG_PIDFILE"
+		printf '%s\n' "$pid"
+		return 0
+	fi
+	return 1
+}
+
+pg_healthy() {
+	PGCONNECT_TIMEOUT=3 psql "$PG_URL" -XqAt -c 'select 1' >/dev/null 2>&1
+}
+
+pg_init() {
+	local data
+	mkdir -p "$PG_DIR"
+	if ((EUID == 0)); then
+		id postgres >/dev/null 2>&1 || die "postgres: no 'postgres' system user (package postgresql-15 should create it)"
+		chown postgres:postgres "$PG_DIR"
+		if ! as_pg test -w "$PG_DIR"; then
+			local alt
+			alt="$(getent passwd postgres | cut -d: -f6)/sluice-$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)"
+			log "postgres: the postgres user cannot reach $PG_DIR; keeping data in $alt"
+			mkdir -p "$alt/data"
+			chown -R postgres:postgres "$alt"
+			ln -sfn "$alt/data" "$PG_DIR/data"
+		fi
+	fi
+	data="$(pg_datadir)"
+	[[ -f "$data/PG_VERSION" ]] && return 0
+
+	log "postgres: initdb $data"
+	rm -rf "$data"
+	mkdir -p "$data"
+	local pwfile="$PG_DIR/.pwfile"
+	printf 'sluice\n' >"$pwfile"
+	if ((EUID == 0)); then
+		chown postgres:postgres "$data" "$pwfile"
+	fi
+	chmod 700 "$data"
+	chmod 600 "$pwfile"
+	if ! as_pg "$PG_BIN/initdb" -D "$data" -U sluice --pwfile="$pwfile" -E UTF8 --no-locale \
+		--auth-host=scram-sha-256 --auth-local=reject >"$PG_DIR/initdb.log" 2>&1; then
+		rm -f "$pwfile"
+		fail_with_log postgres "$PG_DIR/initdb.log" "initdb failed"
+	fi
+	rm -f "$pwfile"
+
+	cat >>"$data/postgresql.conf" <<EOF
+
+# ---- sluice test settings (scripts/services.sh) ----
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = ''
+max_connections = 200
+wal_level = logical
+max_replication_slots = 32
+max_wal_senders = 32
+password_encryption = 'scram-sha-256'
+# Throwaway cluster: trade durability on crash for speed. synchronous_commit
+# stays at its default (on): commit/LSN semantics match production.
+fsync = off
+full_page_writes = off
+shared_buffers = 128MB
+max_wal_size = 1GB
+logging_collector = off
+log_line_prefix = '%m [%p] %q%u@%d '
+log_timezone = 'UTC'
+timezone = 'UTC'
+EOF
+	cat >"$data/pg_hba.conf" <<'EOF'
+# sluice test cluster: TCP from loopback only, passwords (scram).
+# TYPE  DATABASE     USER  ADDRESS        METHOD
+host    all          all   127.0.0.1/32   scram-sha-256
+host    replication  all   127.0.0.1/32   scram-sha-256
+EOF
+	if ((EUID == 0)); then chown postgres:postgres "$data/postgresql.conf" "$data/pg_hba.conf"; fi
+}
+
+svc_postgres_up() {
+	local pid data start
+	ensure_packages postgresql-15 postgresql-client-15
+	[[ -x "$PG_BIN/postgres" ]] || die "postgres: $PG_BIN/postgres missing after install"
+	command -v psql >/dev/null || die "postgres: psql not found"
+
+	if pid="$(pg_running_pid)"; then
+		if pg_wait_healthy "$pid" "$PG_TIMEOUT"; then
+			env_set "SLUICE_PG_URL=$PG_URL"
+			printf 'postgres: already running (pid %s) on 127.0.0.1:%s\n' "$pid" "$PG_PORT"
+			return 0
+		fi
+		fail_with_log postgres "$PG_LOG" "running (pid $pid) but not healthy within ${PG_TIMEOUT}s"
+	fi
+	rm -f "$PG_PIDFILE"
+	if port_open "$PG_PORT"; then
+		die "postgres: port $PG_PORT is taken by another process (not ours); see: ss -ltnp 'sport = :$PG_PORT'"
+	fi
+
+	start=$(now)
+	pg_init
+	data="$(pg_datadir)"
+	# Our postmaster is not running (checked above): a leftover lock file
+	# from a crash could name a recycled pid and block the start.
+	rm -f "$data/postmaster.pid"
+	rotate_log "$PG_LOG"
+	# setsid: own session, so the server outlives this shell and `make`.
+	# 9>&-: the server must not inherit the lock.
+	setsid "${PG_RUNAS[@]}" "$PG_BIN/postgres" -D "$data" </dev/null >>"$PG_LOG" 2>&1 9>&- &
+	pid=$!
+	printf '%s\n' "$pid" >"$PG_PIDFILE"
+
+	if ! pg_wait_healthy "$pid" "$PG_TIMEOUT"; then
+		kill -INT "$pid" 2>/dev/null || true
+		fail_with_log postgres "$PG_LOG" "not healthy within ${PG_TIMEOUT}s"
+	fi
+	if [[ "$(psql "${PG_URL/\/sluice\?//postgres?}" -XqAt -c "select 1 from pg_database where datname = 'sluice'")" != 1 ]]; then
+		psql "${PG_URL/\/sluice\?//postgres?}" -Xq -c 'create database sluice' >/dev/null ||
+			fail_with_log postgres "$PG_LOG" "create database sluice failed"
+	fi
+	pg_healthy || fail_with_log postgres "$PG_LOG" "database sluice not reachable"
+	env_set "SLUICE_PG_URL=$PG_URL"
+	printf 'postgres: started (pid %s) on 127.0.0.1:%s in %ss\n' "$pid" "$PG_PORT" "$(($(now) - start))"
+}
+
+# pg_wait_healthy PID SECONDS: wait until the server accepts our login on the
+# postgres database (sluice may not exist yet on first start).
+pg_wait_healthy() {
+	local pid="$1" deadline=$(($(now) + $2))
+	local url="${PG_URL/\/sluice\?//postgres?}"
+	while :; do
+		if PGCONNECT_TIMEOUT=3 psql "$url" -XqAt -c 'select 1' >/dev/null 2>&1; then
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || {
+			log "postgres: process $pid exited"
+			return 1
+		}
+		(($(now) < deadline)) || return 1
+		sleep 0.3
+	done
+}
+
+svc_postgres_down() {
+	local pid
+	if ! pid="$(pg_running_pid)"; then
+		rm -f "$PG_PIDFILE"
+		env_unset SLUICE_PG_URL
+		printf 'postgres: not running\n'
+		return 0
+	fi
+	kill -INT "$pid" 2>/dev/null || true # fast shutdown
+	if ! wait_gone "$pid" 30; then
+		log "postgres: pid $pid did not stop in 30s; killing"
+		kill -KILL "$pid" 2>/dev/null || true
+		wait_gone "$pid" 10 || die "postgres: pid $pid would not die"
+	fi
+	rm -f "$PG_PIDFILE"
+	env_unset SLUICE_PG_URL
+	printf 'postgres: stopped (pid %s)\n' "$pid"
+}
+
+svc_postgres_status() {
+	local pid
+	if pid="$(pg_running_pid)"; then
+		if pg_healthy; then
+			printf 'postgres: running (pid %s) SLUICE_PG_URL=%s\n' "$pid" "$PG_URL"
+		else
+			printf 'postgres: running (pid %s) but not answering\n' "$pid"
+		fi
+	else
+		printf 'postgres: stopped\n'
+	fi
+}
+
+# ---------------------------------------------------------------- kafka
+#
+# Apache Kafka 4.x, KRaft combined mode (broker+controller), single node, from
+# Maven Central jars (scripts/kafka/pom.xml) cached in .services/kafka/libs.
+# PLAINTEXT on 127.0.0.1:19092, controller on 127.0.0.1:19093.
+
+KAFKA_DIR="$STATE/kafka"
+KAFKA_LIBS="$KAFKA_DIR/libs"
+KAFKA_DATA="$KAFKA_DIR/data"
+KAFKA_PIDFILE="$KAFKA_DIR/pid"
+KAFKA_LOG="$KAFKA_DIR/log"
+KAFKA_PROPS="$KAFKA_DIR/server.properties"
+KAFKA_POM="$ROOT/scripts/kafka/pom.xml"
+
+kafka_libs_stamp() { cksum <"$KAFKA_POM" | cut -d' ' -f1; }
+
+# kafka_resolve: copy the broker's jars from Maven into .services/kafka/libs,
+# once per pom.xml content.
+kafka_resolve() {
+	local want
+	want="$(kafka_libs_stamp)"
+	if [[ -f "$KAFKA_LIBS/.stamp" && "$(cat "$KAFKA_LIBS/.stamp")" == "$want" ]]; then
+		return 0
+	fi
+	log "kafka: resolving jars with Maven (first run only)"
+	rm -rf "$KAFKA_LIBS.tmp"
+	mkdir -p "$KAFKA_DIR"
+	if ! mvn -B -q -f "$KAFKA_POM" dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS.tmp" >"$KAFKA_DIR/mvn.log" 2>&1; then
+		fail_with_log kafka "$KAFKA_DIR/mvn.log" "Maven could not resolve scripts/kafka/pom.xml"
+	fi
+	printf '%s\n' "$want" >"$KAFKA_LIBS.tmp/.stamp"
+	rm -rf "$KAFKA_LIBS"
+	mv "$KAFKA_LIBS.tmp" "$KAFKA_LIBS"
+}
+
+kafka_java() {
+	java -cp "$KAFKA_LIBS/*" \
+		-Dlog4j2.configurationFile="$ROOT/scripts/kafka/log4j2.xml" "$@"
+}
+
+kafka_running_pid() {
+	local pid
+	pid="$(read_pid "$KAFKA_PIDFILE")"
+	pid_alive "$pid" "$KAFKA_PROPS" || return 1
+	printf '%s\n' "$pid"
+}
+
+kafka_healthy() {
+	timeout 10 kcat -b "127.0.0.1:$KAFKA_PORT" -L -m 5 >/dev/null 2>&1
+}
+
+kafka_wait_healthy() {
+	local pid="$1" deadline=$(($(now) + $2))
+	while :; do
+		kafka_healthy && return 0
+		kill -0 "$pid" 2>/dev/null || {
+			log "kafka: process $pid exited"
+			return 1
+		}
+		(($(now) < deadline)) || return 1
+		sleep 0.5
+	done
+}
+
+svc_kafka_up() {
+	local pid start
+	command -v java >/dev/null || ensure_packages openjdk-17-jre-headless
+	command -v mvn >/dev/null || ensure_packages maven
+	command -v kcat >/dev/null || ensure_packages kcat
+	mkdir -p "$KAFKA_DIR"
+
+	if pid="$(kafka_running_pid)"; then
+		if kafka_wait_healthy "$pid" "$KAFKA_TIMEOUT"; then
+			env_set "SLUICE_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
+			printf 'kafka: already running (pid %s) on 127.0.0.1:%s\n' "$pid" "$KAFKA_PORT"
+			return 0
+		fi
+		fail_with_log kafka "$KAFKA_LOG" "running (pid $pid) but not healthy within ${KAFKA_TIMEOUT}s"
+	fi
+	rm -f "$KAFKA_PIDFILE"
+	local p
+	for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+		if port_open "$p"; then
+			die "kafka: port $p is taken by another process (not ours); see: ss -ltnp 'sport = :$p'"
+		fi
+	done
+
+	start=$(now)
+	kafka_resolve
+	sed -e "s|@DATA_DIR@|$KAFKA_DATA|g" -e "s|@PORT@|$KAFKA_PORT|g" \
+		-e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+		"$ROOT/scripts/kafka/server.properties" >"$KAFKA_PROPS"
+	rotate_log "$KAFKA_LOG"
+
+	if [[ ! -f "$KAFKA_DATA/meta.properties" ]]; then
+		log "kafka: formatting storage in $KAFKA_DATA (cluster id $KAFKA_CLUSTER_ID)"
+		rm -rf "$KAFKA_DATA"
+		mkdir -p "$KAFKA_DATA"
+		if ! kafka_java kafka.tools.StorageTool format -t "$KAFKA_CLUSTER_ID" \
+			-c "$KAFKA_PROPS" >>"$KAFKA_LOG" 2>&1; then
+			rm -rf "$KAFKA_DATA"
+			fail_with_log kafka "$KAFKA_LOG" "storage format failed"
+		fi
+	fi
+
+	# shellcheck disable=SC2086 # word-split heap options on purpose
+	setsid java $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+		-XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+		-cp "$KAFKA_LIBS/*" -Dlog4j2.configurationFile="$ROOT/scripts/kafka/log4j2.xml" \
+		kafka.Kafka "$KAFKA_PROPS" </dev/null >>"$KAFKA_LOG" 2>&1 9>&- &
+	pid=$!
+	printf '%s\n' "$pid" >"$KAFKA_PIDFILE"
+
+	if ! kafka_wait_healthy "$pid" "$KAFKA_TIMEOUT"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		fail_with_log kafka "$KAFKA_LOG" "broker did not answer metadata requests within ${KAFKA_TIMEOUT}s"
+	fi
+	env_set "SLUICE_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
+	printf 'kafka: started (pid %s) on 127.0.0.1:%s in %ss\n' "$pid" "$KAFKA_PORT" "$(($(now) - start))"
+}
+
+svc_kafka_down() {
+	local pid
+	if ! pid="$(kafka_running_pid)"; then
+		rm -f "$KAFKA_PIDFILE"
+		env_unset SLUICE_KAFKA_BROKERS
+		printf 'kafka: not running\n'
+		return 0
+	fi
+	kill -TERM "$pid" 2>/dev/null || true # controlled shutdown
+	if ! wait_gone "$pid" 60; then
+		log "kafka: pid $pid did not stop in 60s; killing"
+		kill -KILL "$pid" 2>/dev/null || true
+		wait_gone "$pid" 10 || die "kafka: pid $pid would not die"
+	fi
+	rm -f "$KAFKA_PIDFILE"
+	env_unset SLUICE_KAFKA_BROKERS
+	printf 'kafka: stopped (pid %s)\n' "$pid"
+}
+
+svc_kafka_status() {
+	local pid
+	if pid="$(kafka_running_pid)"; then
+		if kafka_healthy; then
+			printf 'kafka: running (pid %s) SLUICE_KAFKA_BROKERS=127.0.0.1:%s\n' "$pid" "$KAFKA_PORT"
+		else
+			printf 'kafka: running (pid %s) but not answering\n' "$pid"
+		fi
+	else
+		printf 'kafka: stopped\n'
+	fi
+}
+
+# ---------------------------------------------------------------- main
+
+usage() {
+	cat >&2 <<EOF
+usage: scripts/services.sh up|down|status [name...]
+       scripts/services.sh env
+known services: ${KNOWN_SERVICES[*]}
+EOF
+	exit 2
+}
+
+# check_names NAME...: every name is known.
+check_names() {
+	local n k ok
+	for n in "$@"; do
+		ok=0
+		for k in "${KNOWN_SERVICES[@]}"; do [[ "$n" == "$k" ]] && ok=1; done
+		((ok)) || die "unknown service '$n' (known: ${KNOWN_SERVICES[*]})"
+	done
+}
+
+main() {
+	(($# >= 1)) || usage
+	local cmd="$1"
+	shift
+	case "$cmd" in
+	up | down | status) ;;
+	env)
+		[[ -f "$ENV_FILE" ]] || die "no $ENV_FILE yet; run: scripts/services.sh up"
+		cat "$ENV_FILE"
+		return 0
+		;;
+	-h | --help | help) usage ;;
+	*) die "unknown command '$cmd' (want up, down, status or env)" ;;
+	esac
+
+	local names=("$@")
+	((${#names[@]})) || names=("${KNOWN_SERVICES[@]}")
+	check_names "${names[@]}"
+
+	mkdir -p "$STATE"
+	# One `up`/`down` at a time (parallel test runs, several shells).
+	exec 9>"$STATE/.lock"
+	if ! flock -w 300 9; then
+		die "another services.sh holds $STATE/.lock for over 300s"
+	fi
+
+	local n
+	if [[ "$cmd" == down ]]; then
+		# Stop in reverse order of start.
+		local i
+		for ((i = ${#names[@]} - 1; i >= 0; i--)); do "svc_${names[i]}_down"; done
+	else
+		for n in "${names[@]}"; do "svc_${n}_${cmd}"; done
+	fi
+}
+
+main "$@"
