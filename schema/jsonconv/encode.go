@@ -1,0 +1,490 @@
+package jsonconv
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/sluice-cdc/sluice/event"
+)
+
+// Converter encodes and decodes Connect data as JsonConverter does. It is
+// safe for concurrent use; it caches the JSON of each *event.Schema it has
+// seen (schemas are immutable, so the pointer is a sound key).
+type Converter struct {
+	cfg     Config
+	schemas sync.Map // *event.Schema -> []byte
+}
+
+// New returns a converter for cfg.
+func New(cfg Config) (*Converter, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("json converter config: %w", err)
+	}
+	if cfg.DecimalFormat == "" {
+		cfg.DecimalFormat = DecimalBase64
+	}
+	return &Converter{cfg: cfg}, nil
+}
+
+// Config returns the converter's configuration.
+func (c *Converter) Config() Config { return c.cfg }
+
+// ErrMismatch is wrapped by encoding errors where a value does not fit its
+// schema.
+var ErrMismatch = errors.New("value does not match schema")
+
+// EncodeStruct encodes a key or value struct; a nil struct is Kafka's null
+// (returns nil, nil), which is how tombstones and null keys are written.
+func (c *Converter) EncodeStruct(dst []byte, v *event.Struct) ([]byte, error) {
+	if v == nil {
+		return nil, nil
+	}
+	return c.Encode(dst, v.Schema(), v)
+}
+
+// Encode appends the JSON for value v with schema s to dst
+// (JsonConverter.fromConnectData). A nil schema and nil value give nil, nil.
+// A nil schema with a non-nil value is encoded schemaless.
+func (c *Converter) Encode(dst []byte, s *event.Schema, v any) ([]byte, error) {
+	if s == nil && v == nil {
+		return nil, nil
+	}
+	var err error
+	if c.cfg.SchemasEnable {
+		dst = append(dst, `{"schema":`...)
+		if s == nil {
+			dst = append(dst, "null"...)
+		} else if dst, err = c.appendSchema(dst, s); err != nil {
+			return nil, err
+		}
+		dst = append(dst, `,"payload":`...)
+	}
+	if dst, err = c.appendValue(dst, s, v); err != nil {
+		return nil, err
+	}
+	if c.cfg.SchemasEnable {
+		dst = append(dst, '}')
+	}
+	return dst, nil
+}
+
+// SchemaJSON returns the JSON schema object for s (asJsonSchema). The slice
+// is shared; do not modify it.
+func (c *Converter) SchemaJSON(s *event.Schema) ([]byte, error) {
+	if cached, ok := c.schemas.Load(s); ok {
+		return cached.([]byte), nil
+	}
+	b, err := c.buildSchema(nil, s, "")
+	if err != nil {
+		return nil, err
+	}
+	c.schemas.Store(s, b)
+	return b, nil
+}
+
+func (c *Converter) appendSchema(dst []byte, s *event.Schema) ([]byte, error) {
+	b, err := c.SchemaJSON(s)
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, b...), nil
+}
+
+func typeName(t event.Type) string {
+	switch t {
+	case event.TypeFloat32:
+		return "float"
+	case event.TypeFloat64:
+		return "double"
+	}
+	return t.String()
+}
+
+// buildSchema writes s; field, when not empty, is appended as "field".
+func (c *Converter) buildSchema(dst []byte, s *event.Schema, field string) ([]byte, error) {
+	if !s.Type().Valid() {
+		return nil, fmt.Errorf("schema with invalid type %v", s.Type())
+	}
+	var err error
+	dst = append(dst, `{"type":`...)
+	dst = appendString(dst, typeName(s.Type()))
+	switch s.Type() {
+	case event.TypeArray:
+		dst = append(dst, `,"items":`...)
+		if dst, err = c.buildSchema(dst, s.Items(), ""); err != nil {
+			return nil, err
+		}
+	case event.TypeMap:
+		dst = append(dst, `,"keys":`...)
+		if dst, err = c.buildSchema(dst, s.Keys(), ""); err != nil {
+			return nil, err
+		}
+		dst = append(dst, `,"values":`...)
+		if dst, err = c.buildSchema(dst, s.Values(), ""); err != nil {
+			return nil, err
+		}
+	case event.TypeStruct:
+		dst = append(dst, `,"fields":[`...)
+		for i := range s.NumFields() {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			f := s.Field(i)
+			if dst, err = c.buildSchema(dst, f.Schema, f.Name); err != nil {
+				return nil, fmt.Errorf("field %q: %w", f.Name, err)
+			}
+		}
+		dst = append(dst, ']')
+	}
+	dst = append(dst, `,"optional":`...)
+	dst = strconv.AppendBool(dst, s.IsOptional())
+	if s.Name() != "" {
+		dst = append(dst, `,"name":`...)
+		dst = appendString(dst, s.Name())
+	}
+	if v, ok := s.Version(); ok {
+		dst = append(dst, `,"version":`...)
+		dst = strconv.AppendInt(dst, int64(v), 10)
+	}
+	if d, ok := s.Doc(); ok {
+		dst = append(dst, `,"doc":`...)
+		dst = appendString(dst, d)
+	}
+	if n := s.NumParams(); n > 0 {
+		dst = append(dst, `,"parameters":{`...)
+		for i := range n {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			p := s.ParamAt(i)
+			dst = appendString(dst, p.Key)
+			dst = append(dst, ':')
+			dst = appendString(dst, p.Value)
+		}
+		dst = append(dst, '}')
+	}
+	if d := s.Default(); d != nil {
+		dst = append(dst, `,"default":`...)
+		if dst, err = c.appendValue(dst, s, d); err != nil {
+			return nil, fmt.Errorf("default: %w", err)
+		}
+	}
+	if field != "" {
+		dst = append(dst, `,"field":`...)
+		dst = appendString(dst, field)
+	}
+	return append(dst, '}'), nil
+}
+
+func mismatch(s *event.Schema, v any) error {
+	return fmt.Errorf("%w: Go type %T for %v", ErrMismatch, v, s)
+}
+
+// appendValue is JsonConverter.convertToJson.
+func (c *Converter) appendValue(dst []byte, s *event.Schema, v any) ([]byte, error) {
+	if v == nil {
+		switch {
+		case s == nil:
+			return append(dst, "null"...), nil
+		case s.Default() != nil && c.cfg.ReplaceNullWithDefault:
+			return c.appendValue(dst, s, s.Default())
+		case s.IsOptional():
+			return append(dst, "null"...), nil
+		}
+		return nil, fmt.Errorf("%w: null for required %v", ErrMismatch, s)
+	}
+	if s == nil {
+		return c.appendSchemaless(dst, v)
+	}
+	switch s.Name() {
+	case event.LogicalDecimal:
+		if s.Type() == event.TypeBytes {
+			return c.appendDecimal(dst, s, v)
+		}
+	}
+	switch s.Type() {
+	case event.TypeInt8, event.TypeInt16, event.TypeInt32, event.TypeInt64:
+		n, ok := asInt64(v)
+		if !ok {
+			return nil, mismatch(s, v)
+		}
+		return strconv.AppendInt(dst, n, 10), nil
+	case event.TypeFloat32:
+		switch f := v.(type) {
+		case float32:
+			return appendFloat(dst, float64(f), 32), nil
+		}
+		return nil, mismatch(s, v)
+	case event.TypeFloat64:
+		switch f := v.(type) {
+		case float64:
+			return appendFloat(dst, f, 64), nil
+		case float32:
+			return appendFloat(dst, float64(f), 64), nil
+		}
+		return nil, mismatch(s, v)
+	case event.TypeBoolean:
+		b, ok := v.(bool)
+		if !ok {
+			return nil, mismatch(s, v)
+		}
+		return strconv.AppendBool(dst, b), nil
+	case event.TypeString:
+		str, ok := v.(string)
+		if !ok {
+			return nil, mismatch(s, v)
+		}
+		return appendString(dst, str), nil
+	case event.TypeBytes:
+		b, ok := v.([]byte)
+		if !ok {
+			return nil, mismatch(s, v)
+		}
+		return appendBase64(dst, b), nil
+	case event.TypeArray:
+		arr, ok := v.([]any)
+		if !ok {
+			return nil, mismatch(s, v)
+		}
+		dst = append(dst, '[')
+		var err error
+		for i, e := range arr {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			if dst, err = c.appendValue(dst, s.Items(), e); err != nil {
+				return nil, fmt.Errorf("array element %d: %w", i, err)
+			}
+		}
+		return append(dst, ']'), nil
+	case event.TypeMap:
+		return c.appendMap(dst, s, v)
+	case event.TypeStruct:
+		st, ok := v.(*event.Struct)
+		if !ok {
+			return nil, mismatch(s, v)
+		}
+		if st.Schema() != s && !st.Schema().Equal(s) {
+			return nil, fmt.Errorf("%w: struct bound to %v written as %v", ErrMismatch, st.Schema(), s)
+		}
+		dst = append(dst, '{')
+		var err error
+		for i := range s.NumFields() {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			f := s.Field(i)
+			dst = appendString(dst, f.Name)
+			dst = append(dst, ':')
+			if dst, err = c.appendValue(dst, f.Schema, st.At(i)); err != nil {
+				return nil, fmt.Errorf("field %q: %w", f.Name, err)
+			}
+		}
+		return append(dst, '}'), nil
+	}
+	return nil, fmt.Errorf("schema with invalid type %v", s.Type())
+}
+
+func asInt64(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int8:
+		return int64(n), true
+	case int16:
+		return int64(n), true
+	case int32:
+		return int64(n), true
+	case int64:
+		return n, true
+	case int:
+		return int64(n), true
+	case uint8:
+		return int64(n), true
+	case uint16:
+		return int64(n), true
+	case uint32:
+		return int64(n), true
+	case uint64:
+		if n <= math.MaxInt64 {
+			return int64(n), true
+		}
+	}
+	return 0, false
+}
+
+func (c *Converter) appendDecimal(dst []byte, s *event.Schema, v any) ([]byte, error) {
+	var raw []byte
+	var unscaled *big.Int
+	switch d := v.(type) {
+	case []byte:
+		raw = d
+	case *big.Int:
+		unscaled = d
+	default:
+		return nil, mismatch(s, v)
+	}
+	if c.cfg.DecimalFormat == DecimalNumeric {
+		scaleStr, _ := s.Param(event.DecimalScaleParam)
+		scale, err := strconv.Atoi(scaleStr)
+		if err != nil {
+			return nil, fmt.Errorf("decimal schema scale %q: %w", scaleStr, err)
+		}
+		if unscaled == nil {
+			unscaled = event.DecimalUnscaled(raw)
+		}
+		return append(dst, bigDecimalString(unscaled, scale)...), nil
+	}
+	if raw == nil {
+		raw = event.DecimalBytes(unscaled)
+	}
+	return appendBase64(dst, raw), nil
+}
+
+func (c *Converter) appendMap(dst []byte, s *event.Schema, v any) ([]byte, error) {
+	objectMode := s.Keys().Type() == event.TypeString
+	var entries []event.MapEntry
+	switch m := v.(type) {
+	case []event.MapEntry:
+		entries = m
+	case map[string]any:
+		if !objectMode {
+			return nil, mismatch(s, v)
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		entries = make([]event.MapEntry, len(keys))
+		for i, k := range keys {
+			entries[i] = event.MapEntry{Key: k, Value: m[k]}
+		}
+	default:
+		return nil, mismatch(s, v)
+	}
+	var err error
+	if objectMode {
+		dst = append(dst, '{')
+		for i, e := range entries {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			k, ok := e.Key.(string)
+			if !ok {
+				return nil, fmt.Errorf("map key: %w", mismatch(s.Keys(), e.Key))
+			}
+			dst = appendString(dst, k)
+			dst = append(dst, ':')
+			if dst, err = c.appendValue(dst, s.Values(), e.Value); err != nil {
+				return nil, fmt.Errorf("map value for %q: %w", k, err)
+			}
+		}
+		return append(dst, '}'), nil
+	}
+	dst = append(dst, '[')
+	for i, e := range entries {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '[')
+		if dst, err = c.appendValue(dst, s.Keys(), e.Key); err != nil {
+			return nil, fmt.Errorf("map key: %w", err)
+		}
+		dst = append(dst, ',')
+		if dst, err = c.appendValue(dst, s.Values(), e.Value); err != nil {
+			return nil, fmt.Errorf("map value: %w", err)
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, ']'), nil
+}
+
+// appendSchemaless writes a value without a schema, inferring the type from
+// the Go value as ConnectSchema.schemaType does.
+func (c *Converter) appendSchemaless(dst []byte, v any) ([]byte, error) {
+	var err error
+	switch x := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case int8, int16, int32, int64, int, uint8, uint16, uint32:
+		n, _ := asInt64(x)
+		return strconv.AppendInt(dst, n, 10), nil
+	case float32:
+		return appendFloat(dst, float64(x), 32), nil
+	case float64:
+		return appendFloat(dst, x, 64), nil
+	case bool:
+		return strconv.AppendBool(dst, x), nil
+	case string:
+		return appendString(dst, x), nil
+	case []byte:
+		return appendBase64(dst, x), nil
+	case *event.Struct:
+		return c.appendValue(dst, x.Schema(), x)
+	case []any:
+		dst = append(dst, '[')
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			if dst, err = c.appendSchemaless(dst, e); err != nil {
+				return nil, err
+			}
+		}
+		return append(dst, ']'), nil
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		entries := make([]event.MapEntry, len(keys))
+		for i, k := range keys {
+			entries[i] = event.MapEntry{Key: k, Value: x[k]}
+		}
+		return c.appendSchemaless(dst, entries)
+	case []event.MapEntry:
+		objectMode := true
+		for _, e := range x {
+			if _, ok := e.Key.(string); !ok {
+				objectMode = false
+				break
+			}
+		}
+		if objectMode {
+			dst = append(dst, '{')
+		} else {
+			dst = append(dst, '[')
+		}
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			if objectMode {
+				dst = appendString(dst, e.Key.(string))
+				dst = append(dst, ':')
+			} else {
+				dst = append(dst, '[')
+				if dst, err = c.appendSchemaless(dst, e.Key); err != nil {
+					return nil, err
+				}
+				dst = append(dst, ',')
+			}
+			if dst, err = c.appendSchemaless(dst, e.Value); err != nil {
+				return nil, err
+			}
+			if !objectMode {
+				dst = append(dst, ']')
+			}
+		}
+		if objectMode {
+			return append(dst, '}'), nil
+		}
+		return append(dst, ']'), nil
+	}
+	return nil, fmt.Errorf("%w: Go type %T has no Connect schema type", ErrMismatch, v)
+}
