@@ -321,6 +321,18 @@ func intFrom(n *node, bits int, strict bool) (int64, error) {
 var mask64 = new(big.Int).SetUint64(math.MaxUint64)
 
 func floatFrom(n *node, bits int) (float64, error) {
+	if n.kind == kString {
+		// The encoder writes non-finite values as Jackson does, as strings;
+		// accept them back (Connect itself would read 0.0 here).
+		switch n.str {
+		case "NaN":
+			return math.NaN(), nil
+		case "Infinity":
+			return math.Inf(1), nil
+		case "-Infinity":
+			return math.Inf(-1), nil
+		}
+	}
 	if n.kind != kNumber {
 		return 0, fmt.Errorf("expected a number, found JSON %s", kindNames[n.kind])
 	}
