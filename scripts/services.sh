@@ -22,13 +22,14 @@ KNOWN_SERVICES=(postgres kafka)
 STATE="$ROOT/.services"
 ENV_FILE="$ROOT/.services.env"
 
-PG_PORT=54329
+# Ports are fixed; the overrides exist only to try the script beside a running copy.
+PG_PORT="${SERVICES_PG_PORT:-54329}"
 PG_BIN=/usr/lib/postgresql/15/bin
 PG_URL="postgres://sluice:sluice@127.0.0.1:${PG_PORT}/sluice?sslmode=disable"
 PG_TIMEOUT=60
 
-KAFKA_PORT=19092
-KAFKA_CONTROLLER_PORT=19093
+KAFKA_PORT="${SERVICES_KAFKA_PORT:-19092}"
+KAFKA_CONTROLLER_PORT="${SERVICES_KAFKA_CONTROLLER_PORT:-19093}"
 # base64url("sluice-dev-kafka"): a fixed cluster id, 16 bytes.
 KAFKA_CLUSTER_ID=c2x1aWNlLWRldi1rYWZrYQ
 KAFKA_TIMEOUT=120
@@ -52,7 +53,9 @@ pid_alive() {
 }
 
 # read_pid FILE: the pid stored in FILE, or nothing.
-read_pid() { [[ -f "$1" ]] && head -n1 "$1" | tr -dc '0-9' || true; }
+read_pid() {
+	if [[ -f "$1" ]]; then head -n1 "$1" | tr -dc '0-9'; fi
+}
 
 # port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -182,10 +185,11 @@ pg_init() {
 	if ((EUID == 0)); then
 		id postgres >/dev/null 2>&1 || die "postgres: no 'postgres' system user (package postgresql-15 should create it)"
 		chown postgres:postgres "$PG_DIR"
-		if ! as_pg test -w "$PG_DIR"; then
+		if [[ ! -L "$PG_DIR/data" ]] && ! as_pg test -w "$PG_DIR"; then
 			local alt
 			alt="$(getent passwd postgres | cut -d: -f6)/sluice-$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)"
 			log "postgres: the postgres user cannot reach $PG_DIR; keeping data in $alt"
+			rm -rf "$alt" # no link in .services: a fresh state dir, start clean
 			mkdir -p "$alt/data"
 			chown -R postgres:postgres "$alt"
 			ln -sfn "$alt/data" "$PG_DIR/data"
@@ -197,15 +201,16 @@ pg_init() {
 	log "postgres: initdb $data"
 	rm -rf "$data"
 	mkdir -p "$data"
-	local pwfile="$PG_DIR/.pwfile"
+	local pwfile
+	pwfile="$(dirname "$data")/.pwfile"
 	printf 'sluice\n' >"$pwfile"
 	if ((EUID == 0)); then
 		chown postgres:postgres "$data" "$pwfile"
 	fi
 	chmod 700 "$data"
 	chmod 600 "$pwfile"
-	if ! as_pg "$PG_BIN/initdb" -D "$data" -U sluice --pwfile="$pwfile" -E UTF8 --no-locale \
-		--auth-host=scram-sha-256 --auth-local=reject >"$PG_DIR/initdb.log" 2>&1; then
+	if ! (cd / && as_pg "$PG_BIN/initdb" -D "$data" -U sluice --pwfile="$pwfile" -E UTF8 --no-locale \
+		--auth-host=scram-sha-256 --auth-local=reject) >"$PG_DIR/initdb.log" 2>&1; then
 		rm -f "$pwfile"
 		fail_with_log postgres "$PG_DIR/initdb.log" "initdb failed"
 	fi
@@ -250,6 +255,7 @@ svc_postgres_up() {
 
 	if pid="$(pg_running_pid)"; then
 		if pg_wait_healthy "$pid" "$PG_TIMEOUT"; then
+			pg_ensure_db
 			env_set "SLUICE_PG_URL=$PG_URL"
 			printf 'postgres: already running (pid %s) on 127.0.0.1:%s\n' "$pid" "$PG_PORT"
 			return 0
@@ -270,7 +276,7 @@ svc_postgres_up() {
 	rotate_log "$PG_LOG"
 	# setsid: own session, so the server outlives this shell and `make`.
 	# 9>&-: the server must not inherit the lock.
-	setsid "${PG_RUNAS[@]}" "$PG_BIN/postgres" -D "$data" </dev/null >>"$PG_LOG" 2>&1 9>&- &
+	(cd / && exec setsid "${PG_RUNAS[@]}" "$PG_BIN/postgres" -D "$data") </dev/null >>"$PG_LOG" 2>&1 9>&- &
 	pid=$!
 	printf '%s\n' "$pid" >"$PG_PIDFILE"
 
@@ -278,13 +284,20 @@ svc_postgres_up() {
 		kill -INT "$pid" 2>/dev/null || true
 		fail_with_log postgres "$PG_LOG" "not healthy within ${PG_TIMEOUT}s"
 	fi
-	if [[ "$(psql "${PG_URL/\/sluice\?//postgres?}" -XqAt -c "select 1 from pg_database where datname = 'sluice'")" != 1 ]]; then
-		psql "${PG_URL/\/sluice\?//postgres?}" -Xq -c 'create database sluice' >/dev/null ||
+	pg_ensure_db
+	env_set "SLUICE_PG_URL=$PG_URL"
+	printf 'postgres: started (pid %s) on 127.0.0.1:%s in %ss\n' "$pid" "$PG_PORT" "$(($(now) - start))"
+}
+
+# pg_ensure_db: database sluice exists (created on first start; recreated if
+# a test dropped it) and accepts our login.
+pg_ensure_db() {
+	local admin="${PG_URL/\/sluice\?//postgres?}"
+	if [[ "$(psql "$admin" -XqAt -c "select 1 from pg_database where datname = 'sluice'")" != 1 ]]; then
+		psql "$admin" -Xq -c 'create database sluice' >/dev/null ||
 			fail_with_log postgres "$PG_LOG" "create database sluice failed"
 	fi
 	pg_healthy || fail_with_log postgres "$PG_LOG" "database sluice not reachable"
-	env_set "SLUICE_PG_URL=$PG_URL"
-	printf 'postgres: started (pid %s) on 127.0.0.1:%s in %ss\n' "$pid" "$PG_PORT" "$(($(now) - start))"
 }
 
 # pg_wait_healthy PID SECONDS: wait until the server accepts our login on the
@@ -381,7 +394,12 @@ kafka_java() {
 kafka_running_pid() {
 	local pid
 	pid="$(read_pid "$KAFKA_PIDFILE")"
-	pid_alive "$pid" "$KAFKA_PROPS" || return 1
+	if ! pid_alive "$pid" "$KAFKA_PROPS"; then
+		# A broker of ours whose pid file was lost: adopt it.
+		pid="$(pgrep -f -n -- "kafka\.Kafka $KAFKA_PROPS\$" || true)"
+		pid_alive "$pid" "$KAFKA_PROPS" || return 1
+		printf '%s\n' "$pid" >"$KAFKA_PIDFILE"
+	fi
 	printf '%s\n' "$pid"
 }
 
