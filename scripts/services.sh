@@ -48,7 +48,7 @@ pid_alive() {
 	local pid="$1" pattern="$2" cmd
 	[[ "$pid" =~ ^[0-9]+$ ]] || return 1
 	kill -0 "$pid" 2>/dev/null || return 1
-	cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+	cmd="$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")" || return 1
 	[[ "$cmd" == *"$pattern"* ]]
 }
 
@@ -59,6 +59,16 @@ read_pid() {
 
 # port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# port_free PORT: nothing listens on 127.0.0.1:PORT, waiting up to 15 s (after
+# a crash, orphaned children of the old server may hold the socket briefly).
+port_free() {
+	local deadline=$(($(now) + 15))
+	while port_open "$1"; do
+		(($(now) < deadline)) || return 1
+		sleep 0.5
+	done
+}
 
 # wait_gone PID SECONDS: wait for the process to exit; 1 on timeout.
 wait_gone() {
@@ -263,7 +273,7 @@ svc_postgres_up() {
 		fail_with_log postgres "$PG_LOG" "running (pid $pid) but not healthy within ${PG_TIMEOUT}s"
 	fi
 	rm -f "$PG_PIDFILE"
-	if port_open "$PG_PORT"; then
+	if ! port_free "$PG_PORT"; then
 		die "postgres: port $PG_PORT is taken by another process (not ours); see: ss -ltnp 'sport = :$PG_PORT'"
 	fi
 
@@ -438,7 +448,7 @@ svc_kafka_up() {
 	rm -f "$KAFKA_PIDFILE"
 	local p
 	for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
-		if port_open "$p"; then
+		if ! port_free "$p"; then
 			die "kafka: port $p is taken by another process (not ours); see: ss -ltnp 'sport = :$p'"
 		fi
 	done
