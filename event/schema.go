@@ -366,6 +366,22 @@ func (s *Schema) Equal(o *Schema) bool {
 	return ValueEqual(s.def, o.def)
 }
 
+// SameStruct reports whether a struct value bound to s may be written where
+// o is expected: the schemas are Equal apart from the top-level optional
+// flag. EnvelopeSchema makes the row schema optional, and rows built with the
+// required variant must still fit.
+func (s *Schema) SameStruct(o *Schema) bool {
+	if s == o {
+		return true
+	}
+	if s == nil || o == nil || s.optional == o.optional {
+		return s.Equal(o)
+	}
+	c := *o
+	c.optional = s.optional
+	return s.Equal(&c)
+}
+
 // String renders the schema for debugging, e.g. "struct<id:int32,name:string?>".
 func (s *Schema) String() string {
 	var b strings.Builder

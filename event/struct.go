@@ -274,7 +274,7 @@ func ValidateValue(s *Schema, v any) error {
 			ok = false
 			break
 		}
-		if st.schema != s && !st.schema.Equal(s) {
+		if !st.schema.SameStruct(s) {
 			return fmt.Errorf("struct value for schema %v bound to %v", s, st.schema)
 		}
 		for i, f := range s.fields {

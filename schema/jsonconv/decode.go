@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/big"
 	"strconv"
+	"strings"
 
 	"github.com/sluice-cdc/sluice/event"
 )
@@ -368,6 +369,12 @@ func decimalFrom(s *event.Schema, n *node) (any, error) {
 		}
 		if scale < -1000 || scale > 1000 {
 			return nil, fmt.Errorf("decimal schema scale %d out of range", scale)
+		}
+		if i := strings.IndexAny(n.str, "eE"); i >= 0 || len(n.str) > 2000 {
+			// Bound the work: big.Rat would expand 1e999999999 in full.
+			if e, err := strconv.Atoi(n.str[i+1:]); err != nil || e > 2000 || e < -2000 {
+				return nil, fmt.Errorf("decimal %.40s out of range", n.str)
+			}
 		}
 		r, ok := new(big.Rat).SetString(n.str)
 		if !ok {

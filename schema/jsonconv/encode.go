@@ -269,7 +269,7 @@ func (c *Converter) appendValue(dst []byte, s *event.Schema, v any) ([]byte, err
 		if !ok {
 			return nil, mismatch(s, v)
 		}
-		if st.Schema() != s && !st.Schema().Equal(s) {
+		if !st.Schema().SameStruct(s) {
 			return nil, fmt.Errorf("%w: struct bound to %v written as %v", ErrMismatch, st.Schema(), s)
 		}
 		dst = append(dst, '{')
