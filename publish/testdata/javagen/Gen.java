@@ -7,7 +7,7 @@ import org.apache.kafka.common.utils.Utils;
 
 // Prints hex(key), Utils.murmur2(key) and BuiltInPartitioner.partitionForKey(key, n)
 // for several n, using the real Kafka Java client. Regenerate the vectors with:
-//   mvn -q -f publish/testdata/javagen/pom.xml compile exec:java > publish/testdata/murmur2_java.txt
+//   mvn -q -B -f publish/testdata/javagen/pom.xml compile exec:java > publish/testdata/murmur2_java.txt
 // (then delete publish/testdata/javagen/target).
 public class Gen {
     public static void main(String[] args) {

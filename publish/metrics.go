@@ -1,0 +1,70 @@
+package publish
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the publisher's Prometheus collectors. Several publishers may
+// share one registry: registering a collector that already exists reuses
+// the registered one, so the series add up across publishers.
+type metrics struct {
+	records  *prometheus.CounterVec // by topic, acknowledged records
+	bytes    *prometheus.CounterVec // by topic, key+value+header bytes acknowledged
+	errors   *prometheus.CounterVec // by topic, records that failed
+	latency  prometheus.Histogram   // Publish call to ack
+	buffered prometheus.Gauge       // records handed to the client, not yet answered
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_publish_records_total",
+			Help: "Records acknowledged by Kafka.",
+		}, []string{"topic"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_publish_bytes_total",
+			Help: "Key, value and header bytes of records acknowledged by Kafka (before compression).",
+		}, []string{"topic"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_publish_errors_total",
+			Help: "Records that failed permanently.",
+		}, []string{"topic"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "sluice_publish_ack_latency_seconds",
+			Help:    "Time from handing a record to the producer to Kafka's acknowledgement.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16), // 0.5ms .. ~16s
+		}),
+		buffered: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sluice_publish_buffered_records",
+			Help: "Records handed to the producer and not yet acknowledged or failed.",
+		}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var err error
+	m.records = register(reg, m.records, &err)
+	m.bytes = register(reg, m.bytes, &err)
+	m.errors = register(reg, m.errors, &err)
+	m.latency = register(reg, m.latency, &err)
+	m.buffered = register(reg, m.buffered, &err)
+	return m, err
+}
+
+func register[C prometheus.Collector](reg prometheus.Registerer, c C, errp *error) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		if *errp == nil {
+			*errp = fmt.Errorf("register publish metrics: %w", err)
+		}
+	}
+	return c
+}

@@ -1,0 +1,37 @@
+package publish
+
+// Record is one Kafka record to publish, already serialized.
+type Record struct {
+	Topic string
+	// Key is hashed with murmur2 to pick the partition, as the Java client
+	// does. A nil Key spreads records over partitions; an empty non-nil Key
+	// is a key like any other.
+	Key []byte
+	// Value is the serialized event; nil produces a tombstone.
+	Value   []byte
+	Headers []Header
+	// Position is the source position of the record, opaque to this package.
+	// It is handed to the Tracker in Publish order. Nil means the record has
+	// no resume point of its own (see Tracker).
+	Position any
+}
+
+// Header is one Kafka record header.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// recordOverhead is what one buffered record costs beyond its key, value and
+// header bytes when counting against Config.MaxBufferedBytes, so that a flood
+// of tiny records (tombstones) is bounded too.
+const recordOverhead = 128
+
+// size is the number of bytes r counts for in the buffer and in metrics.
+func (r *Record) size() int {
+	n := len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
+}
