@@ -1,0 +1,288 @@
+package daemon
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/internal/obs"
+	"github.com/sluice-cdc/sluice/publish"
+)
+
+// Config is the whole sluice.yaml. Each part is the owning package's Config;
+// this struct only composes them and checks what spans several parts.
+type Config struct {
+	Log        LogConfig        `yaml:"log" json:"log"`
+	HTTP       HTTPConfig       `yaml:"http" json:"http"`
+	Kafka      publish.Config   `yaml:"kafka" json:"kafka"`
+	Converters ConvertersConfig `yaml:"converters" json:"converters"`
+	// TombstonesOnDelete emits a null-value record after each delete event
+	// so that compacted topics drop the key (Debezium's tombstones.on.delete).
+	TombstonesOnDelete bool           `yaml:"tombstones.on.delete" json:"tombstones.on.delete"`
+	Sources            []SourceConfig `yaml:"sources" json:"sources"`
+}
+
+// LogConfig selects the log level and format.
+type LogConfig struct {
+	Level  string `yaml:"level" json:"level"`   // debug, info, warn, error
+	Format string `yaml:"format" json:"format"` // text, json
+}
+
+// HTTPConfig configures the address serving /metrics, /healthz, /readyz and
+// the Kafka Connect REST API.
+type HTTPConfig struct {
+	Addr string `yaml:"addr" json:"addr"`
+}
+
+// ConvertersConfig chooses how record keys and values are serialized, as
+// Kafka Connect's key.converter and value.converter do.
+type ConvertersConfig struct {
+	Key   ConverterConfig `yaml:"key" json:"key"`
+	Value ConverterConfig `yaml:"value" json:"value"`
+}
+
+// ConverterConfig configures one converter.
+type ConverterConfig struct {
+	// Type is json (Connect's JsonConverter) or avro (not yet supported).
+	Type string `yaml:"type" json:"type"`
+	// SchemasEnable wraps each JSON payload in a {"schema", "payload"}
+	// envelope, like the JsonConverter's schemas.enable.
+	SchemasEnable bool `yaml:"schemas.enable" json:"schemas.enable"`
+}
+
+// Connector kinds, as written in SourceConfig.Connector (the Debezium class
+// names are accepted too, see [SourceConfig.Kind]).
+const (
+	Postgres = "postgres"
+	MySQL    = "mysql"
+	MongoDB  = "mongodb"
+)
+
+// debeziumClasses maps Debezium connector class names to connector kinds,
+// so that a Debezium connector config can be pasted in unchanged.
+var debeziumClasses = map[string]string{
+	"io.debezium.connector.postgresql.PostgresConnector": Postgres,
+	"io.debezium.connector.mysql.MySqlConnector":         MySQL,
+	"io.debezium.connector.mongodb.MongoDbConnector":     MongoDB,
+}
+
+// SourceConfig configures one captured database.
+type SourceConfig struct {
+	// Name identifies the connector (logs, metrics, offsets, REST API).
+	Name string `yaml:"name" json:"name"`
+	// Connector is postgres, mysql or mongodb, or the Debezium class name.
+	Connector string `yaml:"connector" json:"connector"`
+	// TopicPrefix starts every topic name: <prefix>.<schema>.<table>.
+	TopicPrefix string `yaml:"topic.prefix" json:"topic.prefix"`
+	// URL is the connection string (postgres://..., mysql://..., mongodb://...).
+	URL string `yaml:"url" json:"url"`
+	// Tables lists the captured tables as schema.table (db.collection for
+	// MongoDB, database.table for MySQL); empty captures every table.
+	Tables []string `yaml:"tables" json:"tables"`
+
+	// Connector-specific settings go below, one typed sub-struct per
+	// connector owned by its capture package, e.g.
+	//   Postgres *postgres.Config `yaml:"postgres" json:"postgres"`
+	// (slot.name, publication.name, snapshot.mode, ...). Validate checks that
+	// only the sub-struct matching Connector is set.
+}
+
+// DefaultConfig returns the configuration used for keys absent from the file.
+func DefaultConfig() Config {
+	return Config{
+		Log:   LogConfig{Level: "info", Format: "text"},
+		HTTP:  HTTPConfig{Addr: ":8083"},
+		Kafka: publish.DefaultConfig(),
+		Converters: ConvertersConfig{
+			Key:   ConverterConfig{Type: "json", SchemasEnable: true},
+			Value: ConverterConfig{Type: "json", SchemasEnable: true},
+		},
+		TombstonesOnDelete: true,
+	}
+}
+
+// Load reads the YAML file at path onto [DefaultConfig] and validates it.
+// Problems come back as a *config.Error.
+func Load(path string) (Config, error) {
+	c := DefaultConfig()
+	err := config.Load(path, &c)
+	return c, err
+}
+
+// Validate reports every problem with c; paths are YAML keys.
+func (c Config) Validate() error {
+	var p config.Problems
+	p.Merge("log", c.Log.Validate())
+	p.Merge("http", c.HTTP.Validate())
+	p.Merge("kafka", c.Kafka.Validate())
+	p.Merge("converters", c.Converters.Validate())
+	seen := map[string]int{}
+	for i, s := range c.Sources {
+		prefix := fmt.Sprintf("sources[%d]", i)
+		p.Merge(prefix, s.Validate())
+		if s.Name == "" {
+			continue
+		}
+		if j, dup := seen[s.Name]; dup {
+			p.Addf(prefix+".name", "duplicate source name %q (also sources[%d])", s.Name, j)
+		} else {
+			seen[s.Name] = i
+		}
+	}
+	return p.Err()
+}
+
+// Validate checks the level and format.
+func (l LogConfig) Validate() error {
+	var p config.Problems
+	if _, err := obs.ParseLevel(l.Level); err != nil || l.Level != strings.ToLower(l.Level) {
+		p.Addf("level", "unknown log level %q (want debug, info, warn or error)", l.Level)
+	}
+	if err := obs.CheckFormat(l.Format); err != nil {
+		p.Addf("format", "%v", err)
+	}
+	return p.Err()
+}
+
+// Validate checks that Addr is host:port.
+func (h HTTPConfig) Validate() error {
+	var p config.Problems
+	_, port, err := net.SplitHostPort(h.Addr)
+	if err == nil {
+		if n, perr := strconv.Atoi(port); perr != nil || n < 0 || n > 65535 {
+			err = fmt.Errorf("bad port %q", port)
+		}
+	}
+	if err != nil {
+		p.Addf("addr", "address %q must be host:port or :port", h.Addr)
+	}
+	return p.Err()
+}
+
+// Validate checks both converters.
+func (c ConvertersConfig) Validate() error {
+	var p config.Problems
+	p.Merge("key", c.Key.Validate())
+	p.Merge("value", c.Value.Validate())
+	return p.Err()
+}
+
+// Validate checks the converter type.
+func (c ConverterConfig) Validate() error {
+	var p config.Problems
+	switch c.Type {
+	case "json":
+	case "avro":
+		p.Addf("type", "avro is not yet supported (use json)")
+	default:
+		p.Addf("type", "unknown converter %q (want json or avro)", c.Type)
+	}
+	return p.Err()
+}
+
+// Kind returns the connector kind (postgres, mysql, mongodb) named by
+// Connector, or "" if it names none.
+func (s SourceConfig) Kind() string {
+	switch k := strings.ToLower(s.Connector); k {
+	case Postgres, MySQL, MongoDB:
+		return k
+	case "postgresql":
+		return Postgres
+	case "mongo":
+		return MongoDB
+	}
+	return debeziumClasses[s.Connector]
+}
+
+var (
+	nameRE   = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
+	identRE  = regexp.MustCompile(`^[^\s."'` + "`" + `]+$`)
+	schemeOf = map[string][]string{
+		Postgres: {"postgres", "postgresql"},
+		MySQL:    {"mysql"},
+		MongoDB:  {"mongodb", "mongodb+srv"},
+	}
+)
+
+// Validate checks one source. The URL scheme must match the connector; the
+// database is not contacted.
+func (s SourceConfig) Validate() error {
+	var p config.Problems
+	switch {
+	case s.Name == "":
+		p.Addf("name", "required")
+	case !nameRE.MatchString(s.Name):
+		p.Addf("name", "name %q may only contain letters, digits, '.', '_' and '-'", s.Name)
+	}
+	kind := s.Kind()
+	if kind == "" {
+		if s.Connector == "" {
+			p.Addf("connector", "required (postgres, mysql or mongodb)")
+		} else {
+			p.Addf("connector", "unknown connector %q (want postgres, mysql or mongodb)", s.Connector)
+		}
+	}
+	switch {
+	case s.TopicPrefix == "":
+		p.Addf("topic.prefix", "required")
+	case !nameRE.MatchString(s.TopicPrefix):
+		p.Addf("topic.prefix", "topic prefix %q may only contain letters, digits, '.', '_' and '-'", s.TopicPrefix)
+	}
+	if s.URL == "" {
+		p.Addf("url", "required")
+	} else if kind != "" {
+		scheme, _, ok := strings.Cut(s.URL, "://")
+		if !ok || !contains(schemeOf[kind], strings.ToLower(scheme)) {
+			// Never echo the URL: it usually holds a password.
+			p.Addf("url", "must be a %s:// URL for connector %s", schemeOf[kind][0], kind)
+		}
+	}
+	seen := map[string]bool{}
+	for i, t := range s.Tables {
+		path := fmt.Sprintf("tables[%d]", i)
+		if !validTable(kind, t) {
+			p.Addf(path, "%s", tableRule(kind))
+			continue
+		}
+		if seen[t] {
+			p.Addf(path, "duplicate table %q", t)
+		}
+		seen[t] = true
+	}
+	return p.Err()
+}
+
+// validTable checks a qualified table name. MongoDB collection names may
+// themselves contain dots, so only the first dot separates the database.
+func validTable(kind, t string) bool {
+	var first, rest string
+	var ok bool
+	if kind == MongoDB {
+		first, rest, ok = strings.Cut(t, ".")
+		return ok && identRE.MatchString(first) && rest != "" && !strings.ContainsAny(rest, " \t\n$")
+	}
+	first, rest, ok = strings.Cut(t, ".")
+	return ok && identRE.MatchString(first) && identRE.MatchString(rest)
+}
+
+func tableRule(kind string) string {
+	switch kind {
+	case MongoDB:
+		return "collection name must be db.collection"
+	case MySQL:
+		return "table name must be database.table"
+	}
+	return "table name must be schema.table"
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

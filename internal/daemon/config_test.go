@@ -1,0 +1,155 @@
+package daemon_test
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/internal/daemon"
+	"github.com/sluice-cdc/sluice/publish"
+)
+
+func noEnv(string) (string, bool) { return "", false }
+
+func TestDefaultConfigValid(t *testing.T) {
+	if err := daemon.DefaultConfig().Validate(); err != nil {
+		t.Fatalf("DefaultConfig().Validate() = %v", err)
+	}
+}
+
+func TestExampleConfig(t *testing.T) {
+	got := daemon.DefaultConfig()
+	if err := (config.Loader{LookupEnv: noEnv}).Load("../../examples/sluice.yaml", &got); err != nil {
+		t.Fatalf("examples/sluice.yaml: %v", err)
+	}
+	want := daemon.DefaultConfig()
+	want.Kafka.Topics.Defaults.Configs = map[string]string{"cleanup.policy": "compact"}
+	want.Kafka.Topics.Overrides = map[string]publish.TopicSpec{
+		"dbserver1.inventory.orders":       {Partitions: 6},
+		`/dbserver1\.inventory\.audit_.*/`: {Partitions: 3, Configs: map[string]string{"retention.ms": "604800000"}},
+	}
+	want.Sources = []daemon.SourceConfig{{
+		Name:        "inventory",
+		Connector:   "postgres",
+		TopicPrefix: "dbserver1",
+		URL:         "postgres://postgres:postgres@127.0.0.1:5432/inventory",
+		Tables:      []string{"inventory.orders", "inventory.customers"},
+	}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("examples/sluice.yaml decoded to\n%+v\nwant\n%+v", got, want)
+	}
+
+	// The secrets and addresses follow the environment.
+	env := map[string]string{"KAFKA_BROKERS": "k1:9093", "PG_URL": "postgresql://u@db/x", "SLUICE_HTTP_ADDR": "127.0.0.1:9000"}
+	got = daemon.DefaultConfig()
+	l := config.Loader{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	if err := l.Load("../../examples/sluice.yaml", &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Kafka.Brokers[0] != "k1:9093" || got.Sources[0].URL != "postgresql://u@db/x" || got.HTTP.Addr != "127.0.0.1:9000" {
+		t.Errorf("environment not applied: %+v %+v %+v", got.Kafka.Brokers, got.Sources[0].URL, got.HTTP)
+	}
+}
+
+func TestConfigProblems(t *testing.T) {
+	const source = "sources:\n  - name: inv\n    connector: postgres\n    topic.prefix: db1\n    url: postgres://h/db\n"
+	tests := []struct {
+		name string
+		yaml string
+		want []string
+	}{
+		{"minimal source", source, nil},
+		{"debezium class name", "sources:\n  - name: m\n    connector: io.debezium.connector.mongodb.MongoDbConnector\n    topic.prefix: m\n    url: mongodb+srv://c/x\n    tables: [shop.orders.2024]\n", nil},
+		{"log", "log:\n  level: loud\n  format: xml\n", []string{
+			`c.yaml:2: log.level: unknown log level "loud" (want debug, info, warn or error)`,
+			`c.yaml:3: log.format: unknown log format "xml" (want text or json)`,
+		}},
+		{"http addr", "http:\n  addr: localhost\n", []string{
+			`c.yaml:2: http.addr: address "localhost" must be host:port or :port`,
+		}},
+		{"converters", "converters:\n  key: {type: avro}\n  value: {type: protobuf}\n", []string{
+			`c.yaml:2: converters.key.type: avro is not yet supported (use json)`,
+			`c.yaml:3: converters.value.type: unknown converter "protobuf" (want json or avro)`,
+		}},
+		{"kafka paths", "kafka:\n  bootstrap.servers: [a:1, b]\n  compression.type: brotli\n", []string{
+			`c.yaml:2: kafka.bootstrap.servers[1]: broker "b" must be host:port`,
+			`c.yaml:3: kafka.compression.type: unknown compression "brotli" (want none, gzip, snappy, lz4 or zstd)`,
+		}},
+		{"source required fields", "sources:\n  - tables: []\n", []string{
+			`c.yaml:2: sources[0].name: required`,
+			`c.yaml:2: sources[0].connector: required (postgres, mysql or mongodb)`,
+			`c.yaml:2: sources[0].topic.prefix: required`,
+			`c.yaml:2: sources[0].url: required`,
+		}},
+		{"source bad values", "sources:\n  - name: a b\n    connector: oracle\n    topic.prefix: db/1\n    url: x\n", []string{
+			`c.yaml:2: sources[0].name: name "a b" may only contain letters, digits, '.', '_' and '-'`,
+			`c.yaml:3: sources[0].connector: unknown connector "oracle" (want postgres, mysql or mongodb)`,
+			`c.yaml:4: sources[0].topic.prefix: topic prefix "db/1" may only contain letters, digits, '.', '_' and '-'`,
+		}},
+		{"url scheme without echoing it", "sources:\n  - name: a\n    connector: mysql\n    topic.prefix: p\n    url: postgres://u:secret@h/db\n", []string{
+			`c.yaml:5: sources[0].url: must be a mysql:// URL for connector mysql`,
+		}},
+		{"tables", source + "    tables:\n      - public.orders\n      - orders\n      - a.b.c\n      - .x\n      - public.orders\n", []string{
+			`c.yaml:8: sources[0].tables[1]: table name must be schema.table`,
+			`c.yaml:9: sources[0].tables[2]: table name must be schema.table`,
+			`c.yaml:10: sources[0].tables[3]: table name must be schema.table`,
+			`c.yaml:11: sources[0].tables[4]: duplicate table "public.orders"`,
+		}},
+		{"mysql and mongodb rules", "sources:\n  - name: a\n    connector: mysql\n    topic.prefix: p\n    url: mysql://h/db\n    tables: [shop]\n  - name: b\n    connector: mongo\n    topic.prefix: q\n    url: mongodb://h\n    tables: [orders]\n", []string{
+			`c.yaml:6: sources[0].tables[0]: table name must be database.table`,
+			`c.yaml:11: sources[1].tables[0]: collection name must be db.collection`,
+		}},
+		{"duplicate names", source + "  - name: inv\n    connector: postgres\n    topic.prefix: db2\n    url: postgres://h/db\n", []string{
+			`c.yaml:6: sources[1].name: duplicate source name "inv" (also sources[0])`,
+		}},
+		{"unknown source key", source + "    slot.name: x\n", []string{
+			`c.yaml:6: sources[0]: unknown field "slot.name"`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := daemon.DefaultConfig()
+			err := config.Loader{LookupEnv: noEnv}.Decode("c.yaml", []byte(tt.yaml), &c)
+			var got []string
+			if err != nil {
+				var ce *config.Error
+				if !errors.As(err, &ce) {
+					t.Fatalf("error %T: %v", err, err)
+				}
+				for _, p := range ce.Problems {
+					got = append(got, p.String())
+				}
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("problems:\n got  %q\n want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSourceKind(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres": "postgres", "PostgreSQL": "postgres", "mysql": "mysql", "mongodb": "mongodb", "mongo": "mongodb",
+		"io.debezium.connector.postgresql.PostgresConnector": "postgres",
+		"io.debezium.connector.mysql.MySqlConnector":         "mysql",
+		"io.debezium.connector.mongodb.MongoDbConnector":     "mongodb",
+		"io.debezium.connector.oracle.OracleConnector":       "",
+		"": "",
+	} {
+		if got := (daemon.SourceConfig{Connector: in}).Kind(); got != want {
+			t.Errorf("Kind(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestLoad(t *testing.T) {
+	t.Setenv("PG_URL", "postgres://from-env/db")
+	c, err := daemon.Load("../../examples/sluice.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Sources[0].URL != "postgres://from-env/db" {
+		t.Errorf("URL = %q", c.Sources[0].URL)
+	}
+}
