@@ -37,6 +37,9 @@ func clientOpts(cfg Config, log *slog.Logger) ([]kgo.Opt, error) {
 		// Publish context only stops waiting and never fails records already
 		// handed over); the client's own record limit must not bind first.
 		kgo.MaxBufferedRecords(1 << 30),
+		// Topics are created right before their first record: let the
+		// client look up a new topic sooner than its 5s default allows.
+		kgo.MetadataMinAge(500 * time.Millisecond),
 		kgo.WithLogger(kgoLogger{log}),
 	}
 	if cfg.ClientID != "" {

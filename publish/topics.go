@@ -158,7 +158,7 @@ func (c *topicCreator) create(ctx context.Context, topic string) error {
 		return nil
 	}
 	if resp.ErrMessage != "" {
-		return fmt.Errorf("create topic %q (partitions %d, replication factor %d): %w: %s",
+		return fmt.Errorf("create topic %q (partitions %d, replication factor %d): %w (broker: %s)",
 			topic, partitions, rf, err, resp.ErrMessage)
 	}
 	return fmt.Errorf("create topic %q (partitions %d, replication factor %d): %w", topic, partitions, rf, err)
