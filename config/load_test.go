@@ -87,6 +87,8 @@ func TestDecodeValues(t *testing.T) {
 	}{
 		{"empty file keeps defaults", "", nil, func(*testConfig) {}},
 		{"comment only", "# nothing\n", nil, func(*testConfig) {}},
+		{"empty section keeps defaults", "kafka:\n  # linger.ms: 1\nname: ~\nsources: ~\n", nil, func(c *testConfig) {}},
+		{"null list clears", "kafka:\n  bootstrap.servers: ~\n", nil, func(c *testConfig) { c.Kafka.Brokers = nil }},
 		{"overlay", "name: x\nkafka:\n  linger.ms: 7\n", nil, func(c *testConfig) {
 			c.Name = "x"
 			c.Kafka.Linger = 7

@@ -80,6 +80,8 @@ func Flatten(err error) []*FieldError {
 
 // JoinPath joins a parent path and a child path: "sources[0]" + "tables[1]"
 // gives "sources[0].tables[1]"; an index child ("[2]") attaches without a dot.
+// Keys may themselves contain dots ("bootstrap.servers"), so a path is not
+// split on dots: [LineOf] matches it key by key against the YAML document.
 func JoinPath(parent, child string) string {
 	switch {
 	case parent == "":

@@ -102,7 +102,14 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if n.ShortTag() == "!!null" {
-			return // null decodes to the zero value of any type
+			// A section left empty ("kafka:" with every key commented out)
+			// keeps its defaults: drop it rather than rely on how yaml.v3
+			// treats null for a struct. A null list or map becomes nil and
+			// a null scalar keeps its default, as in yaml.v3.
+			if t.Kind() == reflect.Struct {
+				w.bad[n] = true
+			}
+			return
 		}
 		switch t.Kind() {
 		case reflect.Struct, reflect.Map:
