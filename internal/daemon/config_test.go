@@ -153,3 +153,13 @@ func TestLoad(t *testing.T) {
 		t.Errorf("URL = %q", c.Sources[0].URL)
 	}
 }
+
+func BenchmarkLoadExample(b *testing.B) {
+	l := config.Loader{LookupEnv: noEnv}
+	for b.Loop() {
+		c := daemon.DefaultConfig()
+		if err := l.Load("../../examples/sluice.yaml", &c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
