@@ -59,7 +59,10 @@ type TopicsConfig struct {
 	// Defaults apply to every topic Sluice creates.
 	Defaults TopicSpec `yaml:"defaults" json:"defaults"`
 	// Overrides apply to topics whose name matches the key exactly, or as a
-	// regular expression when the key is written /like this/.
+	// regular expression when the key is written /like this/ (anchored: it
+	// must match the whole name). An exact key wins over expressions; among
+	// expressions the first matching key in sorted order wins. Fields left
+	// zero in an override inherit from Defaults; configs are merged.
 	Overrides map[string]TopicSpec `yaml:"overrides" json:"overrides"`
 }
 
@@ -177,6 +180,11 @@ func (t TopicsConfig) Validate() error {
 	for name, spec := range t.Overrides {
 		if name == "" {
 			p.Addf("overrides", "empty topic name")
+		}
+		if isPattern(name) {
+			if _, err := compilePattern(name); err != nil {
+				p.Addf("overrides."+name, "bad regular expression: %v", err)
+			}
 		}
 		p.Merge("overrides."+name, spec.Validate())
 	}

@@ -170,3 +170,15 @@ func TestTopicCreationRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestTopicsConfigValidateRegex(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Topics.Overrides = map[string]TopicSpec{"/a(b/": {}, "/ok.*/": {}, "plain(": {}}
+	err := cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "topics.overrides./a(b/") {
+		t.Fatalf("Validate: %v, want a problem at topics.overrides./a(b/", err)
+	}
+	if strings.Contains(err.Error(), "ok.*") || strings.Contains(err.Error(), "plain(") {
+		t.Fatalf("Validate flagged a valid key: %v", err)
+	}
+}
