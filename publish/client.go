@@ -33,6 +33,12 @@ func clientOpts(cfg Config, log *slog.Logger) ([]kgo.Opt, error) {
 		kgo.ProducerLinger(time.Duration(cfg.LingerMs) * time.Millisecond),
 		kgo.ProducerBatchMaxBytes(int32(cfg.BatchBytes)),
 		kgo.RecordDeliveryTimeout(time.Duration(cfg.DeliveryTimeoutMs) * time.Millisecond),
+		// Broker-side data loss (an out-of-order sequence after an unclean
+		// leader change) fails the records instead of resetting the producer
+		// ID and carrying on. The usual caveat (a failed batch can cause a
+		// false detection later) does not matter here: any failed record
+		// already stops the publisher.
+		kgo.StopProducerOnDataLossDetected(),
 		// The Publisher bounds buffered bytes itself (so that a canceled
 		// Publish context only stops waiting and never fails records already
 		// handed over); the client's own record limit must not bind first.
