@@ -8,7 +8,7 @@ PKGS     ?= ./...
 # Services the test suite needs; later issues append to this list.
 TEST_SERVICES ?= postgres kafka
 # Packages run in parallel (-p) and tests inside them as they allow.
-TEST_FLAGS ?= -count=1 -p 2 -timeout 25m
+TEST_FLAGS ?= -race -count=1 -p 2 -timeout 25m
 
 .PHONY: all build test unit bench lint demo services-up services-down clean
 
