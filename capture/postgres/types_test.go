@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"math"
 	"math/big"
 	"strconv"
@@ -227,5 +229,236 @@ func TestConvertScalars(t *testing.T) {
 				t.Errorf("NULL converts to %v, %v", v, err)
 			}
 		})
+	}
+}
+
+func TestConvertArraysEnumsDomains(t *testing.T) {
+	const (
+		moodOID, moodArrOID, posOID, posArrOID, priceOID, citextOID, citextArrOID, hstoreOID, ltreeOID, pointOID = 90001, 90002, 90003, 90004, 90005, 90006, 90007, 90008, 90009, 600
+	)
+	extra := []TypeInfo{
+		{OID: moodOID, Name: "mood", Namespace: "public", Kind: KindEnum, Category: 'E', BaseTypmod: -1, EnumLabels: []string{"sad", "ok", "happy"}},
+		{OID: moodArrOID, Name: "_mood", Namespace: "public", Kind: KindBase, Category: 'A', ElemOID: moodOID, BaseTypmod: -1},
+		{OID: posOID, Name: "posint", Namespace: "public", Kind: KindDomain, Category: 'N', BaseOID: oidOf(t, "int4"), BaseTypmod: -1},
+		{OID: posArrOID, Name: "_posint", Namespace: "public", Kind: KindBase, Category: 'A', ElemOID: posOID, BaseTypmod: -1},
+		{OID: priceOID, Name: "price", Namespace: "public", Kind: KindDomain, Category: 'N', BaseOID: oidOf(t, "numeric"), BaseTypmod: numericMod(8, 2)},
+		{OID: citextOID, Name: "citext", Namespace: "public", Kind: KindBase, Category: 'S', BaseTypmod: -1},
+		{OID: citextArrOID, Name: "_citext", Namespace: "public", Kind: KindBase, Category: 'A', ElemOID: citextOID, BaseTypmod: -1},
+		{OID: hstoreOID, Name: "hstore", Namespace: "public", Kind: KindBase, Category: 'U', BaseTypmod: -1},
+		{OID: ltreeOID, Name: "ltree", Namespace: "ext", Kind: KindBase, Category: 'U', BaseTypmod: -1},
+	}
+	enum := event.String().WithName(NameEnum).WithVersion(1).WithParam("allowed", "sad,ok,happy")
+	arr := func(items *event.Schema) *event.Schema { return event.Array(items) }
+	def := DefaultTypeOptions()
+	cases := []struct {
+		name   string
+		oid    uint32
+		typmod int32
+		opts   TypeOptions
+		text   string
+		schema *event.Schema
+		want   any
+	}{
+		// array_table
+		{"int_array", oidOf(t, "_int4"), noMod, def, "{1,2,3}", arr(event.Int32().Optional()), []any{int32(1), int32(2), int32(3)}},
+		{"bigint_array", oidOf(t, "_int8"), noMod, def, "{1550166368505037572}", arr(event.Int64().Optional()), []any{int64(1550166368505037572)}},
+		{"text_array", oidOf(t, "_text"), noMod, def, `{one,two,three}`, arr(event.String().Optional()), []any{"one", "two", "three"}},
+		{"char_array", oidOf(t, "_bpchar"), 4 + 10, def, `{"cone      ","ctwo      ","cthree    "}`, arr(event.String().Optional()), []any{"cone      ", "ctwo      ", "cthree    "}},
+		{"date_array", oidOf(t, "_date"), noMod, def, "{2016-11-04,2016-11-05,2016-11-06}", arr(i32(NameDate).Optional()), []any{int32(17109), int32(17110), int32(17111)}},
+		{"numeric_array", oidOf(t, "_numeric"), numericMod(10, 2), def, "{1.20,3.40,5.60}", arr(event.Decimal(2).WithParam(PrecisionParam, "10").Optional()), []any{dec("120"), dec("340"), dec("560")}},
+		{"varnumeric_array", oidOf(t, "_numeric"), noMod, def, "{1.1,2.22,3.333}", arr(vsdSchema.Optional()), []any{vsd(1, "11"), vsd(2, "222"), vsd(3, "3333")}},
+		{"citext_array", citextArrOID, noMod, def, "{four,five,six}", arr(event.String().Optional()), []any{"four", "five", "six"}},
+		{"macaddr_array", oidOf(t, "_macaddr"), noMod, def, "{08:00:2b:01:02:03,08:00:2b:01:02:03}", arr(event.String().Optional()), []any{"08:00:2b:01:02:03", "08:00:2b:01:02:03"}},
+		{"tsrange_array", oidOf(t, "_tsrange"), noMod, def, `{"[\"2019-03-31 15:30:00\",infinity)","[\"2019-03-31 15:30:00\",\"2019-04-30 15:30:00\"]"}`, arr(event.String().Optional()), []any{`["2019-03-31 15:30:00",infinity)`, `["2019-03-31 15:30:00","2019-04-30 15:30:00"]`}},
+		{"uuid_array", oidOf(t, "_uuid"), noMod, def, "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11,f0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}", arr(s(NameUUID).Optional()), []any{"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "f0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"}},
+		{"json_array", oidOf(t, "_json"), noMod, def, `{"{\"bar\": \"baz\"}","{\"foo\": \"qux\"}"}`, arr(s(NameJSON).Optional()), []any{`{"bar": "baz"}`, `{"foo": "qux"}`}},
+		{"oid_array", oidOf(t, "_oid"), noMod, def, "{3,4000000000}", arr(event.Int64().Optional()), []any{int64(3), int64(4000000000)}},
+		{"timea", oidOf(t, "_time"), noMod, def, "{00:01:02,01:02:03}", arr(i64(NameMicroTime).Optional()), []any{int64(62000000), int64(3723000000)}},
+		{"timetza", oidOf(t, "_timetz"), noMod, def, "{13:51:02+02,14:51:03+02}", arr(s(NameZonedTime).Optional()), []any{"11:51:02Z", "12:51:03Z"}},
+		{"timestampa", oidOf(t, "_timestamp"), noMod, def, `{"2020-04-01 00:01:02","2020-04-01 01:02:03"}`, arr(i64(NameMicroTimestamp).Optional()), []any{utcMicros(2020, 4, 1, 0, 1, 2, 0), utcMicros(2020, 4, 1, 1, 2, 3, 0)}},
+		{"timestamptza", oidOf(t, "_timestamptz"), noMod, def, `{"2020-04-01 13:51:02+02","2020-04-01 14:51:03+02"}`, arr(s(NameZonedTimestamp).Optional()), []any{"2020-04-01T11:51:02.000000Z", "2020-04-01T12:51:03.000000Z"}},
+		{"bytea_array", oidOf(t, "_bytea"), noMod, def, `{"\\x000102","\\x030405"}`, arr(event.Bytes().Optional()), []any{[]byte{0, 1, 2}, []byte{3, 4, 5}}},
+		{"nulls and empty", oidOf(t, "_text"), noMod, def, `{NULL,"",null,"NULL","a\"b"}`, arr(event.String().Optional()), []any{nil, "", nil, "NULL", `a"b`}},
+		{"empty array", oidOf(t, "_int4"), noMod, def, "{}", arr(event.Int32().Optional()), []any{}},
+		{"bounds", oidOf(t, "_int4"), noMod, def, "[0:1]={7,8}", arr(event.Int32().Optional()), []any{int32(7), int32(8)}},
+		// enums and domains
+		{"enum", moodOID, noMod, def, "happy", enum, "happy"},
+		{"enum array", moodArrOID, noMod, def, "{sad,ok}", arr(enum), []any{"sad", "ok"}},
+		{"domain", posOID, noMod, def, "42", event.Int32(), int32(42)},
+		{"domain typmod", priceOID, noMod, def, "12.50", event.Decimal(2).WithParam(PrecisionParam, "8"), dec("1250")},
+		{"domain array", posArrOID, noMod, def, "{1,NULL}", arr(event.Int32().Optional()), []any{int32(1), nil}},
+		// extension types
+		{"citext", citextOID, noMod, def, "Hello World", event.String(), "Hello World"},
+		{"ltree", ltreeOID, noMod, def, "Top.Science", s(NameLtree), "Top.Science"},
+		{"hstore json", hstoreOID, noMod, def, `"a"=>"1", "b"=>NULL, "c\"q"=>"x\\y"`, s(NameJSON), `{"a":"1","b":null,"c\"q":"x\\y"}`},
+		{"hstore map", hstoreOID, noMod, opts("hstore.handling.mode", "map"), `"a"=>"1", "b"=>NULL`, event.Map(event.String(), event.String().Optional()), map[string]any{"a": "1", "b": nil}},
+		// unknown: text passthrough
+		{"point", pointOID, noMod, def, "(1,1)", event.String(), "(1,1)"},
+		{"money array", oidOf(t, "_money"), noMod, def, "{$1.00}", event.String(), "{$1.00}"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := mapperWith(c.opts, extra...)
+			cc, err := m.Column(context.Background(), "public.t", Column{Name: c.name, TypeOID: c.oid, TypeMod: c.typmod, Optional: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := c.schema.Optional(); !cc.Schema.Equal(want) {
+				t.Errorf("schema = %v %q %v, want %v", cc.Schema, cc.Schema.Name(), cc.Schema.Params(), want)
+			}
+			got, err := cc.Convert([]byte(c.text))
+			if err != nil {
+				t.Fatalf("convert %q: %v", c.text, err)
+			}
+			if !event.ValueEqual(got, c.want) {
+				t.Errorf("convert %q = %#v, want %#v", c.text, got, c.want)
+			}
+			if err := event.ValidateValue(cc.Schema, got); err != nil {
+				t.Errorf("value does not fit schema: %v", err)
+			}
+		})
+	}
+}
+
+func TestConvertErrors(t *testing.T) {
+	cases := []struct {
+		typ    string
+		typmod int32
+		text   string
+		want   error
+	}{
+		{"numeric", numericMod(5, 2), "NaN", ErrSpecialNumeric},
+		{"numeric", noMod, "Infinity", ErrSpecialNumeric},
+		{"int2", noMod, "40000", ErrSyntax},
+		{"int4", noMod, "1.5", ErrSyntax},
+		{"bool", noMod, "x", ErrSyntax},
+		{"date", noMod, "2016-13-01", ErrSyntax},
+		{"timestamp", noMod, "2016-11-04", ErrSyntax},
+		{"timestamptz", noMod, "2016-11-04 10:00:00", ErrSyntax},
+		{"interval", noMod, "1 fortnight", ErrSyntax},
+		{"bytea", noMod, `\xzz`, ErrSyntax},
+		{"bit", 3, "102", ErrSyntax},
+		{"_int4", noMod, "{{1,2},{3,4}}", ErrSyntax},
+		{"_int4", noMod, "{1,2", ErrSyntax},
+	}
+	for _, c := range cases {
+		m := mapperWith(DefaultTypeOptions())
+		cc, err := m.Column(context.Background(), "t", Column{Name: "c", TypeOID: oidOf(t, c.typ), TypeMod: c.typmod})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cc.Convert([]byte(c.text)); !errors.Is(err, c.want) {
+			t.Errorf("%s %q: err = %v, want %v", c.typ, c.text, err, c.want)
+		}
+	}
+}
+
+func TestRequiredColumnAndUnknownWarning(t *testing.T) {
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	m := NewTypeMapper(NewTypeCatalog(nil), DefaultTypeOptions(), log)
+	cc, err := m.Column(context.Background(), "public.t", Column{Name: "id", TypeOID: oidOf(t, "int4"), TypeMod: -1})
+	if err != nil || cc.Schema.IsOptional() || cc.Unknown {
+		t.Fatalf("required int4: %v optional=%v unknown=%v", err, cc.Schema.IsOptional(), cc.Unknown)
+	}
+	for range 3 {
+		cc, err = m.Column(context.Background(), "public.t", Column{Name: "q", TypeOID: oidOf(t, "tsquery"), TypeMod: -1, Optional: true})
+		if err != nil || !cc.Unknown || !cc.Schema.Equal(event.String().Optional()) {
+			t.Fatalf("tsquery: %v unknown=%v schema=%v", err, cc.Unknown, cc.Schema)
+		}
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 {
+		t.Errorf("%d warnings, want 1:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "table=public.t column=q type=pg_catalog.tsquery") {
+		t.Errorf("warning lacks table/column/type: %s", logs.String())
+	}
+	if _, err := m.Column(context.Background(), "public.t", Column{Name: "x", TypeOID: 999999}); !errors.Is(err, ErrUnknownType) {
+		t.Errorf("unknown oid without connection: %v", err)
+	}
+}
+
+func TestTypeOptionsSet(t *testing.T) {
+	o := DefaultTypeOptions()
+	if ok, err := o.Set("decimal.handling.mode", "bogus"); !ok || err == nil {
+		t.Errorf("bad value accepted: %v %v", ok, err)
+	}
+	if ok, err := o.Set("snapshot.mode", "initial"); ok || err != nil {
+		t.Errorf("foreign key claimed: %v %v", ok, err)
+	}
+}
+
+// FuzzConvert feeds arbitrary text to every converter: they must return a
+// value or an error, never panic, and values must fit their schema.
+func FuzzConvert(f *testing.F) {
+	for _, seed := range []string{"1", "-1.50", "NaN", "2016-11-04 13:51:30.123456+02", "4713-12-31 23:59:59.999999 BC",
+		"24:00:00", "13:51:30.123+05:30", "1 year 2 mons 3 days 04:05:06.78", `\x0102`, `\001`, "0101",
+		`{1,NULL,"a\"b"}`, "[0:1]={1,2}", `"a"=>"1", "b"=>NULL`, "$1,234.56", "(1.00)", "infinity", "{{1}}"} {
+		f.Add(seed)
+	}
+	m := mapperWith(DefaultTypeOptions(), TypeInfo{OID: 90008, Name: "hstore", Namespace: "public", Kind: KindBase, Category: 'U', BaseTypmod: -1})
+	var cols []ColumnConverter
+	for _, b := range builtinTypes {
+		for _, mod := range []int32{-1, 3, numericMod(10, 2)} {
+			cc, err := m.Column(context.Background(), "t", Column{Name: b.name, TypeOID: b.oid, TypeMod: mod, Optional: true})
+			if err != nil {
+				f.Fatal(err)
+			}
+			cols = append(cols, cc)
+		}
+	}
+	hs, _ := m.Column(context.Background(), "t", Column{Name: "h", TypeOID: 90008, TypeMod: -1, Optional: true})
+	cols = append(cols, hs)
+	f.Fuzz(func(t *testing.T, text string) {
+		for _, cc := range cols {
+			v, err := cc.Convert([]byte(text))
+			if err != nil {
+				continue
+			}
+			if err := event.ValidateValue(cc.Schema, v); err != nil && !strings.Contains(err.Error(), "null") {
+				t.Errorf("%v: value %#v for %q does not fit: %v", cc.Schema, v, text, err)
+			}
+		}
+	})
+}
+
+// BenchmarkConvertRow converts a typical order row: id, customer, amount,
+// status, created_at, updated_at, tags.
+func BenchmarkConvertRow(b *testing.B) {
+	m := mapperWith(DefaultTypeOptions())
+	ctx := context.Background()
+	spec := []struct {
+		typ    string
+		typmod int32
+		text   string
+	}{
+		{"int8", -1, "1234567"},
+		{"varchar", 4 + 255, "customer@example.com"},
+		{"numeric", numericMod(12, 2), "1234.56"},
+		{"bool", -1, "t"},
+		{"timestamptz", -1, "2024-05-06 07:08:09.123456+00"},
+		{"timestamp", -1, "2024-05-06 07:08:09.123456"},
+		{"int4", -1, "42"},
+		{"_text", -1, "{a,b,c}"},
+	}
+	convs := make([]ConvertFunc, len(spec))
+	texts := make([][]byte, len(spec))
+	for i, s := range spec {
+		cc, err := m.Column(ctx, "public.orders", Column{Name: s.typ, TypeOID: oidOf(b, s.typ), TypeMod: s.typmod, Optional: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		convs[i], texts[i] = cc.Convert, []byte(s.text)
+	}
+	row := make([]any, len(spec))
+	b.ReportAllocs()
+	for b.Loop() {
+		for i, conv := range convs {
+			v, err := conv(texts[i])
+			if err != nil {
+				b.Fatal(err)
+			}
+			row[i] = v
+		}
 	}
 }
