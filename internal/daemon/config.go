@@ -3,10 +3,12 @@ package daemon
 import (
 	"fmt"
 	"net"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/sluice-cdc/sluice/capture/postgres"
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/internal/obs"
 	"github.com/sluice-cdc/sluice/publish"
@@ -21,9 +23,15 @@ type Config struct {
 	Converters ConvertersConfig `yaml:"converters" json:"converters"`
 	// TombstonesOnDelete emits a null-value record after each delete event
 	// so that compacted topics drop the key (Debezium's tombstones.on.delete).
-	TombstonesOnDelete bool           `yaml:"tombstones.on.delete" json:"tombstones.on.delete"`
-	Sources            []SourceConfig `yaml:"sources" json:"sources"`
+	TombstonesOnDelete bool `yaml:"tombstones.on.delete" json:"tombstones.on.delete"`
+	// DataDir holds Sluice's local state: offsets.json, the last position
+	// each source confirmed (standalone mode).
+	DataDir string         `yaml:"data.dir" json:"data.dir"`
+	Sources []SourceConfig `yaml:"sources" json:"sources"`
 }
+
+// OffsetsFile returns the path of the standalone offset store.
+func (c Config) OffsetsFile() string { return filepath.Join(c.DataDir, "offsets.json") }
 
 // LogConfig selects the log level and format.
 type LogConfig struct {
@@ -83,11 +91,17 @@ type SourceConfig struct {
 	// MongoDB, database.table for MySQL); empty captures every table.
 	Tables []string `yaml:"tables" json:"tables"`
 
-	// Connector-specific settings go below, one typed sub-struct per
-	// connector owned by its capture package, e.g.
-	//   Postgres *postgres.Config `yaml:"postgres" json:"postgres"`
-	// (slot.name, publication.name, snapshot.mode, ...). Validate checks that
-	// only the sub-struct matching Connector is set.
+	// Connector-specific settings, one typed block per connector owned by
+	// its capture package. Keys absent from the file keep the package's
+	// defaults (see [Decode]); only the block matching Connector is used and
+	// validated.
+	Postgres postgres.Config `yaml:"postgres" json:"postgres"`
+}
+
+// DefaultSourceConfig returns the defaults every entry of sources starts
+// from: the connector blocks' defaults.
+func DefaultSourceConfig() SourceConfig {
+	return SourceConfig{Postgres: postgres.DefaultConfig()}
 }
 
 // DefaultConfig returns the configuration used for keys absent from the file.
@@ -101,16 +115,10 @@ func DefaultConfig() Config {
 			Value: ConverterConfig{Type: "json", SchemasEnable: true},
 		},
 		TombstonesOnDelete: true,
+		DataDir:            "./data",
 	}
 }
 
-// Load reads the YAML file at path onto [DefaultConfig] and validates it.
-// Problems come back as a *config.Error.
-func Load(path string) (Config, error) {
-	c := DefaultConfig()
-	err := config.Load(path, &c)
-	return c, err
-}
 
 // Validate reports every problem with c; paths are YAML keys.
 func (c Config) Validate() error {
@@ -119,6 +127,9 @@ func (c Config) Validate() error {
 	p.Merge("http", c.HTTP.Validate())
 	p.Merge("kafka", c.Kafka.Validate())
 	p.Merge("converters", c.Converters.Validate())
+	if strings.TrimSpace(c.DataDir) == "" {
+		p.Addf("data.dir", "required (a directory for offsets.json)")
+	}
 	seen := map[string]int{}
 	for i, s := range c.Sources {
 		prefix := fmt.Sprintf("sources[%d]", i)
@@ -251,6 +262,9 @@ func (s SourceConfig) Validate() error {
 			p.Addf(path, "duplicate table %q", t)
 		}
 		seen[t] = true
+	}
+	if kind == Postgres {
+		p.Merge("postgres", s.Postgres.Validate())
 	}
 	return p.Err()
 }

@@ -2,9 +2,11 @@ package daemon_test
 
 import (
 	"errors"
+	"os"
 	"reflect"
 	"testing"
 
+	"github.com/sluice-cdc/sluice/capture/postgres"
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/internal/daemon"
 	"github.com/sluice-cdc/sluice/publish"
@@ -19,8 +21,8 @@ func TestDefaultConfigValid(t *testing.T) {
 }
 
 func TestExampleConfig(t *testing.T) {
-	got := daemon.DefaultConfig()
-	if err := (config.Loader{LookupEnv: noEnv}).Load("../../examples/sluice.yaml", &got); err != nil {
+	got, err := load(config.Loader{LookupEnv: noEnv}, "../../examples/sluice.yaml")
+	if err != nil {
 		t.Fatalf("examples/sluice.yaml: %v", err)
 	}
 	want := daemon.DefaultConfig()
@@ -35,6 +37,7 @@ func TestExampleConfig(t *testing.T) {
 		TopicPrefix: "dbserver1",
 		URL:         "postgres://postgres:postgres@127.0.0.1:5432/inventory",
 		Tables:      []string{"inventory.orders", "inventory.customers"},
+		Postgres:    postgres.DefaultConfig(),
 	}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("examples/sluice.yaml decoded to\n%+v\nwant\n%+v", got, want)
@@ -42,9 +45,9 @@ func TestExampleConfig(t *testing.T) {
 
 	// The secrets and addresses follow the environment.
 	env := map[string]string{"KAFKA_BROKERS": "k1:9093", "PG_URL": "postgresql://u@db/x", "SLUICE_HTTP_ADDR": "127.0.0.1:9000"}
-	got = daemon.DefaultConfig()
 	l := config.Loader{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
-	if err := l.Load("../../examples/sluice.yaml", &got); err != nil {
+	got, err = load(l, "../../examples/sluice.yaml")
+	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Kafka.Brokers[0] != "k1:9093" || got.Sources[0].URL != "postgresql://u@db/x" || got.HTTP.Addr != "127.0.0.1:9000" {
@@ -106,11 +109,20 @@ func TestConfigProblems(t *testing.T) {
 		{"unknown source key", source + "    slot.name: x\n", []string{
 			`c.yaml:6: sources[0]: unknown field "slot.name"`,
 		}},
+		{"postgres block", source + "    postgres:\n      slot.name: Bad-Slot\n      snapshot.mod: x\n      max.queue.size: 10\n", []string{
+			`c.yaml:7: sources[0].postgres.slot.name: "Bad-Slot" is not a valid slot name (lower-case letters, digits and underscores, at most 63)`,
+			`c.yaml:8: sources[0].postgres: unknown field "snapshot.mod" (did you mean "snapshot.mode"?)`,
+			`c.yaml:9: sources[0].postgres.max.queue.size: must be larger than max.batch.size (2048), got 10`,
+		}},
+		{"postgres block ignored for mysql", "sources:\n  - name: m\n    connector: mysql\n    topic.prefix: m\n    url: mysql://h/db\n    postgres: {slot.name: Bad}\n", nil},
+		{"data dir", "data.dir: \"\"\n", []string{`c.yaml:1: data.dir: required (a directory for offsets.json)`}},
+		{"unset env in source keeps defaults quiet", "sources:\n  - name: inv\n    connector: postgres\n    topic.prefix: db1\n    url: ${NOPE_UNSET}\n", []string{
+			`c.yaml:5: sources[0].url: environment variable "NOPE_UNSET" is not set and has no default (write ${NOPE_UNSET:-default})`,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := daemon.DefaultConfig()
-			err := config.Loader{LookupEnv: noEnv}.Decode("c.yaml", []byte(tt.yaml), &c)
+			_, err := daemon.Decode(config.Loader{LookupEnv: noEnv}, "c.yaml", []byte(tt.yaml))
 			var got []string
 			if err != nil {
 				var ce *config.Error
@@ -125,6 +137,48 @@ func TestConfigProblems(t *testing.T) {
 				t.Errorf("problems:\n got  %q\n want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func load(l config.Loader, path string) (daemon.Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return daemon.Config{}, err
+	}
+	return daemon.Decode(l, path, data)
+}
+
+// TestSourceDefaults checks that every source entry starts from the
+// connector defaults, key by key, whatever the entry sets.
+func TestSourceDefaults(t *testing.T) {
+	const doc = `sources:
+  - name: a
+    connector: postgres
+    topic.prefix: a
+    url: postgres://h/a
+  - name: b
+    connector: postgres
+    topic.prefix: b
+    url: postgres://h/b
+    postgres:
+      slot.name: slot_b
+      snapshot.mode: no_data
+  - name: c
+    connector: postgres
+    topic.prefix: c
+    url: postgres://h/c
+    postgres:
+`
+	c, err := daemon.Decode(config.Loader{LookupEnv: noEnv}, "c.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantB := postgres.DefaultConfig()
+	wantB.SlotName, wantB.SnapshotMode = "slot_b", "no_data"
+	for i, want := range []postgres.Config{postgres.DefaultConfig(), wantB, postgres.DefaultConfig()} {
+		if !reflect.DeepEqual(c.Sources[i].Postgres, want) {
+			t.Errorf("sources[%d].postgres =\n%+v\nwant\n%+v", i, c.Sources[i].Postgres, want)
+		}
 	}
 }
 
@@ -157,8 +211,7 @@ func TestLoad(t *testing.T) {
 func BenchmarkLoadExample(b *testing.B) {
 	l := config.Loader{LookupEnv: noEnv}
 	for b.Loop() {
-		c := daemon.DefaultConfig()
-		if err := l.Load("../../examples/sluice.yaml", &c); err != nil {
+		if _, err := load(l, "../../examples/sluice.yaml"); err != nil {
 			b.Fatal(err)
 		}
 	}
