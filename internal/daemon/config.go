@@ -119,7 +119,6 @@ func DefaultConfig() Config {
 	}
 }
 
-
 // Validate reports every problem with c; paths are YAML keys.
 func (c Config) Validate() error {
 	var p config.Problems
