@@ -203,7 +203,8 @@ func NewSnapshotter(opts SnapshotOptions) (*Snapshotter, error) {
 }
 
 // Imported is closed once every reader connection has imported the
-// exported snapshot (at once when no table needs reading); from then on the
+// exported snapshot (at once when no table needs reading), before the first
+// chunk is emitted; from then on the
 // exporting replication connection may be used again. It is never closed
 // when Run fails before all readers imported, so wait on it together with
 // Run's return.
@@ -343,6 +344,14 @@ func (s *Snapshotter) reader(ctx context.Context, out chan<- chunkMsg, pending *
 	}
 	if pending.Add(-1) == 0 {
 		close(s.imported)
+	}
+	// Read nothing before every reader holds the snapshot: Imported then
+	// precedes the first chunk, and a reader that cannot import fails the
+	// run before any row is handed on.
+	select {
+	case <-s.imported:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	r := tableReader{s: s, conn: conn, out: out}
 	for {
