@@ -268,6 +268,10 @@ func (s *Snapshotter) Run(ctx context.Context, emit func(context.Context, Snapsh
 		if emitErr != nil {
 			continue // drain until the readers have stopped
 		}
+		if err := ctx.Err(); err != nil {
+			emitErr = err
+			continue
+		}
 		t := s.opts.Tables[msg.Table]
 		p := prog[msg.Table]
 		if p == nil {

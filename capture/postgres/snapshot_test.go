@@ -752,3 +752,98 @@ func BenchmarkSnapshot(b *testing.B) {
 		})
 	}
 }
+
+// TestSnapshotReaderBreaks kills the reader's connection mid-table; a new
+// Snapshotter importing the same (still exported) snapshot continues after
+// the last emitted chunk and still sees the rows as of the export.
+func TestSnapshotReaderBreaks(t *testing.T) {
+	d := snapSetup(t)
+	d.exec(t,
+		"CREATE TABLE $S.b (id uuid PRIMARY KEY, v text)",
+		"INSERT INTO $S.b SELECT md5(g::text)::uuid, 'v' || g FROM generate_series(1, 40) g",
+	)
+	want := d.textRows(t, "SELECT id, v FROM $S.b ORDER BY id")
+	name := d.export(t)
+	d.exec(t, "UPDATE $S.b SET v = 'late'")
+
+	table := SnapshotTable{Name: "b", Columns: []string{"id", "v"}, Key: []string{"id"}}
+	opts := d.opts(name, table)
+	opts.FetchSize = 6
+	var pid atomic.Uint32
+	connect := opts.Connect
+	opts.Connect = func(ctx context.Context) (*pgx.Conn, error) {
+		c, err := connect(ctx)
+		if err == nil {
+			pid.Store(c.PgConn().PID())
+		}
+		return c, err
+	}
+	s, err := NewSnapshotter(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [][][]byte
+	var lastKey [][]byte
+	err = s.Run(context.Background(), func(ctx context.Context, c SnapshotChunk) error {
+		got = append(got, c.Rows...)
+		lastKey = c.LastKey
+		if c.First {
+			var ok bool
+			if err := d.conn.QueryRow(ctx, "SELECT pg_terminate_backend($1, 10000)", int32(pid.Load())).Scan(&ok); err != nil || !ok {
+				t.Errorf("terminate reader: %v %v", ok, err)
+			}
+		}
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "snapshot "+d.schema+".b: read chunk: ") {
+		t.Fatalf("Run = %v, want a read error naming the table", err)
+	}
+	// The reader reads up to two chunks ahead of emit before it is killed.
+	if len(got) < 6 || len(got) > 18 || len(got)%6 != 0 {
+		t.Fatalf("got %d rows before the break, want 6, 12 or 18", len(got))
+	}
+
+	table.After = lastKey
+	opts = d.opts(name, table)
+	opts.FetchSize = 6
+	chunks, err := snapCollect(t, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := tableRows(t, chunks, 0, []int{0})
+	assertRows(t, "b", append(got, rest...), want)
+}
+
+func TestSnapshotCancel(t *testing.T) {
+	d := snapSetup(t)
+	d.exec(t, "CREATE TABLE $S.c (id int PRIMARY KEY)", "INSERT INTO $S.c SELECT generate_series(1, 100)",
+		"CREATE TABLE $S.h (id int)", "INSERT INTO $S.h SELECT generate_series(1, 100)")
+	name := d.export(t)
+	for _, threads := range []int{1, 2} {
+		opts := d.opts(name,
+			SnapshotTable{Name: "c", Columns: []string{"id"}, Key: []string{"id"}},
+			SnapshotTable{Name: "h", Columns: []string{"id"}})
+		opts.FetchSize = 10
+		opts.MaxThreads = threads
+		s, err := NewSnapshotter(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		calls := 0
+		err = s.Run(ctx, func(ctx context.Context, c SnapshotChunk) error {
+			calls++
+			if calls == 2 {
+				cancel()
+			}
+			return nil
+		})
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("threads %d: Run = %v, want context.Canceled", threads, err)
+		}
+		if calls != 2 {
+			t.Errorf("threads %d: %d emit calls after cancel", threads, calls)
+		}
+	}
+}
