@@ -34,9 +34,11 @@ type SnapshotTable struct {
 	// Columns are the column names in attnum order; each emitted row holds
 	// one value per column, in this order.
 	Columns []string
-	// Key is the primary key, column names in key order. Empty means the
-	// table has no primary key: it is read in one unordered pass (as
-	// Debezium does) and cannot resume from a key.
+	// Key is the primary key, column names in key order (any unique,
+	// NOT NULL column set works; key columns missing from Columns are read
+	// for paging but not emitted). Empty means the table has no primary
+	// key: it is read in one unordered pass (as Debezium does) and cannot
+	// resume from a key.
 	Key []string
 
 	// Done marks a table already read completely by an earlier run over the
@@ -119,6 +121,13 @@ type SnapshotOptions struct {
 // (no other command sent, not closed). The connector must keep it idle until
 // [Snapshotter.Imported] is closed; after that it may START_REPLICATION,
 // and the readers keep their imported snapshots until they finish.
+//
+// Readers take no table locks up front: each table is locked (ACCESS
+// SHARE, until the reader's transaction ends) only when its first chunk is
+// read. TRUNCATE or a table-rewriting ALTER TABLE committed between the
+// export and that first read is not MVCC-safe in Postgres and makes the
+// snapshot see the table as empty or changed; a dropped table fails with
+// [ErrSnapshotTableMissing].
 //
 // # Resume
 //

@@ -282,6 +282,8 @@ func TestSnapshotKeyTypes(t *testing.T) {
 		"CREATE TABLE $S.nums (id numeric PRIMARY KEY, v int)",
 		"INSERT INTO $S.nums VALUES (1.5, 1), (10.25, 2), (-3, 3), (0.001, 4), (1e20, 5), (2.50, 6), ('NaN', 7)",
 		"CREATE TABLE $S.times (at timestamptz, f float8, PRIMARY KEY (at, f))",
+		`CREATE TABLE $S."We""ird T" ("Key Col" int, "select" text, PRIMARY KEY ("select", "Key Col"))`,
+		`INSERT INTO $S."We""ird T" SELECT g % 4, 's' || (g % 3) FROM generate_series(1, 12) g`,
 		"INSERT INTO $S.times VALUES ('2024-01-01 00:00:00.000001+00', 0.1), ('2024-01-01 00:00:00.000001+00', 0.30000000000000004), ('1999-12-31 23:59:59+05', -1e-300), ('infinity', 1), ('2024-06-01 12:00+00', 1.7976931348623157e308), ('2024-06-01 12:00+00', 'Infinity')",
 	)
 	tests := []struct {
@@ -296,6 +298,7 @@ func TestSnapshotKeyTypes(t *testing.T) {
 		{"texts", []string{"id", "v"}, []string{"id"}, []int{0}, "SELECT id, v FROM $S.texts ORDER BY id"},
 		{"nums", []string{"id", "v"}, []string{"id"}, []int{0}, "SELECT id, v FROM $S.nums ORDER BY id"},
 		{"times", []string{"at", "f"}, []string{"at", "f"}, []int{0, 1}, "SELECT at, f FROM $S.times ORDER BY at, f"},
+		{`We"ird T`, []string{"Key Col", "select"}, []string{"select", "Key Col"}, []int{1, 0}, `SELECT "Key Col", "select" FROM $S."We""ird T" ORDER BY 2, 1`},
 	}
 	want := make([][][][]byte, len(tests))
 	var tables []SnapshotTable
@@ -705,25 +708,31 @@ func TestSnapshotProgress(t *testing.T) {
 	}
 }
 
-// BenchmarkSnapshot reads a 500k-row table (bigint key, text, numeric,
+// BenchmarkSnapshot reads 500k-row tables (bigint key, text, numeric,
 // timestamptz) with the default fetch size, through a fresh exported
-// snapshot per iteration.
+// snapshot per iteration: one table on one thread, and two tables on two.
 func BenchmarkSnapshot(b *testing.B) {
 	d := snapSetup(b)
 	const n = 500_000
-	d.exec(b,
-		"CREATE TABLE $S.bench (id bigint PRIMARY KEY, name text NOT NULL, amount numeric(12,2), created timestamptz)",
-		fmt.Sprintf("INSERT INTO $S.bench SELECT g, 'customer-' || g, g * 1.25, timestamptz '2024-01-01' + g * interval '1 second' FROM generate_series(1, %d) g", n),
-		"VACUUM ANALYZE $S.bench",
-	)
-	for _, threads := range []int{1} {
+	for _, tbl := range []string{"bench1", "bench2"} {
+		d.exec(b,
+			"CREATE TABLE $S."+tbl+" (id bigint PRIMARY KEY, name text NOT NULL, amount numeric(12,2), created timestamptz)",
+			fmt.Sprintf("INSERT INTO $S.%s SELECT g, 'customer-' || g, g * 1.25, timestamptz '2024-01-01' + g * interval '1 second' FROM generate_series(1, %d) g", tbl, n),
+			"VACUUM ANALYZE $S."+tbl,
+		)
+	}
+	for _, threads := range []int{1, 2} {
 		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
 			var total int
 			var elapsed time.Duration
 			for b.Loop() {
 				b.StopTimer()
 				name, closeConn := d.exportConn(b)
-				opts := d.opts(name, SnapshotTable{Name: "bench", Columns: []string{"id", "name", "amount", "created"}, Key: []string{"id"}})
+				var tables []SnapshotTable
+				for i := range threads {
+					tables = append(tables, SnapshotTable{Name: fmt.Sprintf("bench%d", i+1), Columns: []string{"id", "name", "amount", "created"}, Key: []string{"id"}})
+				}
+				opts := d.opts(name, tables...)
 				opts.MaxThreads = threads
 				s, err := NewSnapshotter(opts)
 				if err != nil {
@@ -743,8 +752,8 @@ func BenchmarkSnapshot(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if rows != n {
-					b.Fatalf("read %d rows, want %d", rows, n)
+				if rows != n*threads {
+					b.Fatalf("read %d rows, want %d", rows, n*threads)
 				}
 				total += rows
 			}
