@@ -219,8 +219,8 @@ func NewSnapshotter(opts SnapshotOptions) (*Snapshotter, error) {
 // Run's return.
 func (s *Snapshotter) Imported() <-chan struct{} { return s.imported }
 
-// chunkMsg carries a chunk from a reader to the emitting goroutine.
-type chunkMsg struct {
+// snapChunkMsg carries a chunk from a reader to the emitting goroutine.
+type snapChunkMsg struct {
 	SnapshotChunk
 	estimate int64
 }
@@ -250,7 +250,7 @@ func (s *Snapshotter) Run(ctx context.Context, emit func(context.Context, Snapsh
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(wctx)
-	out := make(chan chunkMsg, workers)
+	out := make(chan snapChunkMsg, workers)
 	var pending atomic.Int32
 	pending.Store(int32(workers))
 	var next atomic.Int32
@@ -271,7 +271,7 @@ func (s *Snapshotter) Run(ctx context.Context, emit func(context.Context, Snapsh
 		close(out)
 	}()
 
-	prog := make(map[int]*tableProgress)
+	prog := make(map[int]*snapProgress)
 	var emitErr error
 	for msg := range out {
 		if emitErr != nil {
@@ -284,7 +284,7 @@ func (s *Snapshotter) Run(ctx context.Context, emit func(context.Context, Snapsh
 		t := s.opts.Tables[msg.Table]
 		p := prog[msg.Table]
 		if p == nil {
-			p = &tableProgress{start: time.Now(), estimate: msg.estimate, counter: s.metrics.rows.WithLabelValues(s.opts.Connector, t.String())}
+			p = &snapProgress{start: time.Now(), estimate: msg.estimate, counter: s.metrics.rows.WithLabelValues(s.opts.Connector, t.String())}
 			p.lastLog = p.start
 			prog[msg.Table] = p
 		}
@@ -300,12 +300,12 @@ func (s *Snapshotter) Run(ctx context.Context, emit func(context.Context, Snapsh
 			s.metrics.remaining.Dec()
 			elapsed := now.Sub(p.start)
 			s.log.Info("snapshot table done", "table", t.String(), "rows", p.rows,
-				"seconds", elapsed.Seconds(), "rows_per_second", rate(p.rows, elapsed))
+				"seconds", elapsed.Seconds(), "rows_per_second", snapRate(p.rows, elapsed))
 			delete(prog, msg.Table)
 		} else if now.Sub(p.lastLog) >= s.opts.ProgressInterval {
 			p.lastLog = now
 			s.log.Info("snapshot progress", "table", t.String(), "rows", p.rows, "estimated_rows", p.estimate,
-				"rows_per_second", rate(p.rows, now.Sub(p.start)))
+				"rows_per_second", snapRate(p.rows, now.Sub(p.start)))
 		}
 	}
 	err := <-done
@@ -322,13 +322,13 @@ func (s *Snapshotter) Run(ctx context.Context, emit func(context.Context, Snapsh
 	return nil
 }
 
-type tableProgress struct {
+type snapProgress struct {
 	start, lastLog time.Time
 	rows, estimate int64
 	counter        prometheus.Counter
 }
 
-func rate(rows int64, d time.Duration) float64 {
+func snapRate(rows int64, d time.Duration) float64 {
 	if d <= 0 {
 		return 0
 	}
@@ -337,7 +337,7 @@ func rate(rows int64, d time.Duration) float64 {
 
 // reader opens one connection, imports the snapshot and reads tables from
 // next until none are left.
-func (s *Snapshotter) reader(ctx context.Context, out chan<- chunkMsg, pending *atomic.Int32, next func() (int, bool)) error {
+func (s *Snapshotter) reader(ctx context.Context, out chan<- snapChunkMsg, pending *atomic.Int32, next func() (int, bool)) error {
 	conn, err := s.opts.Connect(ctx)
 	if err != nil {
 		return fmt.Errorf("snapshot: connect: %w", err)
@@ -350,7 +350,7 @@ func (s *Snapshotter) reader(ctx context.Context, out chan<- chunkMsg, pending *
 	// idle_in_transaction_session_timeout would kill a reader whose
 	// transaction waits on back-pressure; statement_timeout a long no-key
 	// pass. Both are off for this transaction only.
-	sql := "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " + quoteLiteral(s.opts.SnapshotName) +
+	sql := "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " + snapQuoteLiteral(s.opts.SnapshotName) +
 		"; SET LOCAL idle_in_transaction_session_timeout = 0; SET LOCAL statement_timeout = 0"
 	if _, err := conn.PgConn().Exec(ctx, sql).ReadAll(); err != nil {
 		return fmt.Errorf("snapshot: import snapshot %q: %w", s.opts.SnapshotName, err)
@@ -366,7 +366,7 @@ func (s *Snapshotter) reader(ctx context.Context, out chan<- chunkMsg, pending *
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	r := tableReader{s: s, conn: conn, out: out}
+	r := snapReader{s: s, conn: conn, out: out}
 	for {
 		i, ok := next()
 		if !ok {
@@ -380,18 +380,18 @@ func (s *Snapshotter) reader(ctx context.Context, out chan<- chunkMsg, pending *
 	return err
 }
 
-// tableReader reads the tables of one reader connection; its scratch
+// snapReader reads the tables of one reader connection; its scratch
 // buffers are reused across chunks and tables.
-type tableReader struct {
+type snapReader struct {
 	s     *Snapshotter
 	conn  *pgx.Conn
-	out   chan<- chunkMsg
+	out   chan<- snapChunkMsg
 	ends  []int // per value: end offset in the arena, -1 for NULL
 	key   [][]byte
 	arena int // capacity hint for the next arena
 }
 
-func (r *tableReader) read(ctx context.Context, idx int) error {
+func (r *snapReader) read(ctx context.Context, idx int) error {
 	t := r.s.opts.Tables[idx]
 	ident := pgx.Identifier{t.Schema, t.Name}.Sanitize()
 
@@ -402,7 +402,7 @@ func (r *tableReader) read(ctx context.Context, idx int) error {
 		return ErrSnapshotTableMissing
 	}
 	if err != nil {
-		return fmt.Errorf("look up table: %w", wrapMissing(err))
+		return fmt.Errorf("look up table: %w", snapWrapMissing(err))
 	}
 
 	// Key column types: keyset arguments are sent as text typed with the
@@ -414,14 +414,14 @@ func (r *tableReader) read(ctx context.Context, idx int) error {
 			return fmt.Errorf("key column %q does not exist", k)
 		}
 		if err != nil {
-			return fmt.Errorf("look up key column %q: %w", k, wrapMissing(err))
+			return fmt.Errorf("look up key column %q: %w", k, snapWrapMissing(err))
 		}
 	}
 
 	estimate := int64(reltuples)
 	if reltuples < 0 { // never vacuumed or analyzed
 		if err := r.conn.QueryRow(ctx, "SELECT count(*) FROM "+ident).Scan(&estimate); err != nil {
-			return fmt.Errorf("count rows: %w", wrapMissing(err))
+			return fmt.Errorf("count rows: %w", snapWrapMissing(err))
 		}
 	}
 	r.s.metrics.estimated.WithLabelValues(r.s.opts.Connector, t.String()).Set(float64(estimate))
@@ -448,7 +448,7 @@ func (r *tableReader) read(ctx context.Context, idx int) error {
 	width := len(cols)
 	base := "SELECT " + strings.Join(cols, ", ") + " FROM " + ident
 
-	c := chunkBuilder{r: r, table: idx, ncol: len(t.Columns), width: width, estimate: estimate, first: true}
+	c := snapChunkBuilder{r: r, table: idx, ncol: len(t.Columns), width: width, estimate: estimate, first: true}
 	if len(t.Key) == 0 {
 		return r.readAll(ctx, base, &c)
 	}
@@ -470,7 +470,7 @@ func (r *tableReader) read(ctx context.Context, idx int) error {
 			r.key = append(r.key, append([]byte(nil), v...))
 		}
 		after = r.key
-		c.lastKey = cloneKey(after)
+		c.lastKey = snapCloneKey(after)
 	}
 	for {
 		var rr *pgconn.ResultReader
@@ -489,7 +489,7 @@ func (r *tableReader) read(ctx context.Context, idx int) error {
 			c.add(rr.Values())
 		}
 		if _, err := rr.Close(); err != nil {
-			return fmt.Errorf("read chunk: %w", wrapMissing(err))
+			return fmt.Errorf("read chunk: %w", snapWrapMissing(err))
 		}
 		chunk := c.build(!more)
 		if c.n > 0 {
@@ -516,7 +516,7 @@ func (r *tableReader) read(ctx context.Context, idx int) error {
 
 // readAll reads a table without a key in one pass, cutting the stream into
 // chunks.
-func (r *tableReader) readAll(ctx context.Context, sql string, c *chunkBuilder) error {
+func (r *snapReader) readAll(ctx context.Context, sql string, c *snapChunkBuilder) error {
 	rr := r.conn.PgConn().ExecParams(ctx, sql, nil, nil, nil, nil)
 	c.reset()
 	for rr.NextRow() {
@@ -531,16 +531,16 @@ func (r *tableReader) readAll(ctx context.Context, sql string, c *chunkBuilder) 
 		c.add(rr.Values())
 	}
 	if _, err := rr.Close(); err != nil {
-		return fmt.Errorf("read rows: %w", wrapMissing(err))
+		return fmt.Errorf("read rows: %w", snapWrapMissing(err))
 	}
 	return c.send(ctx, c.build(true))
 }
 
-// chunkBuilder accumulates the rows of one chunk: values are copied into one
+// snapChunkBuilder accumulates the rows of one chunk: values are copied into one
 // arena and sliced out when the chunk is complete, three allocations per
 // chunk instead of one per value.
-type chunkBuilder struct {
-	r           *tableReader
+type snapChunkBuilder struct {
+	r           *snapReader
 	table       int
 	ncol, width int
 	estimate    int64
@@ -550,13 +550,13 @@ type chunkBuilder struct {
 	lastKey     [][]byte
 }
 
-func (c *chunkBuilder) reset() {
+func (c *snapChunkBuilder) reset() {
 	c.n = 0
 	c.r.ends = c.r.ends[:0]
 	c.arena = make([]byte, 0, max(c.r.arena, 4096))
 }
 
-func (c *chunkBuilder) add(vals [][]byte) {
+func (c *snapChunkBuilder) add(vals [][]byte) {
 	for _, v := range vals {
 		if v == nil {
 			c.r.ends = append(c.r.ends, -1)
@@ -569,7 +569,7 @@ func (c *chunkBuilder) add(vals [][]byte) {
 }
 
 // value returns value i (row-major over width columns) from the arena.
-func (c *chunkBuilder) value(i int) []byte {
+func (c *snapChunkBuilder) value(i int) []byte {
 	end := c.r.ends[i]
 	if end < 0 {
 		return nil
@@ -584,7 +584,7 @@ func (c *chunkBuilder) value(i int) []byte {
 	return c.arena[start:end:end]
 }
 
-func (c *chunkBuilder) build(last bool) SnapshotChunk {
+func (c *snapChunkBuilder) build(last bool) SnapshotChunk {
 	ch := SnapshotChunk{Table: c.table, First: c.first, Last: last, LastKey: c.lastKey}
 	c.first = false
 	if c.n == 0 {
@@ -613,16 +613,16 @@ func (c *chunkBuilder) build(last bool) SnapshotChunk {
 	return ch
 }
 
-func (c *chunkBuilder) send(ctx context.Context, ch SnapshotChunk) error {
+func (c *snapChunkBuilder) send(ctx context.Context, ch SnapshotChunk) error {
 	select {
-	case c.r.out <- chunkMsg{SnapshotChunk: ch, estimate: c.estimate}:
+	case c.r.out <- snapChunkMsg{SnapshotChunk: ch, estimate: c.estimate}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-func cloneKey(k [][]byte) [][]byte {
+func snapCloneKey(k [][]byte) [][]byte {
 	out := make([][]byte, len(k))
 	for i, v := range k {
 		out[i] = append([]byte{}, v...)
@@ -630,9 +630,9 @@ func cloneKey(k [][]byte) [][]byte {
 	return out
 }
 
-// wrapMissing marks Postgres' undefined_table error (the table was dropped
+// snapWrapMissing marks Postgres' undefined_table error (the table was dropped
 // while the snapshot ran) with ErrSnapshotTableMissing.
-func wrapMissing(err error) error {
+func snapWrapMissing(err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "42P01" {
 		return fmt.Errorf("%w: %w", ErrSnapshotTableMissing, err)
@@ -640,8 +640,8 @@ func wrapMissing(err error) error {
 	return err
 }
 
-// quoteLiteral quotes s as an SQL string literal.
-func quoteLiteral(s string) string {
+// snapQuoteLiteral quotes s as an SQL string literal.
+func snapQuoteLiteral(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 

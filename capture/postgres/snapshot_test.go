@@ -166,11 +166,11 @@ func snapCollect(t testing.TB, opts SnapshotOptions) ([]SnapshotChunk, error) {
 	return chunks, err
 }
 
-// tableRows checks the chunk sequence of table idx (First on the first
+// snapTableRows checks the chunk sequence of table idx (First on the first
 // chunk only, Last on the last only, LastKey equal to the key of the last
 // row given by keyCols; nil for a table without key, empty to skip the
 // check) and returns its rows in order.
-func tableRows(t testing.TB, chunks []SnapshotChunk, idx int, keyCols []int) (rows [][][]byte, sizes []int) {
+func snapTableRows(t testing.TB, chunks []SnapshotChunk, idx int, keyCols []int) (rows [][][]byte, sizes []int) {
 	t.Helper()
 	var own []SnapshotChunk
 	for _, c := range chunks {
@@ -198,7 +198,7 @@ func tableRows(t testing.TB, chunks []SnapshotChunk, idx int, keyCols []int) (ro
 			for _, k := range keyCols {
 				want = append(want, last[k])
 			}
-			if !equalValues(c.LastKey, want) {
+			if !snapEqualValues(c.LastKey, want) {
 				t.Errorf("table %d chunk %d: LastKey %q, want %q", idx, i, c.LastKey, want)
 			}
 		}
@@ -208,23 +208,23 @@ func tableRows(t testing.TB, chunks []SnapshotChunk, idx int, keyCols []int) (ro
 	return rows, sizes
 }
 
-// equalValues compares text values, telling NULL (nil) from the empty string.
-func equalValues(a, b [][]byte) bool {
+// snapEqualValues compares text values, telling NULL (nil) from the empty string.
+func snapEqualValues(a, b [][]byte) bool {
 	return slices.EqualFunc(a, b, func(x, y []byte) bool { return (x == nil) == (y == nil) && bytes.Equal(x, y) })
 }
 
-func equalRows(a, b [][][]byte) bool {
-	return slices.EqualFunc(a, b, func(x, y [][]byte) bool { return equalValues(x, y) })
+func snapEqualRows(a, b [][][]byte) bool {
+	return slices.EqualFunc(a, b, func(x, y [][]byte) bool { return snapEqualValues(x, y) })
 }
 
-func assertRows(t testing.TB, name string, got, want [][][]byte) {
+func snapAssertRows(t testing.TB, name string, got, want [][][]byte) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Errorf("%s: %d rows, want %d\n got %q\nwant %q", name, len(got), len(want), got, want)
 		return
 	}
 	for i := range got {
-		if !equalValues(got[i], want[i]) {
+		if !snapEqualValues(got[i], want[i]) {
 			t.Errorf("%s row %d = %q, want %q", name, i, got[i], want[i])
 		}
 	}
@@ -250,8 +250,8 @@ func TestSnapshotReadsAsOfExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, sizes := tableRows(t, chunks, 0, []int{0})
-	assertRows(t, "items", rows, want)
+	rows, sizes := snapTableRows(t, chunks, 0, []int{0})
+	snapAssertRows(t, "items", rows, want)
 	if !slices.Equal(sizes, []int{3, 3, 3, 1}) {
 		t.Errorf("chunk sizes %v, want [3 3 3 1]", sizes)
 	}
@@ -308,7 +308,7 @@ func TestSnapshotKeyTypes(t *testing.T) {
 	}
 	// The ICU order really differs from byte order: the test would not
 	// notice a keyset comparing in the wrong collation otherwise.
-	if byteOrder := d.textRows(t, `SELECT id, v FROM $S.texts ORDER BY id COLLATE "C"`); equalRows(byteOrder, want[2]) {
+	if byteOrder := d.textRows(t, `SELECT id, v FROM $S.texts ORDER BY id COLLATE "C"`); snapEqualRows(byteOrder, want[2]) {
 		t.Fatalf("ICU order equals byte order: %q", byteOrder)
 	}
 	name := d.export(t)
@@ -320,8 +320,8 @@ func TestSnapshotKeyTypes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, tt := range tests {
-		rows, sizes := tableRows(t, chunks, i, tt.keyIdx)
-		assertRows(t, tt.table, rows, want[i])
+		rows, sizes := snapTableRows(t, chunks, i, tt.keyIdx)
+		snapAssertRows(t, tt.table, rows, want[i])
 		if n := len(want[i]); len(sizes) != (n+2)/3 {
 			t.Errorf("%s: %d chunks for %d rows, want %d", tt.table, len(sizes), n, (n+2)/3)
 		}
@@ -366,14 +366,14 @@ func TestSnapshotNoKeyAndEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 	// No key: order is unspecified, compare as a multiset.
-	rows, sizes := tableRows(t, chunks, 0, nil)
+	rows, sizes := snapTableRows(t, chunks, 0, nil)
 	key := func(r [][]byte) string { return fmt.Sprintf("%q %v %v", r, r[0] == nil, r[1] == nil) }
 	sortRows := func(rs [][][]byte) {
 		slices.SortFunc(rs, func(x, y [][]byte) int { return strings.Compare(key(x), key(y)) })
 	}
 	sortRows(rows)
 	sortRows(want)
-	assertRows(t, "heap", rows, want)
+	snapAssertRows(t, "heap", rows, want)
 	if !slices.Equal(sizes, []int{3, 3, 1}) {
 		t.Errorf("heap chunk sizes %v, want [3 3 1]", sizes)
 	}
@@ -383,7 +383,7 @@ func TestSnapshotNoKeyAndEmpty(t *testing.T) {
 		if idx == 2 {
 			keyCols = []int{0}
 		}
-		rows, sizes := tableRows(t, chunks, idx, keyCols)
+		rows, sizes := snapTableRows(t, chunks, idx, keyCols)
 		if !slices.Equal(sizes, []int{3, 3}) || len(rows) != 6 || string(rows[0][0]) != "1" && idx == 2 {
 			t.Errorf("table %d: chunk sizes %v rows %q, want 2 chunks of 3", idx, sizes, rows)
 		}
@@ -429,8 +429,8 @@ func TestSnapshotThreads(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range counts {
-		rows, _ := tableRows(t, chunks, i, []int{0})
-		assertRows(t, tables[i].Name, rows, want[i])
+		rows, _ := snapTableRows(t, chunks, i, []int{0})
+		snapAssertRows(t, tables[i].Name, rows, want[i])
 	}
 }
 
@@ -480,8 +480,8 @@ func TestSnapshotResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, _ := tableRows(t, chunks, 0, []int{0, 1})
-	assertRows(t, "r resumed", rows, all[5:])
+	rows, _ := snapTableRows(t, chunks, 0, []int{0, 1})
+	snapAssertRows(t, "r resumed", rows, all[5:])
 	for _, c := range chunks {
 		if c.Table == 1 {
 			t.Errorf("done table emitted %+v", c)
@@ -819,8 +819,8 @@ func TestSnapshotReaderBreaks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rest, _ := tableRows(t, chunks, 0, []int{0})
-	assertRows(t, "b", append(got, rest...), want)
+	rest, _ := snapTableRows(t, chunks, 0, []int{0})
+	snapAssertRows(t, "b", append(got, rest...), want)
 }
 
 func TestSnapshotCancel(t *testing.T) {
