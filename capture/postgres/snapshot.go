@@ -14,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/sluice-cdc/sluice/internal/obs"
 )
 
 // Snapshot defaults (Debezium's snapshot.fetch.size and snapshot.max.threads).
@@ -120,7 +122,10 @@ type SnapshotOptions struct {
 // a replication slot that means while the replication connection stays idle
 // (no other command sent, not closed). The connector must keep it idle until
 // [Snapshotter.Imported] is closed; after that it may START_REPLICATION,
-// and the readers keep their imported snapshots until they finish.
+// and the readers keep their imported snapshots until they finish (the
+// stream's changes must still reach the output after the snapshot rows of
+// the same table). To be able to resume a failed Run over the same
+// snapshot (see Resume), it keeps the connection idle until Run returns.
 //
 // Readers take no table locks up front: each table is locked (ACCESS
 // SHARE, until the reader's transaction ends) only when its first chunk is
@@ -205,7 +210,7 @@ func NewSnapshotter(opts SnapshotOptions) (*Snapshotter, error) {
 	}
 	return &Snapshotter{
 		opts:     opts,
-		log:      log.With("connector", opts.Connector),
+		log:      log.With(obs.KeyConnector, opts.Connector),
 		metrics:  m,
 		imported: make(chan struct{}),
 	}, nil
@@ -213,10 +218,9 @@ func NewSnapshotter(opts SnapshotOptions) (*Snapshotter, error) {
 
 // Imported is closed once every reader connection has imported the
 // exported snapshot (at once when no table needs reading), before the first
-// chunk is emitted; from then on the
-// exporting replication connection may be used again. It is never closed
-// when Run fails before all readers imported, so wait on it together with
-// Run's return.
+// chunk is emitted; from then on the exporting replication connection may
+// be used again. It is never closed when Run fails before all readers
+// imported, so wait on it together with Run's return.
 func (s *Snapshotter) Imported() <-chan struct{} { return s.imported }
 
 // snapChunkMsg carries a chunk from a reader to the emitting goroutine.
@@ -299,12 +303,12 @@ func (s *Snapshotter) Run(ctx context.Context, emit func(context.Context, Snapsh
 		if msg.Last {
 			s.metrics.remaining.Dec()
 			elapsed := now.Sub(p.start)
-			s.log.Info("snapshot table done", "table", t.String(), "rows", p.rows,
+			s.log.Info("snapshot table done", obs.KeyTable, t.String(), "rows", p.rows,
 				"seconds", elapsed.Seconds(), "rows_per_second", snapRate(p.rows, elapsed))
 			delete(prog, msg.Table)
 		} else if now.Sub(p.lastLog) >= s.opts.ProgressInterval {
 			p.lastLog = now
-			s.log.Info("snapshot progress", "table", t.String(), "rows", p.rows, "estimated_rows", p.estimate,
+			s.log.Info("snapshot progress", obs.KeyTable, t.String(), "rows", p.rows, "estimated_rows", p.estimate,
 				"rows_per_second", snapRate(p.rows, now.Sub(p.start)))
 		}
 	}
@@ -425,7 +429,7 @@ func (r *snapReader) read(ctx context.Context, idx int) error {
 		}
 	}
 	r.s.metrics.estimated.WithLabelValues(r.s.opts.Connector, t.String()).Set(float64(estimate))
-	r.s.log.Info("snapshot table starting", "table", t.String(), "estimated_rows", estimate, "resume", t.After != nil && len(t.Key) > 0)
+	r.s.log.Info("snapshot table starting", obs.KeyTable, t.String(), "estimated_rows", estimate, "resume", t.After != nil && len(t.Key) > 0)
 
 	// Select list: the table's columns, then any key column missing from
 	// them (needed for LastKey, not emitted).
@@ -656,17 +660,17 @@ type snapshotMetrics struct {
 
 func newSnapshotMetrics(reg prometheus.Registerer, connector string) (*snapshotMetrics, error) {
 	rows := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "sluice_snapshot_rows_total",
+		Namespace: obs.Namespace, Subsystem: "snapshot", Name: "rows_total",
 		Help: "Rows read by the initial snapshot and handed on.",
-	}, []string{"connector", "table"})
+	}, []string{obs.KeyConnector, obs.KeyTable})
 	estimated := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "sluice_snapshot_rows_estimated",
+		Namespace: obs.Namespace, Subsystem: "snapshot", Name: "rows_estimated",
 		Help: "Estimated rows of a table being snapshotted (pg_class.reltuples, or count(*) when never analyzed).",
-	}, []string{"connector", "table"})
+	}, []string{obs.KeyConnector, obs.KeyTable})
 	remaining := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "sluice_snapshot_tables_remaining",
+		Namespace: obs.Namespace, Subsystem: "snapshot", Name: "tables_remaining",
 		Help: "Tables the running snapshot has not finished yet.",
-	}, []string{"connector"})
+	}, []string{obs.KeyConnector})
 	if reg != nil {
 		var err error
 		rows = registerSnapshot(reg, rows, &err)
