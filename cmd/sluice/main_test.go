@@ -115,7 +115,8 @@ func TestRunStopsOnSignal(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			cfg := filepath.Join(t.TempDir(), "sluice.yaml")
-			if err := os.WriteFile(cfg, []byte("log: {level: info, format: text}\nhttp: {addr: \"127.0.0.1:0\"}\n"), 0o600); err != nil {
+			data := filepath.Join(t.TempDir(), "data")
+			if err := os.WriteFile(cfg, []byte("log: {level: info, format: text}\nhttp: {addr: \"127.0.0.1:0\"}\ndata.dir: "+data+"\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			cmd := exec.Command(binary, "run", "-c", cfg)
@@ -159,7 +160,7 @@ func TestRunStopsOnSignal(t *testing.T) {
 			if err := cmd.Wait(); err != nil {
 				t.Fatalf("sluice run after %v: %v\n%s", sig, err, log.String())
 			}
-			for _, want := range []string{"msg=\"no sources run yet\" configured=0", "msg=\"sluice stopped\""} {
+			for _, want := range []string{"msg=\"no sources configured\"", "msg=\"sluice stopped\""} {
 				if !strings.Contains(log.String(), want) {
 					t.Errorf("log lacks %q:\n%s", want, log.String())
 				}
@@ -184,5 +185,20 @@ func TestSummary(t *testing.T) {
 	}
 	if got := plural(0, "source") + "," + plural(1, "source") + "," + plural(2, "broker"); got != "0 sources,1 source,2 brokers" {
 		t.Errorf("plural: %q", got)
+	}
+}
+
+// TestRunFails checks that a daemon failure exits with code 1.
+func TestRunFails(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sluice.yaml")
+	doc := "http: {addr: \"127.0.0.1:0\"}\nkafka: {bootstrap.servers: [embedded]}\ndata.dir: " + filepath.Join(dir, "data") + "\n" +
+		"sources:\n  - {name: shop, connector: mysql, topic.prefix: shop, url: \"mysql://u@127.0.0.1:1/shop\"}\n"
+	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := sluice(t, "run", "-c", cfg)
+	if code != exitFailure || !strings.Contains(stderr, `connector mysql: connector not available yet`) {
+		t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and the missing connector", code, stderr)
 	}
 }

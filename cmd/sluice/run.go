@@ -12,8 +12,8 @@ import (
 	"github.com/sluice-cdc/sluice/internal/obs"
 )
 
-// cmdRun loads the configuration and serves until SIGINT or SIGTERM.
-// Sources are not started yet; the wiring lands in internal/daemon.
+// cmdRun loads the configuration and runs the daemon until SIGINT or
+// SIGTERM: exit code 0 after a clean shutdown, 1 when the daemon failed.
 func cmdRun(file string, stderr io.Writer) int {
 	cfg, err := daemon.Load(file)
 	if err != nil {
@@ -28,10 +28,13 @@ func cmdRun(file string, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	log.Info("sluice starting", "version", versionString(), "config", file)
-	srv := obs.NewServer(cfg.HTTP.Addr, obs.NewMetrics(), nil, log)
-	log.Warn("no sources run yet", "configured", len(cfg.Sources))
-	if err := srv.Run(ctx); err != nil {
+	log.Info("sluice starting", "version", versionString(), "config", file, "sources", len(cfg.Sources))
+	d, err := daemon.New(cfg, daemon.WithLogger(log), daemon.WithMetrics(obs.NewMetrics()))
+	if err != nil {
+		log.Error("sluice failed", obs.KeyError, err)
+		return exitFailure
+	}
+	if err := d.Run(ctx); err != nil {
 		log.Error("sluice failed", obs.KeyError, err)
 		return exitFailure
 	}
