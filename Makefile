@@ -25,9 +25,16 @@ test: lint services-up
 unit:
 	$(GO) test -count=1 -short $(PKGS)
 
-## bench: Go benchmarks (benchstat-compatible output).
+## bench: Go benchmarks (benchstat-compatible output): the packages' micro
+## benchmarks, then Postgres → Kafka end to end (internal/bench; each case runs
+## once: BENCH_SCALE=0.1 for a tenth of the issue's sizes, BENCH_E2E=Live for one
+## case, SLUICE_BENCH_BROKERS=kfake for the in-process broker only).
+BENCH_FLAGS ?= -benchmem
+BENCH_SCALE ?= 1
+BENCH_E2E   ?= .
 bench: services-up
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	$(GO) test -run '^$$' -bench . $(BENCH_FLAGS) $$($(GO) list $(PKGS) | grep -v '/internal/bench$$')
+	SLUICE_BENCH_SCALE=$(BENCH_SCALE) $(GO) test -run '^$$' -bench '$(BENCH_E2E)' -benchtime=1x -timeout 4h ./internal/bench
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
