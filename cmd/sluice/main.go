@@ -22,6 +22,7 @@ const usage = `Usage: sluice <command> [flags]
 Commands:
   run -c FILE        run the daemon with the configuration in FILE
   validate -c FILE   check FILE and list every problem in it
+  demo               capture a demo Postgres database and print its change events
   version            print the version
   help               print this help
 
@@ -53,6 +54,9 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		var file string
 		return parsed(cmd, rest, stderr, func(fs *flag.FlagSet) { configFlag(fs, &file) },
 			func() int { return cmdRun(file, stderr) })
+	case "demo":
+		var f demoFlags
+		return parsed(cmd, rest, stderr, f.define, func() int { return cmdDemo(f, stdout, stderr) })
 	}
 	fmt.Fprintf(stderr, "sluice: unknown command %q\n\n%s", cmd, usage)
 	return exitUsage

@@ -171,11 +171,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 // exponential backoff until ctx ends or it fails permanently.
 func (d *Daemon) supervise(ctx context.Context, sc SourceConfig, kcfg publish.Config) error {
 	log := d.log.With(obs.KeyConnector, sc.Name)
-	reg := prometheus.WrapRegistererWith(prometheus.Labels{obs.KeyConnector: sc.Name}, d.metrics.Registry())
+	// Publisher metrics get the connector label here; sources add it
+	// themselves (see SourceParams.Registerer).
+	pubReg := prometheus.WrapRegistererWith(prometheus.Labels{obs.KeyConnector: sc.Name}, d.metrics.Registry())
 	delay := d.minBack
 	for {
 		started := time.Now()
-		err := d.runOnce(ctx, sc, kcfg, log, reg)
+		err := d.runOnce(ctx, sc, kcfg, log, pubReg)
 		d.setRunning(sc.Name, false)
 		switch {
 		case ctx.Err() != nil:
@@ -211,7 +213,7 @@ func (d *Daemon) supervise(ctx context.Context, sc SourceConfig, kcfg publish.Co
 
 // runOnce builds a source and a publisher from the last saved position and
 // runs them until ctx ends or they fail.
-func (d *Daemon) runOnce(ctx context.Context, sc SourceConfig, kcfg publish.Config, log *slog.Logger, reg prometheus.Registerer) error {
+func (d *Daemon) runOnce(ctx context.Context, sc SourceConfig, kcfg publish.Config, log *slog.Logger, pubReg prometheus.Registerer) error {
 	start, err := d.store.Load(sc.Name)
 	if err != nil {
 		return Permanent(fmt.Errorf("load offset: %w", err))
@@ -220,11 +222,11 @@ func (d *Daemon) runOnce(ctx context.Context, sc SourceConfig, kcfg publish.Conf
 	if err != nil {
 		return Permanent(err)
 	}
-	src, err := d.ctors.build(sc, SourceParams{Logger: log, Registerer: reg, Start: start})
+	src, err := d.ctors.build(sc, SourceParams{Logger: log, Registerer: d.metrics.Registry(), Start: start})
 	if err != nil {
 		return err
 	}
-	opts := append([]publish.Option{publish.WithLogger(log), publish.WithRegisterer(reg)}, d.pubOpts...)
+	opts := append([]publish.Option{publish.WithLogger(log), publish.WithRegisterer(pubReg)}, d.pubOpts...)
 	pub, err := publish.New(kcfg, opts...)
 	if err != nil {
 		return Permanent(err)

@@ -22,8 +22,11 @@ type Source interface {
 
 // SourceParams is what a connector constructor gets besides its config.
 type SourceParams struct {
-	Logger     *slog.Logger
-	Registerer prometheus.Registerer // labelled with the connector name
+	Logger *slog.Logger
+	// Registerer is the process registry. A source labels its metrics with
+	// connector=<name> itself and reuses collectors already registered by
+	// an earlier start (prometheus.AlreadyRegisteredError).
+	Registerer prometheus.Registerer
 	// Start is the last saved position, nil on the first start.
 	Start event.Position
 }
