@@ -78,7 +78,8 @@ type catalogColumn struct {
 }
 
 const catalogColumnsSQL = `SELECT a.attname, a.atttypid, a.atttypmod, a.attnotnull,
-  COALESCE((SELECT array_position(i.indkey::int2[], a.attnum) FROM pg_index i
+  -- int2vector subscripts start at 0: +1 makes the first key column 1.
+  COALESCE((SELECT array_position(i.indkey::int2[], a.attnum) + 1 FROM pg_index i
             WHERE i.indrelid = a.attrelid AND i.indisprimary), 0)
 FROM pg_attribute a
 WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
