@@ -85,11 +85,18 @@ func newEnv(pgURL string, short bool) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.bin, e.binErr = BuildSluice(context.Background(), root, os.Getenv("SLUICE_BENCH_REV"), dir)
+	if bin := os.Getenv("SLUICE_BENCH_BIN"); bin != "" {
+		e.bin = bin // a prebuilt sluice (e.g. a tagged release to compare with)
+	} else {
+		e.bin, e.binErr = BuildSluice(context.Background(), root, os.Getenv("SLUICE_BENCH_REV"), dir)
+	}
 	var fsync string
 	_ = e.pool.QueryRow(context.Background(), "SHOW fsync").Scan(&fsync)
 	rev := os.Getenv("SLUICE_BENCH_REV")
-	if rev == "" {
+	switch {
+	case os.Getenv("SLUICE_BENCH_BIN") != "":
+		rev = os.Getenv("SLUICE_BENCH_BIN")
+	case rev == "":
 		rev = "working tree"
 	}
 	fmt.Printf("sluice-bench: scale=%g brokers=%v sluice=%s postgres fsync=%s cpus=%d\n", scale, brokers, rev, fsync, runtime.NumCPU())
@@ -274,7 +281,7 @@ func (e *env) runSluice(b *testing.B, kind string, spec SourceSpec, want int64) 
 	doneAt, got, werr := s.WaitAcked(ctx, want, kind == "kfake", 90*time.Second)
 	u, lat, serr := s.Stop(ctx)
 	if errors.Is(werr, ErrNotCapturing) {
-		b.Skipf("%v: this build has no working Postgres connector; benchmark skipped", werr)
+		b.Skipf("%v: this build has no working Postgres connector; benchmark skipped\nsluice log tail:\n%s", werr, s.Proc.LogTail(1500))
 	}
 	if werr != nil {
 		b.Fatalf("%v\nsluice log tail:\n%s", werr, s.Proc.LogTail(4000))
@@ -516,7 +523,8 @@ func (e *env) live(b *testing.B, kind string) map[string]float64 {
 		lats = append(lats, a.Sub(commits[id]))
 	}
 	if missing > 0 {
-		b.Errorf("%d of %d transactions never reached the consumer", missing, txs)
+		_, bad := arrivals.Count()
+		b.Errorf("%d of %d transactions never reached the consumer (%d records without a key id, first %.300q)", missing, txs, bad, arrivals.BadKey)
 	}
 	m := resourceMetrics(u, got)
 	m["tx/s"] = rate

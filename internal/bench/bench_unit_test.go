@@ -120,3 +120,15 @@ func TestSizes(t *testing.T) {
 		}
 	}
 }
+
+func TestParseVmHWM(t *testing.T) {
+	status := "Name:\tsluice\nVmPeak:\t  1300000 kB\nVmHWM:\t   51234 kB\nVmRSS:\t   40000 kB\n"
+	if got, ok := ParseVmHWM(status); !ok || got != 51234*1024 {
+		t.Errorf("ParseVmHWM = %d, %v; want %d", got, ok, 51234*1024)
+	}
+	for _, bad := range []string{"", "VmRSS:\t1 kB\n", "VmHWM:\t12 MB\n", "VmHWM:\tx kB\n"} {
+		if _, ok := ParseVmHWM(bad); ok {
+			t.Errorf("ParseVmHWM(%q) succeeded", bad)
+		}
+	}
+}

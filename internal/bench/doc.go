@@ -6,8 +6,10 @@
 // Every Sluice case builds ./cmd/sluice once and runs `sluice run -c
 // <generated yaml>` as a child process, so the CPU time and peak RSS reported
 // are Sluice's alone (not Postgres's walsender, not the broker, not this
-// harness): both come from the child's rusage after it exits (user+system CPU,
-// ru_maxrss).
+// harness): CPU is the child's user+system time from wait4 after it exits;
+// peak RSS is the child's VmHWM from /proc/<pid>/status, sampled every 100 ms
+// and just before it is stopped (ru_maxrss would be wrong: Linux carries the
+// parent's high-water mark into a vforked child at exec).
 //
 // Each case runs twice, against two brokers:
 //
@@ -48,7 +50,7 @@
 //     and for the snapshot.
 //   - cpu-s/Mevents: the Sluice process's user+system CPU seconds over its
 //     whole life (start-up and shutdown included) per million events.
-//   - peak-rss-MiB: ru_maxrss of the Sluice process.
+//   - peak-rss-MiB: VmHWM of the Sluice process.
 //   - p50-ms, p99-ms (Live only): commit-to-consume latency. The workload notes
 //     the time each single-row transaction's COMMIT returned (keyed by row
 //     id); a franz-go consumer in this process notes the time each record

@@ -118,14 +118,18 @@ func (b *Broker) Acked(ctx context.Context, topic string, trim bool) (int64, err
 }
 
 // Arrivals consumes topic from the start and notes when each record whose
-// JSON key carries payload.id arrived.
+// JSON key carries payload.id (or, failing that, whose JSON value carries
+// payload.after.id or after.id) arrived.
 type Arrivals struct {
 	cl *kgo.Client
 
-	mu   sync.Mutex
-	at   map[int64]time.Time
-	bad  int
-	done chan struct{}
+	mu  sync.Mutex
+	at  map[int64]time.Time
+	bad int
+	// BadKey is the first key of a record without a readable id (read after
+	// Close).
+	BadKey string
+	done   chan struct{}
 }
 
 // Consume starts consuming topic in a goroutine until Close.
@@ -151,6 +155,17 @@ func (a *Arrivals) run() {
 			ID *int64 `json:"id"`
 		} `json:"payload"`
 	}
+	// The value's after.id, with or without the schema envelope, for
+	// records whose key lacks the id.
+	type row struct {
+		After struct {
+			ID *int64 `json:"id"`
+		} `json:"after"`
+	}
+	var value struct {
+		row
+		Payload row `json:"payload"`
+	}
 	for {
 		fs := a.cl.PollFetches(context.Background())
 		now := time.Now()
@@ -160,12 +175,28 @@ func (a *Arrivals) run() {
 		a.mu.Lock()
 		fs.EachRecord(func(r *kgo.Record) {
 			key.Payload.ID = nil
-			if err := json.Unmarshal(r.Key, &key); err != nil || key.Payload.ID == nil {
+			id := key.Payload.ID
+			if err := json.Unmarshal(r.Key, &key); err == nil {
+				id = key.Payload.ID
+			}
+			if id == nil {
+				value.After.ID, value.Payload.After.ID = nil, nil
+				if err := json.Unmarshal(r.Value, &value); err == nil {
+					id = value.Payload.After.ID
+					if id == nil {
+						id = value.After.ID
+					}
+				}
+			}
+			if id == nil {
+				if a.bad == 0 {
+					a.BadKey = string(r.Key)
+				}
 				a.bad++
 				return
 			}
-			if _, seen := a.at[*key.Payload.ID]; !seen {
-				a.at[*key.Payload.ID] = now
+			if _, seen := a.at[*id]; !seen {
+				a.at[*id] = now
 			}
 		})
 		a.mu.Unlock()

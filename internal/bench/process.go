@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -54,7 +56,7 @@ func FreePort() (int, error) {
 // Usage is what a finished child process consumed.
 type Usage struct {
 	CPU     time.Duration // user + system
-	PeakRSS int64         // bytes (ru_maxrss)
+	PeakRSS int64         // bytes: the largest VmHWM sampled (every 100 ms and at Stop)
 	Wall    time.Duration // start to exit
 }
 
@@ -66,6 +68,7 @@ type Process struct {
 	done    chan struct{}
 	waitErr error
 	end     time.Time
+	hwm     atomic.Int64 // largest VmHWM seen, bytes
 }
 
 // StartProcess starts bin with args, its stdout and stderr going to logPath.
@@ -83,6 +86,7 @@ func StartProcess(bin string, args []string, logPath string) (*Process, error) {
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", filepath.Base(bin), err)
 	}
+	go p.sampleHWM()
 	go func() {
 		p.waitErr = cmd.Wait()
 		p.end = time.Now()
@@ -90,6 +94,54 @@ func StartProcess(bin string, args []string, logPath string) (*Process, error) {
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// sampleHWM reads the child's VmHWM (peak resident set) every 100 ms until
+// it exits. ru_maxrss cannot serve: Linux carries the parent's high-water
+// mark over into a child created with vfork (as os/exec does) at exec, so
+// the child would report this benchmark process's peak.
+func (p *Process) sampleHWM() {
+	path := fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		p.readHWM(path)
+		select {
+		case <-p.done:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (p *Process) readHWM(path string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	if v, ok := ParseVmHWM(string(b)); ok && v > p.hwm.Load() {
+		p.hwm.Store(v)
+	}
+}
+
+// ParseVmHWM returns the VmHWM line of a /proc/<pid>/status text, in bytes.
+func ParseVmHWM(status string) (int64, bool) {
+	for _, line := range strings.Split(status, "\n") {
+		rest, ok := strings.CutPrefix(line, "VmHWM:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, false
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		return kb * 1024, true
+	}
+	return 0, false
 }
 
 // Started is when the process was started.
@@ -111,6 +163,7 @@ func (p *Process) Stop(grace time.Duration) (Usage, error) {
 	select {
 	case <-p.done:
 	default:
+		p.readHWM(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-p.done:
@@ -128,10 +181,8 @@ func (p *Process) Wait() (Usage, error) {
 	u := Usage{Wall: p.end.Sub(p.start)}
 	if st := p.cmd.ProcessState; st != nil {
 		u.CPU = st.UserTime() + st.SystemTime()
-		if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
-			u.PeakRSS = ru.Maxrss * 1024 // kilobytes on Linux
-		}
 	}
+	u.PeakRSS = p.hwm.Load()
 	return u, p.waitErr
 }
 
