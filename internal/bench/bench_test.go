@@ -278,7 +278,7 @@ func (e *env) runSluice(b *testing.B, kind string, spec SourceSpec, want int64) 
 	if err != nil {
 		b.Fatal(err)
 	}
-	doneAt, got, werr := s.WaitAcked(ctx, want, kind == "kfake", 90*time.Second)
+	doneAt, got, werr := s.WaitAcked(ctx, want, kind == "kfake", 5*time.Minute)
 	u, lat, serr := s.Stop(ctx)
 	if errors.Is(werr, ErrNotCapturing) {
 		b.Skipf("%v: this build has no working Postgres connector; benchmark skipped\nsluice log tail:\n%s", werr, s.Proc.LogTail(1500))

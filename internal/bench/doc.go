@@ -70,4 +70,18 @@
 //
 // The benchmarks do their work once whatever b.N is (run them with
 // -benchtime=1x; a repeated call reports the first call's figures).
+//
+// # Running
+//
+//	make bench                              # full sizes, both brokers (~30 min on 2 cores)
+//	make bench BENCH_SCALE=0.1 BENCH_E2E=Live
+//	go test ./internal/bench -run '^$' -bench . -benchtime=1x -short   # tiny sizes, seconds
+//
+// The Sluice binary is built from the working tree; SLUICE_BENCH_REV=<git
+// rev> builds that revision instead (exported with git archive, so work in
+// progress does not break the build), and SLUICE_BENCH_BIN=<path> uses a
+// prebuilt binary. BenchmarkProfileBacklog, run with
+// SLUICE_BENCH_CPUPROFILE=<file>, drains the Backlog case with the daemon in
+// this process and writes a CPU profile (Sluice's HTTP server has no
+// /debug/pprof).
 package bench
