@@ -2,9 +2,9 @@ package postgres
 
 import (
 	"context"
-	"log/slog"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -460,4 +460,38 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(b)))
 	return len(b), nil
+}
+
+// TestSnapshotThenStream: snapshot.mode initial reads existing rows as op=r
+// with Debezium's snapshot markers, then streams later changes.
+func TestSnapshotThenStream(t *testing.T) {
+	t.Parallel()
+	e := newPGEnv(t,
+		"CREATE TABLE $S.a (id int PRIMARY KEY, v text)",
+		"CREATE TABLE $S.b (id int PRIMARY KEY)",
+		"INSERT INTO $S.a VALUES (1, 'x'), (2, 'y'), (3, 'z')",
+		"INSERT INTO $S.b VALUES (10)",
+	)
+	cfg := e.config()
+	cfg.SnapshotMode = SnapshotInitial
+	cfg.MaxBatchSize = 2
+	cfg.MaxQueueSize = 4
+	r := startSource(t, cfg, Options{Name: "t", TopicPrefix: "p", URL: e.url})
+	got := r.wait(t, 4)
+	checkEvents(t, got, e.schema, []string{
+		`p.S.a r key={"id":1} before=null after={"id":1,"v":"x"} src=S.a/first`,
+		`p.S.a r key={"id":2} before=null after={"id":2,"v":"y"} src=S.a/true`,
+		`p.S.a r key={"id":3} before=null after={"id":3,"v":"z"} src=S.a/last_in_data_collection`,
+		`p.S.b r key={"id":10} before=null after={"id":10} src=S.b/last`,
+	})
+	last, err := decodePosition(got[3].Position)
+	if err != nil || last.Snapshot != nil || last.LSN == 0 {
+		t.Fatalf("last snapshot position %s: %v", got[3].Position, err)
+	}
+	if p, _ := decodePosition(got[1].Position); got[1].Position == nil || p.Snapshot == nil {
+		t.Fatalf("mid-snapshot position %s should mark the snapshot in progress", got[1].Position)
+	}
+	e.exec("INSERT INTO $S.b VALUES (11)")
+	got = r.wait(t, 5)
+	checkEvents(t, got[4:], e.schema, []string{`p.S.b c key={"id":11} before=null after={"id":11} src=S.b/false`})
 }
