@@ -571,6 +571,24 @@ func (s *Source) session(ctx context.Context, emit func(context.Context, event.B
 				s.cfg.SlotName, pglogrepl.LSN(resume.LSN), ErrSlotMissing))
 		}
 	}
+	if slot.exists && (resume == nil || resume.Snapshot != nil) && s.needSnapshot(resume, true) {
+		// No stored position, or the last run stopped inside the initial
+		// snapshot: Sluice has streamed nothing from this slot. Its exported
+		// snapshot (if any) is gone, and a snapshot taken now would be later
+		// than the slot's consistent point, so streaming from the slot would
+		// replay changes the new snapshot already shows, older than them.
+		// Re-creating the slot loses nothing Sluice published and gives a
+		// snapshot that matches the new consistent point exactly.
+		s.log.Warn("re-creating the replication slot so that the initial snapshot matches its start point",
+			"slot", s.cfg.SlotName, "interrupted", resume != nil)
+		if slot.active {
+			return fmt.Errorf("replication slot %s is still in use by another connection; retrying", s.cfg.SlotName)
+		}
+		if _, err := conn.Exec(ctx, "SELECT pg_drop_replication_slot($1)", s.cfg.SlotName); err != nil {
+			return fmt.Errorf("drop replication slot %s of the interrupted snapshot: %w", s.cfg.SlotName, err)
+		}
+		slot = slotInfo{}
+	}
 	if s.cfg.SnapshotMode == SnapshotInitialOnly && resume != nil && resume.Snapshot == nil {
 		s.log.Info("snapshot.mode initial_only: snapshot already done, nothing to stream")
 		return nil

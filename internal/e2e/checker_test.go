@@ -12,6 +12,13 @@ type change struct {
 	Version int64
 }
 
+// committed is a change the workload committed, with bounds on its commit
+// LSN: the WAL insert position just before COMMIT and just after it returned.
+type committed struct {
+	change
+	lo, hi uint64
+}
+
 func (c change) String() string { return fmt.Sprintf("%c%d", c.Op, c.Version) }
 
 // rank orders the changes of one key: versions rise with each update, and a
@@ -66,9 +73,11 @@ func (h *keyHistory) add(c change) error {
 	return nil
 }
 
-// missing returns the expected changes absent from the history, ignoring
-// changes older than the key's last snapshot read (which summarises them).
-func (h *keyHistory) missing(expected []change) []change {
+// missing returns the expected changes absent from the history. Changes
+// that may have committed before the snapshot's consistent point (snapLSN)
+// are the snapshot's to summarise and are not required, nor are changes older
+// than the key's last snapshot read.
+func (h *keyHistory) missing(expected []committed, snapLSN uint64) []change {
 	var floor int64 = -1
 	for _, c := range h.seen {
 		if c.Op == 'r' && c.rank() > floor {
@@ -76,8 +85,9 @@ func (h *keyHistory) missing(expected []change) []change {
 		}
 	}
 	var out []change
-	for _, e := range expected {
-		if e.rank() <= floor {
+	for _, ce := range expected {
+		e := ce.change
+		if e.rank() <= floor || ce.lo <= snapLSN {
 			continue
 		}
 		if _, ok := h.index[e]; !ok {
@@ -94,13 +104,17 @@ func (h *keyHistory) missing(expected []change) []change {
 // checker checks the change events of a whole table against the workload's
 // committed changes.
 type checker struct {
-	keys map[int64]*keyHistory
-	errs []string
+	keys    map[int64]*keyHistory
+	errs    []string
+	snapLSN uint64 // highest consistent point of any snapshot read seen
 }
 
 func newChecker() *checker { return &checker{keys: map[int64]*keyHistory{}} }
 
-func (k *checker) add(id int64, c change) {
+func (k *checker) add(id int64, c change, lsn uint64) {
+	if c.Op == 'r' {
+		k.snapLSN = max(k.snapLSN, lsn)
+	}
 	h := k.keys[id]
 	if h == nil {
 		h = newKeyHistory()
@@ -113,7 +127,7 @@ func (k *checker) add(id int64, c change) {
 
 // verify returns every problem: ordering errors found while adding, and
 // committed changes that never arrived.
-func (k *checker) verify(expected map[int64][]change) []string {
+func (k *checker) verify(expected map[int64][]committed) []string {
 	problems := append([]string(nil), k.errs...)
 	ids := make([]int64, 0, len(expected))
 	for id := range expected {
@@ -125,7 +139,7 @@ func (k *checker) verify(expected map[int64][]change) []string {
 		if h == nil {
 			h = newKeyHistory()
 		}
-		if miss := h.missing(expected[id]); len(miss) > 0 && len(problems) < 40 {
+		if miss := h.missing(expected[id], k.snapLSN); len(miss) > 0 && len(problems) < 40 {
 			problems = append(problems, fmt.Sprintf("key %d: missing %v (seen %v)", id, miss, h.seen))
 		}
 	}

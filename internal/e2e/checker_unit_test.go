@@ -24,12 +24,17 @@ func TestKeyHistory(t *testing.T) {
 		{name: "delete missing", events: []change{c('c', 1)}, want: []change{c('c', 1), c('d', 1)}, problem: "missing [d1]"},
 	}
 	for _, tt := range tests {
+
 		t.Run(tt.name, func(t *testing.T) {
 			k := newChecker()
 			for _, e := range tt.events {
-				k.add(7, e)
+				k.add(7, e, 0)
 			}
-			problems := k.verify(map[int64][]change{7: tt.want})
+			var want []committed
+			for _, w := range tt.want {
+				want = append(want, committed{change: w, lo: 10, hi: 11})
+			}
+			problems := k.verify(map[int64][]committed{7: want})
 			if tt.problem == "" {
 				if len(problems) > 0 {
 					t.Fatalf("unexpected problems: %v", problems)
@@ -40,5 +45,24 @@ func TestKeyHistory(t *testing.T) {
 				t.Fatalf("problems = %v, want one containing %q", problems, tt.problem)
 			}
 		})
+	}
+}
+
+func TestSnapshotPointSummarises(t *testing.T) {
+	k := newChecker()
+	k.add(1, change{'r', 3}, 100)
+	k.add(1, change{'u', 4}, 0)
+	want := map[int64][]committed{
+		1: {{change{'c', 1}, 0, 0}, {change{'u', 2}, 50, 60}, {change{'u', 3}, 90, 110}, {change{'u', 4}, 120, 130}},
+		// Created and deleted before the snapshot: no events needed.
+		2: {{change{'c', 1}, 10, 20}, {change{'d', 1}, 30, 40}},
+	}
+	if p := k.verify(want); len(p) > 0 {
+		t.Fatalf("unexpected problems: %v", p)
+	}
+	// A change after the snapshot point must arrive.
+	want[2] = append(want[2], committed{change{'c', 2}, 200, 210})
+	if p := k.verify(want); len(p) != 1 {
+		t.Fatalf("problems = %v, want one for key 2", p)
 	}
 }

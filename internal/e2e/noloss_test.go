@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -50,11 +51,11 @@ type workload struct {
 	table string
 
 	mu       sync.Mutex
-	expected map[int64][]change
+	expected map[int64][]committed
 	txs      int
 }
 
-func (w *workload) record(id int64, c change) {
+func (w *workload) record(id int64, c committed) {
 	w.expected[id] = append(w.expected[id], c)
 }
 
@@ -115,9 +116,18 @@ func (w *workload) worker(ctx context.Context, base int64, rng *rand.Rand, live 
 				return ignoreCancel(ctx, err)
 			}
 		}
+		var lo, hi string
+		if err := tx.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lo); err != nil {
+			_ = tx.Rollback(context.Background())
+			return ignoreCancel(ctx, err)
+		}
 		if err := tx.Commit(ctx); err != nil {
 			return ignoreCancel(ctx, err)
 		}
+		if err := w.pool.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&hi); err != nil {
+			return ignoreCancel(ctx, err)
+		}
+		loLSN, hiLSN := parseLSN(lo), parseLSN(hi)
 		for id, v := range staged {
 			if v < 0 {
 				delete(live, id)
@@ -127,7 +137,7 @@ func (w *workload) worker(ctx context.Context, base int64, rng *rand.Rand, live 
 		}
 		w.mu.Lock()
 		for _, p := range changes {
-			w.record(p.id, p.c)
+			w.record(p.id, committed{change: p.c, lo: loLSN, hi: hiLSN})
 		}
 		w.txs++
 		w.mu.Unlock()
@@ -195,10 +205,10 @@ func TestPostgresNoLoss(t *testing.T) {
 		_, _ = pool.Exec(c, "DROP SCHEMA "+schema+" CASCADE")
 	})
 
-	w := &workload{pool: pool, table: table, expected: map[int64][]change{}}
+	w := &workload{pool: pool, table: table, expected: map[int64][]committed{}}
 	seed := map[int64]int64{}
 	for id := int64(1); id <= 60000; id++ {
-		w.record(id, change{'c', 1})
+		w.record(id, committed{change: change{'c', 1}})
 		if id%2 == 0 {
 			seed[id] = 1 // worker 0 owns even seeded rows...
 		}
@@ -259,8 +269,8 @@ func TestPostgresNoLoss(t *testing.T) {
 					return
 				}
 				records++
-				if id, c, ok := parseChange(t, r); ok {
-					k.add(id, c)
+				if id, c, lsn, ok := parseChange(t, r); ok {
+					k.add(id, c, lsn)
 				}
 			default:
 				return
@@ -363,35 +373,37 @@ func startSluice(t *testing.T, cfgPath, logPath string) *exec.Cmd {
 	return cmd
 }
 
-// parseChange extracts the key id and the change from a record written with
-// schemas disabled; tombstones return ok=false.
-func parseChange(t *testing.T, r *kgo.Record) (int64, change, bool) {
+// parseChange extracts the key id, the change and source.lsn from a record
+// written with schemas disabled; tombstones return ok=false.
+func parseChange(t *testing.T, r *kgo.Record) (int64, change, uint64, bool) {
 	if r.Value == nil {
-		return 0, change{}, false
+		return 0, change{}, 0, false
 	}
 	var key struct {
 		ID int64 `json:"id"`
 	}
+	type row struct {
+		Version int64 `json:"version"`
+	}
 	var val struct {
 		Op     string `json:"op"`
-		Before *struct {
-			Version int64 `json:"version"`
-		} `json:"before"`
-		After *struct {
-			Version int64 `json:"version"`
-		} `json:"after"`
+		Before *row   `json:"before"`
+		After  *row   `json:"after"`
+		Source struct {
+			LSN uint64 `json:"lsn"`
+		} `json:"source"`
 	}
 	if err := json.Unmarshal(r.Key, &key); err != nil {
 		t.Errorf("record key %q: %v", r.Key, err)
-		return 0, change{}, false
+		return 0, change{}, 0, false
 	}
 	if err := json.Unmarshal(r.Value, &val); err != nil {
 		t.Errorf("record value %q: %v", r.Value, err)
-		return 0, change{}, false
+		return 0, change{}, 0, false
 	}
 	if len(val.Op) != 1 {
 		t.Errorf("record value without op: %s", r.Value)
-		return 0, change{}, false
+		return 0, change{}, 0, false
 	}
 	c := change{Op: val.Op[0]}
 	switch {
@@ -401,7 +413,15 @@ func parseChange(t *testing.T, r *kgo.Record) (int64, change, bool) {
 		c.Version = val.After.Version
 	default:
 		t.Errorf("record value without row: %s", r.Value)
-		return 0, change{}, false
+		return 0, change{}, 0, false
 	}
-	return key.ID, c, true
+	return key.ID, c, val.Source.LSN, true
+}
+
+// parseLSN parses Postgres' text form of an LSN ("16/B374D848").
+func parseLSN(s string) uint64 {
+	hi, lo, _ := strings.Cut(s, "/")
+	h, _ := strconv.ParseUint(hi, 16, 32)
+	l, _ := strconv.ParseUint(lo, 16, 32)
+	return h<<32 | l
 }
