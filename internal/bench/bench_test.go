@@ -123,6 +123,13 @@ func once(b *testing.B, f func(b *testing.B) map[string]float64) {
 	}
 }
 
+// result returns the figures cached for a benchmark name (nil if none).
+func result(name string) map[string]float64 {
+	resultsMu.Lock()
+	defer resultsMu.Unlock()
+	return results[name]
+}
+
 // names gives a case's unique object names.
 type names struct {
 	e *env
@@ -219,8 +226,14 @@ func backlog(b *testing.B, c string, events int, prepare, load func(ctx context.
 			}
 		})
 	})
+	base := result(b.Name() + "/pg_recvlogical")["rows/s"]
 	for _, kind := range e.brokers {
 		b.Run("sluice/"+kind, func(b *testing.B) {
+			defer func() {
+				if r := result(b.Name())["events/s"]; base > 0 && r > 0 {
+					b.Logf("%s drains at %.0f%% of pg_recvlogical's rate", b.Name(), 100*r/base)
+				}
+			}()
 			once(b, func(b *testing.B) map[string]float64 {
 				spec := SourceSpec{
 					Name: "bench", TopicPrefix: n.prefix(kind), URL: e.pgURL, Table: n.table(),
@@ -294,6 +307,7 @@ func (e *env) runSluice(b *testing.B, kind string, spec SourceSpec, want int64) 
 	m["events/s"] = float64(got) / elapsed.Seconds()
 	m["ack-p50-ms"] = lat.P50 * 1000
 	m["ack-p99-ms"] = lat.P99 * 1000
+	m["B/event"] = lat.BytesPerRecord
 	return m
 }
 
@@ -534,5 +548,6 @@ func (e *env) live(b *testing.B, kind string) map[string]float64 {
 	m["max-ms"] = float64(Percentile(lats, 1)) / 1e6
 	m["ack-p50-ms"] = lat.P50 * 1000
 	m["ack-p99-ms"] = lat.P99 * 1000
+	m["B/event"] = lat.BytesPerRecord
 	return m
 }

@@ -58,6 +58,8 @@
 //     adds the broker's fetch path and the consumer's wake-up (sub-millisecond
 //     on loopback; records are visible to consumers at the same high
 //     watermark that acks=all acknowledges).
+//   - B/event: mean key+value bytes per record (sluice_publish_bytes_total
+//     over sluice_publish_records_total).
 //   - ack-p50-ms, ack-p99-ms: Sluice's own publish-to-ack histogram
 //     (sluice_publish_ack_latency_seconds from its /metrics), interpolated in
 //     its buckets, when the process exposes it.

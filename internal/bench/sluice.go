@@ -140,17 +140,23 @@ func (s *Sluice) notCapturing() bool {
 	return strings.Contains(log, "no sources run yet") || strings.Contains(log, "connector not available yet")
 }
 
-// AckLatency is Sluice's own publish-to-ack latency quantiles, in seconds
-// (NaN when the metric is absent).
-type AckLatency struct{ P50, P99 float64 }
+// AckLatency is Sluice's own publish-to-ack latency quantiles, in seconds,
+// and the mean bytes (key+value+headers) per acknowledged record, from its
+// /metrics (NaN when a metric is absent).
+type AckLatency struct{ P50, P99, BytesPerRecord float64 }
 
 // Stop scrapes Sluice's publish ack-latency histogram, stops the process
 // and returns its usage.
 func (s *Sluice) Stop(ctx context.Context) (Usage, AckLatency, error) {
-	lat := AckLatency{P50: math.NaN(), P99: math.NaN()}
+	lat := AckLatency{P50: math.NaN(), P99: math.NaN(), BytesPerRecord: math.NaN()}
 	if sc, err := ScrapeMetrics(ctx, s.HTTPAddr); err == nil {
 		h := sc.Histogram("sluice_publish_ack_latency_seconds")
 		lat.P50, lat.P99 = HistogramQuantile(0.5, h), HistogramQuantile(0.99, h)
+		bytes, ok1 := sc.Sum("sluice_publish_bytes_total")
+		recs, ok2 := sc.Sum("sluice_publish_records_total")
+		if ok1 && ok2 && recs > 0 {
+			lat.BytesPerRecord = bytes / recs
+		}
 	}
 	u, err := s.Proc.Stop(30 * time.Second)
 	var exit interface{ ExitCode() int }
