@@ -91,7 +91,7 @@ func decodePosition(b event.Position) (position, error) {
 		return p, fmt.Errorf("%w: unsupported format version %d (want %d)", ErrBadPosition, p.V, positionVersion)
 	}
 	if p.Tx != nil && (p.Tx.N < 0 || p.Tx.Commit == 0) {
-		return p, fmt.Errorf("%w: bad transaction part", ErrBadPosition)
+		return p, fmt.Errorf("%w: bad transaction part in %s", ErrBadPosition, b)
 	}
 	return p, nil
 }

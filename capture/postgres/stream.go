@@ -245,8 +245,12 @@ func (s *Source) stream(ctx context.Context, repl *pgconn.PgConn, conn *pgx.Conn
 		case <-idle.C:
 			idleArmed = false
 			keep := 0
-			if st.inTx {
-				keep = 1 // so that COMMIT has an event to carry the end LSN
+			if st.inTx && len(st.pending) > 0 && st.pending[len(st.pending)-1].Position == nil {
+				// The newest pending event belongs to the open transaction:
+				// hold it back so that COMMIT has an event to carry the end
+				// LSN. (When it carries a position, it ends an earlier
+				// transaction or a full batch, and everything can go.)
+				keep = 1
 			}
 			if err := st.flush(ctx, keep); err != nil {
 				return err
