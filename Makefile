@@ -10,7 +10,7 @@ TEST_SERVICES ?= postgres kafka
 # Packages run in parallel (-p) and tests inside them as they allow.
 TEST_FLAGS ?= -race -count=1 -p 2 -timeout 25m
 
-.PHONY: all build test unit bench lint demo services-up services-down clean
+.PHONY: all build test unit bench soak lint demo services-up services-down clean
 
 all: build
 
@@ -35,6 +35,11 @@ BENCH_E2E   ?= .
 bench: services-up
 	$(GO) test -run '^$$' -bench . $(BENCH_FLAGS) $$($(GO) list $(PKGS) | grep -v '/internal/bench$$')
 	SLUICE_BENCH_SCALE=$(BENCH_SCALE) $(GO) test -run '^$$' -bench '$(BENCH_E2E)' -benchtime=1x -timeout 4h ./internal/bench
+
+## soak: the no-loss test with many more SIGKILLs (SOAK_KILLS) than make test.
+SOAK_KILLS ?= 200
+soak: services-up
+	SLUICE_SOAK_KILLS=$(SOAK_KILLS) $(GO) test -count=1 -run 'NoLoss' -timeout 3h -v ./internal/e2e
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
