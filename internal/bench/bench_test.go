@@ -440,8 +440,7 @@ func (e *env) live(b *testing.B, kind string) map[string]float64 {
 	}
 	fail := func(format string, args ...any) {
 		arrivals.Close()
-		u, _, _ := s.Stop(ctx)
-		_ = u
+		_, _, _ = s.Stop(ctx)
 		b.Fatalf(format+"\nsluice log tail:\n%s", append(args, s.Proc.LogTail(4000))...)
 	}
 	// Stream first, then write: wait until Sluice holds the slot.
