@@ -37,7 +37,9 @@
 // ts_ms, ts_us, ts_ns) and [Event.Value] fills it in, so a converter only
 // ever encodes one *Struct per record. The Postgres logical-decoding message
 // value (op=m) has a different schema that the source builds; Value fills
-// it in by field name too.
+// it in by field name too. Records that are no envelope at all (Debezium's
+// transaction BEGIN/END records) carry their finished value in [Event.Raw],
+// which Value returns as is.
 //
 // # Tombstones
 //

@@ -84,6 +84,12 @@ type Event struct {
 	ValueSchema *Schema
 	Headers     []Header
 
+	// Raw, when set, is the whole record value: Value returns it as is and
+	// ignores ValueSchema and the envelope fields. Sources use it for
+	// records that are not change envelopes and carry fields Value cannot
+	// fill by name, such as Debezium's transaction BEGIN/END records.
+	Raw *Struct
+
 	// Position is the source position of this event, opaque to all but the
 	// source.
 	Position Position
@@ -96,14 +102,22 @@ func (e *Event) SetTimestamp(t time.Time) {
 	e.TsNs = t.UnixNano()
 }
 
-// ErrNoValueSchema is returned by Value when the event has no ValueSchema.
+// ErrNoValueSchema is returned by Value when the event has neither Raw nor a
+// ValueSchema.
 var ErrNoValueSchema = errors.New("event has no value schema")
 
-// Value returns the record value: a Struct of ValueSchema whose fields are
-// filled by name from the event (before, after, source, transaction, op,
-// ts_ms, ts_us, ts_ns, message). Fields the schema lacks are skipped, fields
-// the event does not know stay null. It validates the result.
+// Value returns the record value: Raw when it is set, otherwise a Struct of
+// ValueSchema whose fields are filled by name from the event (before, after,
+// source, transaction, op, ts_ms, ts_us, ts_ns, message). Fields the schema
+// lacks are skipped, fields the event does not know stay null. It validates
+// the result.
 func (e *Event) Value() (*Struct, error) {
+	if e.Raw != nil {
+		if err := e.Raw.Validate(); err != nil {
+			return nil, fmt.Errorf("value for topic %q: %w", e.Topic, err)
+		}
+		return e.Raw, nil
+	}
 	s := e.ValueSchema
 	if s == nil {
 		return nil, ErrNoValueSchema

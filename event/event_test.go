@@ -158,3 +158,30 @@ func TestMessageValue(t *testing.T) {
 		t.Errorf("message value = %s", got)
 	}
 }
+
+func TestRawValue(t *testing.T) {
+	coll := StructOf("event.collection", NewField("data_collection", String()), NewField("event_count", Int64())).Optional()
+	txv := StructOf("io.debezium.connector.common.TransactionMetadataValue",
+		NewField("status", String()), NewField("id", String()), NewField("event_count", Int64().Optional()),
+		NewField("data_collections", Array(coll).Optional()), NewField("ts_ms", Int64()))
+	raw := NewStruct(txv, "END", "571:42", int64(2), []any{NewStruct(coll, "s1.a", int64(2))}, int64(1000))
+	// Raw wins over ValueSchema and the envelope fields: ts_ms stays the
+	// commit time, not TsMs.
+	e := Event{Topic: "srv.transaction", Raw: raw, ValueSchema: env, TsMs: 5, Op: OpCreate}
+	r, err := e.Record()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Value != raw {
+		t.Errorf("Value = %v, want the Raw struct itself", r.Value)
+	}
+	want := "Struct{status=END,id=571:42,event_count=2,data_collections=[Struct{data_collection=s1.a,event_count=2}],ts_ms=1000}"
+	if got := r.Value.String(); got != want {
+		t.Errorf("Value =\n%s\nwant\n%s", got, want)
+	}
+	// A Raw value that does not match its schema is reported, not passed on.
+	bad := Event{Topic: "srv.transaction", Raw: NewStruct(txv, "BEGIN", "571:42", nil, nil, nil)}
+	if _, err := bad.Value(); err == nil || !strings.Contains(err.Error(), `"srv.transaction"`) || !strings.Contains(err.Error(), "ts_ms") {
+		t.Errorf("invalid Raw: err = %v", err)
+	}
+}
