@@ -91,6 +91,9 @@ type Config struct {
 	UnavailableValue       string `yaml:"unavailable.value.placeholder" json:"unavailable.value.placeholder"`
 	StatusUpdateIntervalMs int    `yaml:"status.update.interval.ms" json:"status.update.interval.ms"`
 	ProtoVersion           int    `yaml:"proto.version" json:"proto.version"`
+	// SkippedOperations lists the change operations not emitted: c, u, d,
+	// t, or none. Debezium's default is t (truncates are skipped).
+	SkippedOperations List `yaml:"skipped.operations" json:"skipped.operations"`
 }
 
 // DefaultConfig returns Debezium's defaults for every supported key.
@@ -113,6 +116,7 @@ func DefaultConfig() Config {
 		UnavailableValue:       DefaultUnavailableValue,
 		StatusUpdateIntervalMs: 10000,
 		ProtoVersion:           1,
+		SkippedOperations:      List{"t"},
 	}
 }
 
@@ -183,7 +187,28 @@ func (c Config) Validate() error {
 	if c.ProtoVersion != 1 && c.ProtoVersion != 2 {
 		p.Addf("proto.version", "must be 1 or 2, got %d", c.ProtoVersion)
 	}
+	for i, op := range c.SkippedOperations {
+		switch op {
+		case "c", "u", "d", "t":
+		case "none":
+			if len(c.SkippedOperations) > 1 {
+				p.Addf(fmt.Sprintf("skipped.operations[%d]", i), "\"none\" cannot be combined with other operations")
+			}
+		default:
+			p.Addf(fmt.Sprintf("skipped.operations[%d]", i), "unknown operation %q (want c, u, d, t or none)", op)
+		}
+	}
 	return p.Err()
+}
+
+// skipped reports whether skipped.operations drops change events of op.
+func (c Config) skipped(op byte) bool {
+	for _, s := range c.SkippedOperations {
+		if len(s) == 1 && s[0] == op {
+			return true
+		}
+	}
+	return false
 }
 
 // typeSettings returns the value-conversion keys as TypeOptions.Set takes them.

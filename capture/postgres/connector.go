@@ -242,9 +242,12 @@ func (s *Source) Run(ctx context.Context, emit func(context.Context, event.Batch
 			return ctx.Err()
 		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, maxBackoff)
+		backoff = nextBackoff(backoff)
 	}
 }
+
+// nextBackoff doubles the reconnect delay up to maxBackoff.
+func nextBackoff(b time.Duration) time.Duration { return min(b*2, maxBackoff) }
 
 func unwrapPermanent(err error) error {
 	var p permanent

@@ -124,6 +124,9 @@ func (st *streamer) flush(ctx context.Context, keep int) error {
 // add appends one event of the current transaction (or a standalone one),
 // emitting the pending batch first when it is full.
 func (st *streamer) add(ctx context.Context, e event.Event) error {
+	if e.Op != event.OpMessage && st.s.cfg.skipped(byte(e.Op)) {
+		return nil // skipped.operations: not emitted, not counted
+	}
 	if st.inTx {
 		st.n++
 		if st.n <= st.skipN {

@@ -225,6 +225,7 @@ func TestStreamDML(t *testing.T) {
 		"CREATE TABLE $S.nokey (v int)",
 	)
 	cfg := e.config()
+	cfg.SkippedOperations = List{"none"} // Debezium's default skips truncates
 	r := startSource(t, cfg, Options{Name: "t", TopicPrefix: "p", URL: e.url})
 	// Wait until the slot exists so that the changes below are captured.
 	waitSlot(t, e)
