@@ -445,6 +445,7 @@ func (st *streamer) handle(ctx context.Context, m walMsg, caughtUp bool) error {
 	switch msg := msg.(type) {
 	case *pglogrepl.BeginMessage:
 		st.begin(msg)
+		return st.txBegin(ctx, m.walStart)
 	case *pglogrepl.CommitMessage:
 		return st.commit(ctx, msg, caughtUp)
 	case *pglogrepl.RelationMessage:
@@ -496,6 +497,9 @@ func (st *streamer) begin(m *pglogrepl.BeginMessage) {
 }
 
 func (st *streamer) commit(ctx context.Context, m *pglogrepl.CommitMessage, caughtUp bool) error {
+	if err := st.txEnd(ctx, m); err != nil {
+		return err
+	}
 	end := uint64(m.TransactionEndLSN)
 	wasSkipped := st.skipTx
 	st.inTx = false
@@ -547,7 +551,7 @@ func (st *streamer) newEvent(t *Table, op event.Op, lsn uint64) event.Event {
 		txID: int64(st.xid), lsn: lsn, lastCommit: st.lastCommit})
 	e.SetTimestamp(time.Now())
 	if st.s.cfg.ProvideTxMetadata {
-		e.Transaction = st.tx.event(t.ID.String())
+		e.Transaction = st.tx.event(t.ID.String(), lsn)
 	}
 	return e
 }
@@ -668,7 +672,7 @@ func (st *streamer) message(ctx context.Context, m *pglogrepl.LogicalDecodingMes
 		}
 		e.Source = st.si.build(sourcePos{ts: st.commitTime, txID: int64(st.xid), lsn: lsn, lastCommit: st.lastCommit})
 		if st.s.cfg.ProvideTxMetadata {
-			e.Transaction = st.tx.event("LOGICAL_DECODING_MESSAGE")
+			e.Transaction = st.tx.event(messageCollection, lsn)
 		}
 		return st.add(ctx, e)
 	}

@@ -1,11 +1,44 @@
 package postgres
 
 import (
+	"cmp"
+	"context"
+	"slices"
 	"strconv"
 	"time"
+	"unicode/utf16"
+
+	"github.com/jackc/pglogrepl"
 
 	"github.com/sluice-cdc/sluice/event"
 )
+
+// Transaction metadata (provide.transaction.metadata), as Debezium 3.4's
+// PostgreSQL connector produces it:
+//
+//   - a BEGIN record on "<topic.prefix>.transaction" when the BEGIN message
+//     arrives (PostgresStreamingChangeEventSource dispatches a transaction
+//     started event for every BEGIN, so BEGIN is not lazy: a transaction
+//     whose changes are all filtered out by table.include.list still gets a
+//     BEGIN and an END with event_count 0; one that touches no published
+//     table produces nothing because pgoutput (PostgreSQL 15+) sends no
+//     BEGIN/COMMIT for it);
+//   - the transaction block (id, total_order, data_collection_order) in every
+//     data event and transactional logical decoding message;
+//   - an END record at COMMIT with the event count, total and per data
+//     collection.
+//
+// Positions: the BEGIN record carries {"tx":{...,"n":0}}, so a restart from
+// any position inside the transaction knows BEGIN was emitted and does not
+// emit it again. The END record is the one that carries the commit position
+// ({"lsn": end LSN}), so it is re-emitted after a crash until that position
+// is acknowledged (at-least-once, like the data events). After a restart in
+// the middle of a transaction the server resends it from its BEGIN; the
+// events already emitted are decoded and counted again but not emitted, so
+// total_order, data_collection_order and the END counts are those of the
+// whole transaction. (Debezium 3.4 itself emits a second BEGIN and restarts
+// the counters at that point; Debezium fixed that later by continuing the
+// counters restored from its offsets, which is what this does.)
 
 // Transaction metadata schemas (Debezium SchemaFactory.transactionKeySchema,
 // transactionValueSchema, transactionEventCountPerDataCollectionSchema).
@@ -23,26 +56,44 @@ var (
 		event.NewField("ts_ms", event.Int64())).WithVersion(1)
 )
 
+// Transaction statuses of the BEGIN and END records.
+const (
+	txStatusBegin = "BEGIN"
+	txStatusEnd   = "END"
+)
+
+// messageCollection is the data collection Debezium counts transactional
+// logical decoding messages under (LogicalDecodingMessageId).
+const messageCollection = "LOGICAL_DECODING_MESSAGE"
+
 // TransactionTopic returns Debezium's transaction topic "<prefix>.transaction".
 func TransactionTopic(prefix string) string { return prefix + ".transaction" }
 
-// txID is the transaction id Debezium's PostgreSQL connector puts in the
-// transaction block and the BEGIN/END records. Debezium's documentation shows
-// "<txId>:<lsn>", but PostgresEventMetadataProvider.getTransactionId (3.x)
-// returns the bare xid, and that is what Debezium actually emits.
-func txID(xid uint32) string { return strconv.FormatUint(uint64(xid), 10) }
+// txID is the transaction id Debezium's PostgreSQL connector writes in the
+// transaction block, the record key and the BEGIN/END values: "<xid>:<lsn>",
+// the LSN in decimal. PostgresEventMetadataProvider.getTransactionId returns
+// the bare xid, but PostgresTransactionMonitor (DBZ-5329, in every 3.x
+// release) rewrites the id of every struct it makes to
+// "<xid>:<lastSeenLsn>", where lastSeenLsn is the LSN of the replication
+// message being processed: the BEGIN message for BEGIN, the change for a
+// data event (its source.lsn), the COMMIT message for END. So the id is not
+// constant within a transaction, as the documentation's example shows
+// ("571:53195829" on BEGIN, "571:53195832" on END).
+func txID(xid uint32, lsn uint64) string {
+	return strconv.FormatUint(uint64(xid), 10) + ":" + strconv.FormatUint(lsn, 10)
+}
 
 // txTracker counts the events of the current transaction for the
 // transaction block and the END record.
 type txTracker struct {
-	id      string
+	xid     uint32
 	total   int64
-	order   []string
+	order   []string // collections in first-seen order
 	perColl map[string]int64
 }
 
 func (t *txTracker) begin(xid uint32) {
-	t.id = txID(xid)
+	t.xid = xid
 	t.total = 0
 	t.order = t.order[:0]
 	if t.perColl == nil {
@@ -51,9 +102,9 @@ func (t *txTracker) begin(xid uint32) {
 	clear(t.perColl)
 }
 
-// event counts one data event of collection ("schema.table") and returns its
-// transaction block.
-func (t *txTracker) event(collection string) *event.Transaction {
+// event counts one event of collection ("schema.table") at lsn and returns
+// its transaction block.
+func (t *txTracker) event(collection string, lsn uint64) *event.Transaction {
 	t.total++
 	n, ok := t.perColl[collection]
 	if !ok {
@@ -61,21 +112,109 @@ func (t *txTracker) event(collection string) *event.Transaction {
 	}
 	n++
 	t.perColl[collection] = n
-	return &event.Transaction{ID: t.id, TotalOrder: t.total, DataCollectionOrder: n}
+	return &event.Transaction{ID: txID(t.xid, lsn), TotalOrder: t.total, DataCollectionOrder: n}
 }
 
-// beginValue and endValue build the BEGIN and END record values; ts is the
-// commit time, as Debezium passes the commit timestamp to the monitor.
-func (t *txTracker) beginValue(ts time.Time) *event.Struct {
-	return event.NewStruct(txValueSchema, "BEGIN", t.id, nil, nil, ts.UnixMilli())
-}
-
-func (t *txTracker) endValue(ts time.Time) *event.Struct {
-	colls := make([]any, len(t.order))
-	for i, c := range t.order {
-		colls[i] = event.NewStruct(txCollectionSchema, c, t.perColl[c])
+// record returns a BEGIN or END record for the message at lsn; ts is the
+// commit time, which Debezium passes to the monitor for both.
+func (t *txTracker) record(topic, status string, lsn uint64, ts time.Time) event.Event {
+	id := txID(t.xid, lsn)
+	var v *event.Struct
+	if status == txStatusBegin {
+		v = event.NewStruct(txValueSchema, status, id, nil, nil, ts.UnixMilli())
+	} else {
+		colls := make([]any, 0, len(t.order))
+		for _, c := range javaHashMapOrder(t.order) {
+			colls = append(colls, event.NewStruct(txCollectionSchema, c, t.perColl[c]))
+		}
+		v = event.NewStruct(txValueSchema, status, id, t.total, colls, ts.UnixMilli())
 	}
-	return event.NewStruct(txValueSchema, "END", t.id, t.total, colls, ts.UnixMilli())
+	e := event.Event{Topic: topic, Key: event.NewStruct(txKeySchema, id), ValueSchema: txValueSchema, Raw: v}
+	e.SetTimestamp(time.Now())
+	return e
 }
 
-func (t *txTracker) key() *event.Struct { return event.NewStruct(txKeySchema, t.id) }
+// javaHashMapOrder returns keys (distinct, in insertion order) in the order
+// a java.util.HashMap<String, Long> holding them iterates: Debezium builds
+// data_collections by iterating TransactionContext's per-table HashMap.
+// HashMap iterates its buckets in index order, and a bucket's entries in
+// insertion order; a bucket's index is the spread String.hashCode masked by
+// the table size, which starts at 16 and doubles whenever the map holds
+// more than three quarters of it. (A bucket of more than 8 entries turns
+// into a tree whose order differs; no transaction has that many colliding
+// tables in practice.)
+func javaHashMapOrder(keys []string) []string {
+	size := 16
+	for len(keys) > size*3/4 {
+		size *= 2
+	}
+	type kb struct {
+		key    string
+		bucket uint32
+	}
+	ks := make([]kb, len(keys))
+	for i, k := range keys {
+		h := javaStringHash(k)
+		ks[i] = kb{k, (h ^ h>>16) & uint32(size-1)}
+	}
+	slices.SortStableFunc(ks, func(a, b kb) int { return cmp.Compare(a.bucket, b.bucket) })
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = k.key
+	}
+	return out
+}
+
+// javaStringHash is java.lang.String.hashCode: s[0]*31^(n-1) + ... + s[n-1]
+// over UTF-16 code units, in 32-bit wrapping arithmetic.
+func javaStringHash(s string) uint32 {
+	var h uint32
+	for _, c := range utf16.Encode([]rune(s)) {
+		h = 31*h + uint32(c)
+	}
+	return h
+}
+
+// txBegin emits the BEGIN record of the transaction just begun (st.begin
+// ran) whose BEGIN message was sent at lsn. A transaction that was already
+// emitted, or resumed after a restart, gets none: its BEGIN went out before
+// the position it resumes from.
+func (st *streamer) txBegin(ctx context.Context, lsn uint64) error {
+	if !st.s.cfg.ProvideTxMetadata || st.skipTx {
+		return nil
+	}
+	if p := st.skipFrom; p != nil && p.Xid == st.xid && uint64(p.Commit) == st.commitLSN {
+		return nil
+	}
+	if len(st.pending) >= st.s.cfg.MaxBatchSize {
+		// The pending events end an earlier transaction, so the last one
+		// carries its position already.
+		if err := st.flush(ctx, 0); err != nil {
+			return err
+		}
+	}
+	e := st.tx.record(TransactionTopic(st.s.opts.TopicPrefix), txStatusBegin, lsn, st.commitTime)
+	// Acknowledging BEGIN says: this transaction, none of its events yet.
+	e.Position = position{LSN: lsnText(st.resume), Tx: &txPosition{Xid: st.xid, Commit: lsnText(st.commitLSN), N: 0}}.encode()
+	st.pending = append(st.pending, e)
+	return nil
+}
+
+// txEnd adds the END record of the current transaction before commit
+// updates the stream state; commit then gives it the transaction's end
+// position, as the last pending event.
+func (st *streamer) txEnd(ctx context.Context, m *pglogrepl.CommitMessage) error {
+	if !st.s.cfg.ProvideTxMetadata || st.skipTx || !st.inTx {
+		return nil
+	}
+	if len(st.pending) >= st.s.cfg.MaxBatchSize {
+		// Still inside the transaction: the flushed batch ends at event n.
+		if err := st.flush(ctx, 0); err != nil {
+			return err
+		}
+	}
+	// COMMIT's XLogData starts at the transaction's end LSN.
+	st.pending = append(st.pending, st.tx.record(TransactionTopic(st.s.opts.TopicPrefix), txStatusEnd,
+		uint64(m.TransactionEndLSN), m.CommitTime))
+	return nil
+}
