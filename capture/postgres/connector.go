@@ -64,16 +64,16 @@ type Source struct {
 // New validates cfg and opts. It starts no goroutines and does no I/O.
 func New(cfg Config, opts Options) (*Source, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("postgres config: %w", err)
+		return nil, permanentError{fmt.Errorf("postgres config: %w", err)}
 	}
 	if opts.TopicPrefix == "" {
-		return nil, errors.New("postgres: topic prefix is required")
+		return nil, permanentError{errors.New("postgres: topic prefix is required")}
 	}
 	if opts.URL == "" {
-		return nil, errors.New("postgres: connection URL is required")
+		return nil, permanentError{errors.New("postgres: connection URL is required")}
 	}
 	if _, err := pgconn.ParseConfig(opts.URL); err != nil {
-		return nil, errors.New("postgres: cannot parse connection URL") // never echo the URL
+		return nil, permanentError{urlError(err)}
 	}
 	to, err := cfg.TypeOptions()
 	if err != nil {
@@ -168,6 +168,33 @@ func (s *Source) setIdle(lsn uint64) {
 	s.mu.Unlock()
 }
 
+// urlError explains why a connection URL does not parse without echoing it
+// (pgconn's message quotes it, with the password masked but the rest shown).
+func urlError(err error) error {
+	reason := err.Error()
+	if i := strings.LastIndex(reason, "`: "); i >= 0 {
+		reason = reason[i+3:]
+	}
+	return fmt.Errorf("postgres: cannot parse connection URL: %s (want postgres://user:password@host:port/database?sslmode=... or key=value pairs)", reason)
+}
+
+// permanentError is an error the daemon must not retry: it has the
+// Permanent() bool method the daemon looks for.
+type permanentError struct{ err error }
+
+func (p permanentError) Error() string   { return p.err.Error() }
+func (p permanentError) Unwrap() error   { return p.err }
+func (p permanentError) Permanent() bool { return true }
+
+// markPermanent marks the errors no restart can fix: missing prerequisites
+// (auth, privileges, settings, tables), a lost slot, a foreign position.
+func markPermanent(err error) error {
+	if errors.Is(err, ErrPrerequisite) || errors.Is(err, ErrSlotMissing) || errors.Is(err, ErrBadPosition) {
+		return permanentError{err}
+	}
+	return err
+}
+
 // permanent marks an error that a reconnect cannot fix.
 type permanent struct{ err error }
 
@@ -230,7 +257,7 @@ func (s *Source) Run(ctx context.Context, emit func(context.Context, event.Batch
 			return ctx.Err()
 		}
 		if err == nil || !retriable(err) {
-			return unwrapPermanent(err)
+			return markPermanent(unwrapPermanent(err))
 		}
 		if time.Since(start) > time.Minute {
 			backoff = minBackoff
@@ -318,7 +345,7 @@ func classifyConnectError(err error) error {
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case "28P01":
-			return fatal(fmt.Errorf("%w: password authentication failed for user: check the password in the connection URL", ErrPrerequisite))
+			return fatal(fmt.Errorf("%w: %s: check the user and password in the connection URL", ErrPrerequisite, pgErr.Message))
 		case "28000":
 			if strings.Contains(pgErr.Message, "replication") {
 				return fatal(fmt.Errorf("%w: pg_hba.conf does not allow replication connections for this user: %s", ErrPrerequisite, pgErr.Message))
@@ -335,6 +362,7 @@ func classifyConnectError(err error) error {
 
 // serverSettings are what the prerequisite checks look at.
 type serverSettings struct {
+	User          string // current_user
 	WalLevel      string
 	Superuser     bool
 	Replication   bool
@@ -350,7 +378,11 @@ func checkSettings(st serverSettings) error {
 		errs = append(errs, fmt.Errorf("%w: wal_level is %q, logical decoding needs wal_level=logical (ALTER SYSTEM SET wal_level = logical; then restart Postgres)", ErrPrerequisite, st.WalLevel))
 	}
 	if !st.Superuser && !st.Replication {
-		errs = append(errs, fmt.Errorf("%w: the user lacks the REPLICATION privilege (ALTER ROLE <user> REPLICATION)", ErrPrerequisite))
+		if st.User == "" {
+			errs = append(errs, fmt.Errorf("%w: the user lacks the REPLICATION attribute: ALTER ROLE <user> REPLICATION", ErrPrerequisite))
+		} else {
+			errs = append(errs, fmt.Errorf("%w: role %q lacks the REPLICATION attribute: ALTER ROLE %s REPLICATION", ErrPrerequisite, st.User, roleIdent(st.User)))
+		}
 	}
 	if st.MaxSlots == 0 {
 		errs = append(errs, fmt.Errorf("%w: max_replication_slots is 0; set it to at least 1 and restart Postgres", ErrPrerequisite))
@@ -363,13 +395,39 @@ func checkSettings(st serverSettings) error {
 
 func (s *Source) checkPrerequisites(ctx context.Context, conn *pgx.Conn) error {
 	var st serverSettings
-	err := conn.QueryRow(ctx, `SELECT current_setting('wal_level'), r.rolsuper, r.rolreplication,
+	err := conn.QueryRow(ctx, `SELECT current_user, current_setting('wal_level'), r.rolsuper, r.rolreplication,
   current_setting('max_replication_slots')::int, current_setting('server_version_num')::int
-FROM pg_roles r WHERE r.rolname = current_user`).Scan(&st.WalLevel, &st.Superuser, &st.Replication, &st.MaxSlots, &st.ServerVersion)
+FROM pg_roles r WHERE r.rolname = current_user`).Scan(&st.User, &st.WalLevel, &st.Superuser, &st.Replication, &st.MaxSlots, &st.ServerVersion)
 	if err != nil {
 		return fmt.Errorf("read server settings: %w", err)
 	}
 	return fatal(checkSettings(st))
+}
+
+// roleIdent spells a role name for a suggested SQL command.
+func roleIdent(r string) string {
+	if identRE.MatchString(r) && (r[0] < '0' || r[0] > '9') {
+		return r
+	}
+	return quoteIdent(r)
+}
+
+// checkSelect makes sure the snapshot can read every captured table, before
+// a slot is created for it.
+func (s *Source) checkSelect(ctx context.Context, conn *pgx.Conn, tables []TableID) error {
+	for _, t := range tables {
+		name := quoteIdent(t.Schema) + "." + quoteIdent(t.Name)
+		var ok bool
+		var user string
+		if err := conn.QueryRow(ctx, "SELECT has_table_privilege($1::regclass, 'SELECT'), current_user", name).Scan(&ok, &user); err != nil {
+			return fmt.Errorf("check SELECT privilege on %s: %w", name, err)
+		}
+		if !ok {
+			return fatal(fmt.Errorf("%w: role %q has no SELECT privilege on table %s, which the snapshot reads: GRANT SELECT ON %s TO %s",
+				ErrPrerequisite, user, name, name, roleIdent(user)))
+		}
+	}
+	return nil
 }
 
 // listTables returns the captured tables: the explicit list (each must
@@ -465,7 +523,8 @@ func (s *Source) ensurePublication(ctx context.Context, conn *pgx.Conn, tables [
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "42501" {
-			return fatal(fmt.Errorf("%w: no permission to create publication %q (%s): run %q as a superuser or the table owner, or grant the privilege", ErrPrerequisite, name, pgErr.Message, sql))
+			return fatal(fmt.Errorf("%w: no permission to create publication %q: %s; have a superuser run %s (then publication.autocreate.mode disabled suffices), or grant what is missing",
+				ErrPrerequisite, name, pgErr.Message, sql))
 		}
 		if errors.As(err, &pgErr) && pgErr.Code == "42710" {
 			return nil // created concurrently
@@ -597,6 +656,11 @@ func (s *Source) session(ctx context.Context, emit func(context.Context, event.B
 		return nil
 	}
 	snap := s.needSnapshot(resume, slot.exists)
+	if snap {
+		if err := s.checkSelect(ctx, conn, tables); err != nil {
+			return err
+		}
+	}
 
 	repl, err := s.connectReplication(ctx)
 	if err != nil {
