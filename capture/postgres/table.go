@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"regexp"
 	"strings"
 
 	"github.com/jackc/pglogrepl"
@@ -35,6 +36,10 @@ type TableColumn struct {
 	// Included is false for columns removed by column.include.list /
 	// column.exclude.list; their values are read but dropped.
 	Included bool
+	// DefaultExpr is the column's DEFAULT expression as pg_get_expr shows
+	// it ("" when none); its value, when Debezium would parse it, becomes
+	// the field schema's default.
+	DefaultExpr string
 
 	conv     ColumnConverter
 	rowIndex int // field index in the row schema; -1 when excluded
@@ -75,12 +80,18 @@ type catalogColumn struct {
 	typeMod int32
 	notNull bool
 	keyPos  int
+	def     string
 }
 
 const catalogColumnsSQL = `SELECT a.attname, a.atttypid, a.atttypmod, a.attnotnull,
   -- int2vector subscripts start at 0: +1 makes the first key column 1.
   COALESCE((SELECT array_position(i.indkey::int2[], a.attnum) + 1 FROM pg_index i
-            WHERE i.indrelid = a.attrelid AND i.indisprimary), 0)
+            WHERE i.indrelid = a.attrelid AND i.indisprimary), 0),
+  -- Generated columns (attgenerated, Postgres 12+) have an expression,
+  -- not a default; to_jsonb reads the flag on older versions too.
+  COALESCE((SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
+            WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum
+              AND COALESCE(to_jsonb(a)->>'attgenerated', '') = ''), '')
 FROM pg_attribute a
 WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum`
@@ -95,7 +106,7 @@ func loadCatalogColumns(ctx context.Context, q Querier, oid uint32) ([]catalogCo
 	for rows.Next() {
 		var c catalogColumn
 		var keyPos int32
-		if err := rows.Scan(&c.name, &c.typeOID, &c.typeMod, &c.notNull, &keyPos); err != nil {
+		if err := rows.Scan(&c.name, &c.typeOID, &c.typeMod, &c.notNull, &keyPos, &c.def); err != nil {
 			return nil, err
 		}
 		c.keyPos = int(keyPos)
@@ -137,7 +148,7 @@ WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, id.Schema,
 	}
 	cols := make([]TableColumn, len(cat))
 	for i, c := range cat {
-		cols[i] = TableColumn{Name: c.name, TypeOID: c.typeOID, TypeMod: c.typeMod, Optional: !c.notNull, KeyPos: c.keyPos}
+		cols[i] = TableColumn{Name: c.name, TypeOID: c.typeOID, TypeMod: c.typeMod, Optional: !c.notNull, KeyPos: c.keyPos, DefaultExpr: c.def}
 	}
 	var ri byte = 'd'
 	if ident != "" {
@@ -165,6 +176,7 @@ func tableFromRelation(ctx context.Context, q Querier, mapper *TypeMapper, rel *
 		if cc, ok := byName[rc.Name]; ok && cc.typeOID == rc.DataType {
 			c.Optional = !cc.notNull
 			c.KeyPos = cc.keyPos
+			c.DefaultExpr = cc.def
 		}
 		cols[i] = c
 	}
@@ -195,6 +207,9 @@ func buildTable(ctx context.Context, mapper *TypeMapper, id TableID, oid uint32,
 		conv, err := mapper.Column(ctx, id.String(), Column{Name: c.Name, TypeOID: c.TypeOID, TypeMod: c.TypeMod, Optional: c.Optional})
 		if err != nil {
 			return nil, fmt.Errorf("table %s column %s: %w", id, c.Name, err)
+		}
+		if def, ok := columnDefault(c.TypeOID, c.DefaultExpr, conv); ok {
+			conv.Schema = conv.Schema.WithDefault(def)
 		}
 		c.conv = conv
 		c.rowIndex = -1
@@ -436,4 +451,118 @@ func placeholderValue(s *event.Schema, p string) any {
 // quoteIdent quotes a Postgres identifier.
 func quoteIdent(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+// Column defaults, as Debezium's PostgresDefaultValueConverter derives them:
+// a literal default (raw, like 12 or true, or quoted and cast, like
+// '-1'::integer) is converted like a value of the column; a function call or
+// CURRENT_TIMESTAMP-style default gets a fixed placeholder of the type (so a
+// serial column's default is 0 and now()'s is the epoch); anything else, a
+// NULL default, a type Debezium does not parse, or a value that would be a
+// struct (variable-scale numeric) gives no default.
+
+// defaultPlaceholders maps the types Debezium parses defaults for to the
+// text standing in for a function-call default; "" with ok=false types
+// (bit, varbit) get none, since Debezium's placeholders for them do not
+// convert.
+var defaultPlaceholders = map[uint32]struct {
+	text string
+	ok   bool
+}{
+	16:   {"false", true},                                // bool
+	1042: {"", true},                                     // bpchar
+	1043: {"", true},                                     // varchar
+	25:   {"", true},                                     // text
+	1700: {"0.0", true},                                  // numeric
+	700:  {"0.0", true},                                  // float4
+	701:  {"0.0", true},                                  // float8
+	21:   {"0", true},                                    // int2 (smallserial)
+	23:   {"0", true},                                    // int4 (serial)
+	20:   {"0", true},                                    // int8 (bigserial)
+	114:  {"{}", true},                                   // json
+	3802: {"{}", true},                                   // jsonb
+	142:  {"", true},                                     // xml
+	2950: {"00000000-0000-0000-0000-000000000000", true}, // uuid
+	1082: {"1970-01-01", true},                           // date
+	1083: {"00:00:00", true},                             // time
+	1114: {"1970-01-01 00:00:00", true},                  // timestamp
+	1184: {"1970-01-01 00:00:00+00", true},               // timestamptz
+	1186: {"00:00:00", true},                             // interval
+	1560: {},                                             // bit
+	1562: {},                                             // varbit
+}
+
+// functionDefault matches a default that calls a function, such as
+// nextval('t_id_seq'::regclass) or (now() + '1 day'::interval).
+var functionDefault = regexp.MustCompile(`^\(?[A-Za-z0-9_.]+\(.*\)`)
+
+// currentDateTimes are the SQL-standard functions Postgres shows without
+// parentheses.
+var currentDateTimes = map[string]bool{"current_timestamp": true, "current_time": true, "current_date": true,
+	"localtime": true, "localtimestamp": true}
+
+// defaultText returns the text form of a default expression's value for a
+// column of type oid, and whether there is one.
+func defaultText(oid uint32, expr string) (string, bool) {
+	ph, known := defaultPlaceholders[oid]
+	expr = strings.TrimSpace(expr)
+	if !known || expr == "" {
+		return "", false
+	}
+	if functionDefault.MatchString(expr) || currentDateTimes[strings.ToLower(expr)] {
+		return ph.text, ph.ok
+	}
+	if expr == "NULL" || strings.HasPrefix(expr, "NULL::") {
+		return "", false
+	}
+	q := strings.IndexByte(expr, '\'')
+	if q < 0 {
+		return expr, true // raw: 12, 1.5, true
+	}
+	if oid == 1560 || oid == 1562 {
+		// B'101'::"bit"
+		if q != 1 || (expr[0] != 'B' && expr[0] != 'b') {
+			return "", false
+		}
+	} else if q != 0 {
+		return "", false // E'..' escapes or an expression around a literal
+	}
+	// The quoted literal, with '' standing for one quote.
+	var b strings.Builder
+	for i := q + 1; i < len(expr); i++ {
+		if expr[i] == '\'' {
+			if i+1 < len(expr) && expr[i+1] == '\'' {
+				b.WriteByte('\'')
+				i++
+				continue
+			}
+			rest := expr[i+1:]
+			if rest != "" && !strings.HasPrefix(rest, "::") {
+				return "", false // more expression after the literal
+			}
+			return b.String(), true
+		}
+		b.WriteByte(expr[i])
+	}
+	return "", false
+}
+
+// columnDefault returns the schema default for a column whose DEFAULT is
+// expr, converted like a value of the column.
+func columnDefault(oid uint32, expr string, conv ColumnConverter) (any, bool) {
+	if conv.Unknown || conv.Convert == nil {
+		return nil, false
+	}
+	text, ok := defaultText(oid, expr)
+	if !ok {
+		return nil, false
+	}
+	v, err := conv.Convert([]byte(text))
+	if err != nil || v == nil {
+		return nil, false
+	}
+	if _, isStruct := v.(*event.Struct); isStruct {
+		return nil, false // Kafka Connect cannot have struct defaults (KAFKA-12694)
+	}
+	return v, true
 }
