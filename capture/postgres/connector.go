@@ -59,6 +59,7 @@ type Source struct {
 	flushed     uint64   // LSN last confirmed to Postgres
 	snapDone    bool     // a snapshot ran (or was not needed) in this process
 	resumeFrom  *position
+	stamp       *dedupStamp // filter carried on stream positions (resume.go)
 }
 
 // New validates cfg and opts. It starts no goroutines and does no I/O.
@@ -633,7 +634,14 @@ func (s *Source) session(ctx context.Context, emit func(context.Context, event.B
 				s.cfg.SlotName, pglogrepl.LSN(resume.LSN), ErrSlotMissing))
 		}
 	}
-	if slot.exists && (resume == nil || resume.Snapshot != nil) && s.needSnapshot(resume, true) {
+	s.stamp = newStamp(resume)
+	var interrupted *snapPos // progress of the snapshot this session resumes
+	if slot.exists && resume != nil && resume.Snapshot != nil && s.needSnapshot(resume, true) {
+		if interrupted, err = s.resumable(resume, slot); err != nil {
+			return err
+		}
+	}
+	if interrupted == nil && slot.exists && (resume == nil || resume.Snapshot != nil) && s.needSnapshot(resume, true) {
 		// No stored position, or the last run stopped inside the initial
 		// snapshot: Sluice has streamed nothing from this slot. Its exported
 		// snapshot (if any) is gone, and a snapshot taken now would be later
@@ -694,10 +702,11 @@ func (s *Source) session(ctx context.Context, emit func(context.Context, event.B
 	}
 
 	if snap {
-		if err := s.snapshot(ctx, emit, conn, db, tables, snapName, consistent); err != nil {
+		done, err := s.snapshot(ctx, emit, conn, db, tables, snapName, consistent, interrupted)
+		if err != nil {
 			return err
 		}
-		resume = &position{LSN: lsnText(consistent)}
+		resume = &done
 		s.mu.Lock()
 		s.resumeFrom = resume
 		s.mu.Unlock()
@@ -719,19 +728,22 @@ func (s *Source) session(ctx context.Context, emit func(context.Context, event.B
 // exported snapshot when the slot was just created, else a snapshot exported
 // from an ordinary transaction, in which case events between the slot's
 // position and now may appear twice, as in Debezium) and emits op=r events.
+// With interrupted, it reads what that snapshot left at a new exported
+// snapshot instead (resume.go). It returns the position to stream from.
 func (s *Source) snapshot(ctx context.Context, emit func(context.Context, event.Batch) error, conn *pgx.Conn,
-	db string, ids []TableID, snapName string, consistent uint64) error {
+	db string, ids []TableID, snapName string, consistent uint64, interrupted *snapPos) (position, error) {
 	mapper := NewTypeMapper(NewTypeCatalog(conn), s.typeOpts, s.log)
 	topts := s.tableOptions()
 	tables := make([]*Table, len(ids))
 	specs := make([]SnapshotTable, len(ids))
+	run := newSnapRun(consistent, consistent, snapName != "" || interrupted != nil, interrupted)
 	for i, id := range ids {
 		t, err := LoadTable(ctx, conn, mapper, id, topts)
 		if err != nil {
 			if errors.Is(err, ErrTableMissing) {
-				return fatal(err)
+				return position{}, fatal(err)
 			}
-			return err
+			return position{}, err
 		}
 		tables[i] = t
 		spec := SnapshotTable{Schema: id.Schema, Name: id.Name}
@@ -741,21 +753,32 @@ func (s *Source) snapshot(ctx context.Context, emit func(context.Context, event.
 		for _, ci := range t.keyCols {
 			spec.Key = append(spec.Key, t.Columns[ci].Name)
 		}
+		if err := run.prepare(ctx, conn, t, &spec); err != nil {
+			return position{}, err
+		}
 		specs[i] = spec
+	}
+	if interrupted != nil {
+		tmp, name, at, err := s.tempSnapshot(ctx)
+		if err != nil {
+			return position{}, err
+		}
+		defer tmp.Close(context.Background()) // drops the temporary slot
+		snapName, run.at = name, at
 	}
 	var export *pgx.Conn
 	if snapName == "" {
 		c, err := s.connectNormal(ctx)
 		if err != nil {
-			return err
+			return position{}, err
 		}
 		export = c
 		defer export.Close(context.Background())
 		if _, err := export.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
-			return fmt.Errorf("snapshot: begin: %w", err)
+			return position{}, fmt.Errorf("snapshot: begin: %w", err)
 		}
 		if err := export.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&snapName); err != nil {
-			return fmt.Errorf("snapshot: export: %w", err)
+			return position{}, fmt.Errorf("snapshot: export: %w", err)
 		}
 	}
 	sn, err := NewSnapshotter(SnapshotOptions{
@@ -764,11 +787,11 @@ func (s *Source) snapshot(ctx context.Context, emit func(context.Context, event.
 		Logger: s.log, Registerer: s.opts.Registerer,
 	})
 	if err != nil {
-		return fatal(err)
+		return position{}, fatal(err)
 	}
 	si := sourceInfo{name: s.opts.TopicPrefix, db: db}
-	inProgress := position{LSN: 0, Snapshot: &snapPos{}}
 	var pending event.Batch
+	var marks []snapMark // progress each pending event adds, in step with pending
 	first := true
 	flush := func(ctx context.Context, keep int) error {
 		if len(pending) <= keep {
@@ -776,10 +799,14 @@ func (s *Source) snapshot(ctx context.Context, emit func(context.Context, event.
 		}
 		out := make(event.Batch, len(pending)-keep)
 		copy(out, pending)
+		inProgress := run.apply(marks[:len(out)])
 		out[len(out)-1].Position = inProgress.encode()
 		n := copy(pending, pending[len(out):])
 		clear(pending[n:])
 		pending = pending[:n]
+		n = copy(marks, marks[len(out):])
+		clear(marks[n:])
+		marks = marks[:n]
 		return s.emitBatch(ctx, emit, out, inProgress)
 	}
 	err = sn.Run(ctx, func(ctx context.Context, ch SnapshotChunk) error {
@@ -802,7 +829,7 @@ func (s *Source) snapshot(ctx context.Context, emit func(context.Context, event.
 			}
 			first = false
 			e := event.Event{Op: event.OpRead, Topic: t.Topic, ValueSchema: t.ValueSchema, After: row, Key: t.Key(row)}
-			e.Source = si.build(sourcePos{ts: now, snapshot: mark, schema: t.ID.Schema, table: t.ID.Name, txID: -1, lsn: consistent})
+			e.Source = si.build(sourcePos{ts: now, snapshot: mark, schema: t.ID.Schema, table: t.ID.Name, txID: -1, lsn: run.at})
 			e.SetTimestamp(now)
 			// Keep one event back: the very last one is marked "last".
 			if len(pending) > s.cfg.MaxBatchSize {
@@ -811,6 +838,14 @@ func (s *Source) snapshot(ctx context.Context, emit func(context.Context, event.
 				}
 			}
 			pending = append(pending, e)
+			m := snapMark{table: ch.Table, last: ch.Last && i == len(ch.Rows)-1}
+			if len(t.keyCols) > 0 {
+				m.key = make([][]byte, len(t.keyCols))
+				for j, ci := range t.keyCols {
+					m.key[j] = vals[ci]
+				}
+			}
+			marks = append(marks, m)
 		}
 		return nil
 	})
@@ -818,30 +853,31 @@ func (s *Source) snapshot(ctx context.Context, emit func(context.Context, event.
 		_, _ = export.Exec(context.Background(), "COMMIT")
 	}
 	if err != nil {
-		return err
+		return position{}, err
 	}
+	done := run.finish()
+	s.stamp = newStamp(&done)
 	if len(pending) > 0 {
 		last := &pending[len(pending)-1]
 		last.Source.Set("snapshot", SnapshotLast)
-		done := position{LSN: lsnText(consistent)}
 		last.Position = done.encode()
 		for len(pending) > 0 {
 			n := min(len(pending), s.cfg.MaxBatchSize)
 			out := make(event.Batch, n)
 			copy(out, pending[:n])
 			pending = pending[n:]
-			pos := inProgress
-			if len(pending) == 0 {
-				pos = done
-			} else {
-				out[n-1].Position = inProgress.encode()
+			pos := done
+			if len(pending) > 0 {
+				pos = run.apply(marks[:n])
+				out[n-1].Position = pos.encode()
 			}
+			marks = marks[n:]
 			if err := s.emitBatch(ctx, emit, out, pos); err != nil {
-				return err
+				return position{}, err
 			}
 		}
 	} else {
 		s.setIdle(consistent)
 	}
-	return nil
+	return done, nil
 }

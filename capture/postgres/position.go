@@ -22,7 +22,6 @@ const positionVersion = 1
 //
 //	{"v":1,"lsn":"0/16B3748"}
 //	{"v":1,"lsn":"0/16B3748","tx":{"xid":771,"commit":"0/16B5A10","n":2048}}
-//	{"v":1,"lsn":"0/16B3748","snapshot":{"tables":{"public.a":["42"]}}}
 //
 // lsn is the resume point: the end LSN of the last transaction whose events
 // were all emitted (or a keepalive/heartbeat or message LSN when nothing was in
@@ -31,13 +30,18 @@ const positionVersion = 1
 // xid and commit LSN (BeginMessage.FinalLSN) had its events numbered 1..n
 // emitted, so after a restart the stream skips those and emits n+1 onwards.
 // snapshot, when present, says the initial snapshot was in progress; a restart
-// redoes it (tables holds, per table, the last primary key read, reserved for
-// resuming a snapshot by chunk).
+// resumes it after the last acked chunk of each table (see resume.go):
+//
+//	{"v":1,"lsn":"0/0","snapshot":{"start":"0/16B3748","tables":{"public.a":{"spans":[{"at":"0/16B3748","to":["42"]}]}}}}
 type position struct {
 	V        int         `json:"v"`
 	LSN      lsnText     `json:"lsn"`
 	Tx       *txPosition `json:"tx,omitempty"`
 	Snapshot *snapPos    `json:"snapshot,omitempty"`
+	// Dedup, on stream positions after a resumed snapshot, holds the key
+	// ranges read after Start: changes committed before their read are
+	// dropped (resume.go).
+	Dedup *snapPos `json:"dedup,omitempty"`
 }
 
 type txPosition struct {
@@ -46,10 +50,12 @@ type txPosition struct {
 	N      int64   `json:"n"`
 }
 
+// snapPos is the progress of an initial snapshot (resume.go): Start is the
+// slot's consistent point the stream starts from (0 when the snapshot cannot
+// resume), Tables the key ranges of each table read so far.
 type snapPos struct {
-	// Tables maps "schema.table" to the text values of the last primary key
-	// emitted; empty until resumable snapshots exist.
-	Tables map[string][]string `json:"tables,omitempty"`
+	Start  lsnText               `json:"start,omitempty"`
+	Tables map[string]*snapTable `json:"tables,omitempty"`
 }
 
 // lsnText is an LSN stored in Postgres' text form ("16/B374D848").

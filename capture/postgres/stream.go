@@ -83,6 +83,7 @@ type streamer struct {
 	tx         txTracker
 	skipFrom   *txPosition
 	inStream   bool
+	dedup      *dedup // resumed-snapshot filter (resume.go); nil when off
 }
 
 func (st *streamer) curPosition() position {
@@ -153,6 +154,9 @@ func (st *streamer) flushFull(ctx context.Context) error {
 }
 
 func (s *Source) emitBatch(ctx context.Context, emit func(context.Context, event.Batch) error, b event.Batch, pos position) error {
+	if s.stamp != nil {
+		s.stampDedup(b, &pos)
+	}
 	if err := emit(ctx, b); err != nil {
 		return fatal(fmt.Errorf("emit: %w", err))
 	}
@@ -195,6 +199,7 @@ func (s *Source) stream(ctx context.Context, repl *pgconn.PgConn, conn *pgx.Conn
 		st.resume = uint64(from.LSN)
 		st.lastCommit = uint64(from.LSN)
 		st.skipFrom = from.Tx
+		st.dedup = newDedup(from.Dedup)
 	}
 
 	sctx, cancel := context.WithCancel(ctx)
@@ -441,6 +446,12 @@ func (st *streamer) handle(ctx context.Context, m walMsg, caughtUp bool) error {
 	}
 	if err != nil {
 		return fmt.Errorf("decode pgoutput message %q at %s: %w", m.data[0], pglogrepl.LSN(m.walStart), err)
+	}
+	if st.dedup != nil && st.inTx && st.commitLSN < st.dedup.until {
+		// A change the resumed snapshot may already show (resume.go).
+		if msg, err = st.dedup.filter(ctx, st, msg); err != nil || msg == nil {
+			return err
+		}
 	}
 	switch msg := msg.(type) {
 	case *pglogrepl.BeginMessage:
