@@ -93,7 +93,7 @@ func New(cfg Config, opts Options) (*Source, error) {
 		s.explicit = make(map[string]bool, len(opts.Tables))
 		for _, t := range opts.Tables {
 			if _, _, ok := strings.Cut(t, "."); !ok {
-				return nil, fmt.Errorf("postgres: table %q must be schema.table", t)
+				return nil, permanentError{fmt.Errorf("postgres: table %q must be schema.table", t)}
 			}
 			s.explicit[t] = true
 		}
@@ -349,11 +349,11 @@ func classifyConnectError(err error) error {
 			return fatal(fmt.Errorf("%w: %s: check the user and password in the connection URL", ErrPrerequisite, pgErr.Message))
 		case "28000":
 			if strings.Contains(pgErr.Message, "replication") {
-				return fatal(fmt.Errorf("%w: pg_hba.conf does not allow replication connections for this user: %s", ErrPrerequisite, pgErr.Message))
+				return fatal(fmt.Errorf("%w: pg_hba.conf does not allow replication connections for this user: %s (add a \"host replication <user> <address> scram-sha-256\" line and reload Postgres)", ErrPrerequisite, pgErr.Message))
 			}
-			return fatal(fmt.Errorf("%w: connection rejected: %s", ErrPrerequisite, pgErr.Message))
+			return fatal(fmt.Errorf("%w: connection rejected: %s (check pg_hba.conf and the user's LOGIN attribute)", ErrPrerequisite, pgErr.Message))
 		case "3D000":
-			return fatal(fmt.Errorf("%w: %s", ErrPrerequisite, pgErr.Message))
+			return fatal(fmt.Errorf("%w: %s: check the database name in the connection URL", ErrPrerequisite, pgErr.Message))
 		case "42501":
 			return fatal(fmt.Errorf("%w: %s: grant the REPLICATION attribute (ALTER ROLE <user> REPLICATION)", ErrPrerequisite, pgErr.Message))
 		}

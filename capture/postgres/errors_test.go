@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/sluice-cdc/sluice/event"
 )
 
@@ -95,6 +97,18 @@ func TestErrorWrongPassword(t *testing.T) {
 	}
 }
 
+func TestErrorNoDatabase(t *testing.T) {
+	t.Parallel()
+	e := newPGEnv(t)
+	u, err := url.Parse(e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/nodb_" + e.slot
+	err = runErr(t, e.config(), Options{Name: "t", TopicPrefix: "p", URL: u.String()})
+	checkErr(t, err, ErrPrerequisite, fmt.Sprintf(`database "nodb_%s" does not exist: check the database name in the connection URL`, e.slot))
+}
+
 func TestErrorNoReplication(t *testing.T) {
 	t.Parallel()
 	e := newPGEnv(t, "CREATE TABLE $S.a (id int PRIMARY KEY)")
@@ -177,6 +191,11 @@ func TestErrorConfig(t *testing.T) {
 		{"postgres://u:secret@h/db", func(c *Config) { c.SkippedOperations = List{"none", "c"} }, []string{`skipped.operations[0]: "none" cannot be combined`}},
 		{"postgres://u:secret@h/db", func(c *Config) { c.SlotName = "Bad-Name" }, []string{`slot.name: "Bad-Name" is not a valid slot name`}},
 	}
+	if _, err := New(DefaultConfig(), Options{Name: "t", TopicPrefix: "p", URL: "postgres://h/db", Tables: []string{"orders"}}); err == nil {
+		t.Error("New accepted table \"orders\" without a schema")
+	} else {
+		checkErr(t, err, nil, `table "orders" must be schema.table`)
+	}
 	for _, tc := range cases {
 		cfg := DefaultConfig()
 		if tc.mutate != nil {
@@ -236,6 +255,24 @@ func TestSkippedOperations(t *testing.T) {
 	t.Parallel()
 	if err := DefaultConfig().Validate(); err != nil || !DefaultConfig().skipped('t') || DefaultConfig().skipped('c') {
 		t.Fatalf("Debezium's default skipped.operations is t: %v", err)
+	}
+	for doc, want := range map[string]string{"skipped.operations: none": "", "skipped.operations: c, d": "cd", "skipped.operations: [u]": "u", "{}": "t"} {
+		cfg := DefaultConfig()
+		if err := yaml.Unmarshal([]byte(doc), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("%s: %v", doc, err)
+		}
+		got := ""
+		for _, op := range "cudt" {
+			if cfg.skipped(byte(op)) {
+				got += string(op)
+			}
+		}
+		if got != want {
+			t.Errorf("%s skips %q, want %q", doc, got, want)
+		}
 	}
 	e := newPGEnv(t, "CREATE TABLE $S.a (id int PRIMARY KEY)")
 	cfg := e.config()
