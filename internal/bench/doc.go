@@ -82,7 +82,8 @@
 // The Sluice binary is built from the working tree; SLUICE_BENCH_REV=<git
 // rev> builds that revision instead (exported with git archive, so work in
 // progress does not break the build), and SLUICE_BENCH_BIN=<path> uses a
-// prebuilt binary. BenchmarkProfileBacklog, run with
+// prebuilt binary. testdata/ keeps the figures of earlier full runs, to
+// compare with benchstat. BenchmarkProfileBacklog, run with
 // SLUICE_BENCH_CPUPROFILE=<file>, drains the Backlog case with the daemon in
 // this process and writes a CPU profile (Sluice's HTTP server has no
 // /debug/pprof).
