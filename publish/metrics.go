@@ -1,8 +1,7 @@
 package publish
 
 import (
-	"errors"
-	"fmt"
+	"github.com/sluice-cdc/sluice/internal/obs"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -46,25 +45,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	var err error
-	m.records = register(reg, m.records, &err)
-	m.bytes = register(reg, m.bytes, &err)
-	m.errors = register(reg, m.errors, &err)
-	m.latency = register(reg, m.latency, &err)
-	m.buffered = register(reg, m.buffered, &err)
+	m.records = obs.Reuse(reg, m.records, &err)
+	m.bytes = obs.Reuse(reg, m.bytes, &err)
+	m.errors = obs.Reuse(reg, m.errors, &err)
+	m.latency = obs.Reuse(reg, m.latency, &err)
+	m.buffered = obs.Reuse(reg, m.buffered, &err)
 	return m, err
-}
-
-func register[C prometheus.Collector](reg prometheus.Registerer, c C, errp *error) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		if *errp == nil {
-			*errp = fmt.Errorf("register publish metrics: %w", err)
-		}
-	}
-	return c
 }

@@ -1,9 +1,9 @@
 package postgres
 
 import (
-	"errors"
-	"fmt"
 	"time"
+
+	"github.com/sluice-cdc/sluice/internal/obs"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -63,28 +63,11 @@ func newMetrics(reg prometheus.Registerer, connector string) (*metrics, error) {
 		return m, nil
 	}
 	var err error
-	m.slotLag = register(reg, m.slotLag, &err)
-	m.reconnects = register(reg, m.reconnects, &err)
-	m.events = register(reg, m.events, &err)
+	m.slotLag = obs.Reuse(reg, m.slotLag, &err)
+	m.reconnects = obs.Reuse(reg, m.reconnects, &err)
+	m.events = obs.Reuse(reg, m.events, &err)
 	if err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register registers c, reusing an identical collector registered earlier
-// (a connector restarted in the same process).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C, errp *error) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		if *errp == nil {
-			*errp = fmt.Errorf("register postgres metrics: %w", err)
-		}
-	}
-	return c
 }

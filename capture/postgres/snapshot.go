@@ -673,27 +673,12 @@ func newSnapshotMetrics(reg prometheus.Registerer, connector string) (*snapshotM
 	}, []string{obs.KeyConnector})
 	if reg != nil {
 		var err error
-		rows = registerSnapshot(reg, rows, &err)
-		estimated = registerSnapshot(reg, estimated, &err)
-		remaining = registerSnapshot(reg, remaining, &err)
+		rows = obs.Reuse(reg, rows, &err)
+		estimated = obs.Reuse(reg, estimated, &err)
+		remaining = obs.Reuse(reg, remaining, &err)
 		if err != nil {
 			return nil, err
 		}
 	}
 	return &snapshotMetrics{rows: rows, estimated: estimated, remaining: remaining.WithLabelValues(connector)}, nil
-}
-
-func registerSnapshot[C prometheus.Collector](reg prometheus.Registerer, c C, errp *error) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		if *errp == nil {
-			*errp = fmt.Errorf("register snapshot metrics: %w", err)
-		}
-	}
-	return c
 }

@@ -1,6 +1,8 @@
 package obs
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,4 +48,23 @@ func (m *Metrics) Register(cs ...prometheus.Collector) error {
 // Handler serves the registry in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Reuse registers c on reg and returns it; when an identical collector is
+// registered already (a component restarted in the same process), it returns
+// that one instead. The first other registration error is stored in *errp,
+// so a constructor can register several collectors and check once.
+func Reuse[C prometheus.Collector](reg prometheus.Registerer, c C, errp *error) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		if *errp == nil {
+			*errp = fmt.Errorf("register metric: %w", err)
+		}
+	}
+	return c
 }
