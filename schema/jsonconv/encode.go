@@ -8,16 +8,60 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sluice-cdc/sluice/event"
 )
 
 // Converter encodes and decodes Connect data as JsonConverter does. It is
-// safe for concurrent use; it caches the JSON of each *event.Schema it has
-// seen (schemas are immutable, so the pointer is a sound key).
+// safe for concurrent use; it caches what it derives from each *event.Schema
+// it has seen (schemas are immutable, so the pointer is a sound key): the
+// schema JSON, the escaped field names of structs and the size of the last
+// value encoded with it, so that encoding an event of a known schema costs
+// one map lookup, no per-field name escaping and at most one allocation.
 type Converter struct {
 	cfg     Config
-	schemas sync.Map // *event.Schema -> []byte
+	schemas sync.Map // *event.Schema -> *schemaInfo
+}
+
+// schemaInfo is what the converter keeps per top-level schema.
+type schemaInfo struct {
+	// envelope is `{"schema":<schema JSON>,"payload":` (empty when schemas
+	// are disabled); the schema JSON is envelope[len(envPrefix):len-len(envSuffix)].
+	envelope []byte
+	// plan is the encoding plan of a struct schema, nil for other types.
+	plan *structPlan
+	// hint is the length of the last encoding, to size the next one.
+	hint atomic.Int64
+}
+
+const (
+	envPrefix = `{"schema":`
+	envSuffix = `,"payload":`
+)
+
+// structPlan holds the escaped field names of a struct schema, each with
+// its separator, and the plans of its struct-typed fields.
+type structPlan struct {
+	keys [][]byte      // `{"name":` for the first field, `,"name":` after
+	sub  []*structPlan // plan of field i when it is a struct, else nil
+}
+
+func newStructPlan(s *event.Schema) *structPlan {
+	n := s.NumFields()
+	p := &structPlan{keys: make([][]byte, n), sub: make([]*structPlan, n)}
+	for i := range n {
+		f := s.Field(i)
+		sep := byte(',')
+		if i == 0 {
+			sep = '{'
+		}
+		p.keys[i] = append(appendString([]byte{sep}, f.Name), ':')
+		if f.Schema.Type() == event.TypeStruct {
+			p.sub[i] = newStructPlan(f.Schema)
+		}
+	}
+	return p
 }
 
 // New returns a converter for cfg.
@@ -50,25 +94,49 @@ func (c *Converter) EncodeStruct(dst []byte, v *event.Struct) ([]byte, error) {
 // Encode appends the JSON for value v with schema s to dst
 // (JsonConverter.fromConnectData). A nil schema and nil value give nil, nil.
 // A nil schema with a non-nil value is encoded schemaless.
+//
+// When dst has less room than the last encoding with s took, Encode grows
+// it once up front (a nil dst gets a new slice of about that size).
 func (c *Converter) Encode(dst []byte, s *event.Schema, v any) ([]byte, error) {
 	if s == nil && v == nil {
 		return nil, nil
 	}
-	var err error
-	if c.cfg.SchemasEnable {
-		dst = append(dst, `{"schema":`...)
-		if s == nil {
-			dst = append(dst, "null"...)
-		} else if dst, err = c.appendSchema(dst, s); err != nil {
+	if s == nil {
+		if c.cfg.SchemasEnable {
+			dst = append(dst, `{"schema":null,"payload":`...)
+		}
+		dst, err := c.appendValue(dst, s, v)
+		if err != nil {
 			return nil, err
 		}
-		dst = append(dst, `,"payload":`...)
+		if c.cfg.SchemasEnable {
+			dst = append(dst, '}')
+		}
+		return dst, nil
 	}
-	if dst, err = c.appendValue(dst, s, v); err != nil {
+	info, err := c.info(s)
+	if err != nil {
+		return nil, err
+	}
+	start := len(dst)
+	if h := int(info.hint.Load()); cap(dst)-len(dst) < h {
+		dst = slices.Grow(dst, h+h/8)
+	}
+	dst = append(dst, info.envelope...)
+	st, isStruct := v.(*event.Struct)
+	if info.plan != nil && isStruct {
+		dst, err = c.appendStruct(dst, info.plan, s, st)
+	} else {
+		dst, err = c.appendValue(dst, s, v)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if c.cfg.SchemasEnable {
 		dst = append(dst, '}')
+	}
+	if n := int64(len(dst) - start); n != info.hint.Load() {
+		info.hint.Store(n)
 	}
 	return dst, nil
 }
@@ -76,23 +144,35 @@ func (c *Converter) Encode(dst []byte, s *event.Schema, v any) ([]byte, error) {
 // SchemaJSON returns the JSON schema object for s (asJsonSchema). The slice
 // is shared; do not modify it.
 func (c *Converter) SchemaJSON(s *event.Schema) ([]byte, error) {
-	if cached, ok := c.schemas.Load(s); ok {
-		return cached.([]byte), nil
+	if !c.cfg.SchemasEnable {
+		return c.buildSchema(nil, s, "")
 	}
-	b, err := c.buildSchema(nil, s, "")
+	info, err := c.info(s)
 	if err != nil {
 		return nil, err
 	}
-	c.schemas.Store(s, b)
-	return b, nil
+	e := info.envelope
+	return e[len(envPrefix) : len(e)-len(envSuffix) : len(e)-len(envSuffix)], nil
 }
 
-func (c *Converter) appendSchema(dst []byte, s *event.Schema) ([]byte, error) {
-	b, err := c.SchemaJSON(s)
-	if err != nil {
-		return nil, err
+// info returns the cached schemaInfo of s, building it on first use.
+func (c *Converter) info(s *event.Schema) (*schemaInfo, error) {
+	if cached, ok := c.schemas.Load(s); ok {
+		return cached.(*schemaInfo), nil
 	}
-	return append(dst, b...), nil
+	info := &schemaInfo{}
+	if c.cfg.SchemasEnable {
+		b, err := c.buildSchema([]byte(envPrefix), s, "")
+		if err != nil {
+			return nil, err
+		}
+		info.envelope = append(b, envSuffix...)
+	}
+	if s.Type() == event.TypeStruct {
+		info.plan = newStructPlan(s)
+	}
+	actual, _ := c.schemas.LoadOrStore(s, info)
+	return actual.(*schemaInfo), nil
 }
 
 func typeName(t event.Type) string {
@@ -288,6 +368,36 @@ func (c *Converter) appendValue(dst []byte, s *event.Schema, v any) ([]byte, err
 		return append(dst, '}'), nil
 	}
 	return nil, fmt.Errorf("schema with invalid type %v", s.Type())
+}
+
+// appendStruct writes st, whose schema must fit s, with the precomputed
+// field names of plan (s's plan). It is appendValue's struct case.
+func (c *Converter) appendStruct(dst []byte, plan *structPlan, s *event.Schema, st *event.Struct) ([]byte, error) {
+	if ss := st.Schema(); ss != s && !ss.SameStruct(s) {
+		return nil, fmt.Errorf("%w: struct bound to %v written as %v", ErrMismatch, ss, s)
+	}
+	n := s.NumFields()
+	if n == 0 {
+		return append(dst, '{', '}'), nil
+	}
+	var err error
+	for i := range n {
+		dst = append(dst, plan.keys[i]...)
+		v := st.At(i)
+		fs := s.Field(i).Schema
+		if sub := plan.sub[i]; sub != nil {
+			if sv, ok := v.(*event.Struct); ok {
+				if dst, err = c.appendStruct(dst, sub, fs, sv); err != nil {
+					return nil, fmt.Errorf("field %q: %w", s.Field(i).Name, err)
+				}
+				continue
+			}
+		}
+		if dst, err = c.appendValue(dst, fs, v); err != nil {
+			return nil, fmt.Errorf("field %q: %w", s.Field(i).Name, err)
+		}
+	}
+	return append(dst, '}'), nil
 }
 
 func asInt64(v any) (int64, bool) {

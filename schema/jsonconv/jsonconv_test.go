@@ -296,6 +296,18 @@ func BenchmarkEncodeEvent(b *testing.B) {
 			}
 			b.SetBytes(int64(len(buf)))
 		})
+		// fresh: a new buffer per event, as records handed to Kafka need.
+		b.Run("schemas-fresh", func(b *testing.B) {
+			b.ReportAllocs()
+			var buf []byte
+			for b.Loop() {
+				var err error
+				if buf, err = c.Encode(nil, s, v); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.SetBytes(int64(len(buf)))
+		})
 		noSchema := DefaultConfig()
 		noSchema.SchemasEnable = false
 		cn := mustConv(b, noSchema)
