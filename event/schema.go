@@ -347,14 +347,21 @@ func (s *Schema) Equal(o *Schema) bool {
 		len(s.fields) != len(o.fields) {
 		return false
 	}
-	for i := range s.params {
-		if s.params[i] != o.params[i] {
-			return false
+	// The modifiers (Optional, WithName, ...) copy a schema shallowly, so
+	// variants of one schema share their params and fields: compare those
+	// element by element only when they are not the same array.
+	if !sameArray(s.params, o.params) {
+		for i := range s.params {
+			if s.params[i] != o.params[i] {
+				return false
+			}
 		}
 	}
-	for i := range s.fields {
-		if s.fields[i].Name != o.fields[i].Name || !s.fields[i].Schema.Equal(o.fields[i].Schema) {
-			return false
+	if !sameArray(s.fields, o.fields) {
+		for i := range s.fields {
+			if s.fields[i].Name != o.fields[i].Name || !s.fields[i].Schema.Equal(o.fields[i].Schema) {
+				return false
+			}
 		}
 	}
 	if (s.items == nil) != (o.items == nil) || (s.items != nil && !s.items.Equal(o.items)) {
@@ -364,6 +371,12 @@ func (s *Schema) Equal(o *Schema) bool {
 		return false
 	}
 	return ValueEqual(s.def, o.def)
+}
+
+// sameArray reports whether a and b, of equal length, are the same elements
+// of the same array.
+func sameArray[T any](a, b []T) bool {
+	return len(a) > 0 && &a[0] == &b[0]
 }
 
 // SameStruct reports whether a struct value bound to s may be written where
