@@ -17,6 +17,47 @@ type converter struct {
 	// JSON (see encodeHeader).
 	header     *jsonconv.Converter
 	tombstones bool
+	// buf is the arena keys and values are encoded into (see encode).
+	buf arena
+}
+
+// arena hands out the memory records are serialized into: a chunk is
+// allocated once and records take consecutive pieces of it, so a batch of
+// records costs a few allocations rather than one (or, with a growing
+// buffer, several) per record. A chunk lives until the last record cut from
+// it is released by the producer. Only the goroutine converting uses it.
+type arena struct {
+	chunk []byte // len is what is taken, cap the chunk size
+	max   int    // the largest piece taken so far
+}
+
+// arenaChunk is the size of an arena chunk: large enough for dozens of
+// typical events, small enough that a chunk kept alive by one slow record
+// costs little.
+const arenaChunk = 256 << 10
+
+// encode encodes st with conv into the free room of the arena and returns
+// the output as a piece of the arena with no spare capacity (so that
+// appending to one record can never overwrite the next). When the output
+// outgrows the room, conv allocates on its own and the output is used as is.
+func (a *arena) encode(conv *jsonconv.Converter, st *event.Struct) ([]byte, error) {
+	if st == nil {
+		return nil, nil // Kafka's null
+	}
+	if cap(a.chunk)-len(a.chunk) <= a.max+a.max/8 {
+		a.chunk = make([]byte, 0, max(arenaChunk, 2*a.max))
+	}
+	off := len(a.chunk)
+	out, err := conv.EncodeStruct(a.chunk[off:off], st)
+	if err != nil || out == nil {
+		return out, err
+	}
+	n := len(out)
+	a.max = max(a.max, n)
+	if n > 0 && cap(out) == cap(a.chunk)-off && &out[0] == &a.chunk[:off+1][off] {
+		a.chunk = a.chunk[:off+n]
+	}
+	return out[:n:n], nil
 }
 
 func newConverter(c Config) (*converter, error) {
@@ -88,7 +129,7 @@ func (c *converter) convert(batch event.Batch) ([]segment, error) {
 
 // record serializes one event.
 func (c *converter) record(ev *event.Event) (publish.Record, error) {
-	key, err := c.key.EncodeStruct(nil, ev.Key)
+	key, err := c.buf.encode(c.key, ev.Key)
 	if err != nil {
 		return publish.Record{}, fmt.Errorf("encode key for topic %q: %w", ev.Topic, err)
 	}
@@ -96,7 +137,7 @@ func (c *converter) record(ev *event.Event) (publish.Record, error) {
 	if err != nil {
 		return publish.Record{}, fmt.Errorf("build value for topic %q: %w", ev.Topic, err)
 	}
-	value, err := c.value.EncodeStruct(nil, v)
+	value, err := c.buf.encode(c.value, v)
 	if err != nil {
 		return publish.Record{}, fmt.Errorf("encode value for topic %q: %w", ev.Topic, err)
 	}
