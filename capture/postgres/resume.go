@@ -39,11 +39,13 @@ package postgres
 // computed in Go from the text values, exactly, for int2/int4/int8/oid,
 // numeric (NaN and infinities included), uuid, bool, date, timestamp and
 // timestamptz (ISO DateStyle, as the connector's sessions set), and for
-// text/varchar/name keys under the C or POSIX collation (byte order). A
-// partly read table whose key has another type or collation (or no primary
-// key at all) is not resumed by key: it is read again from its start at the
-// new LSN (its rows are emitted once more as reads) and the stream drops all
-// its changes before that LSN, which is exact as well. Tables done in an
+// text/varchar/name keys under the C or POSIX collation (byte order). Other
+// types and collations (ICU or libc locales, enums, floats, ...) are
+// compared by Postgres itself, one small query per comparison; comparisons
+// are only needed for changes committed between two reads of a partly read
+// table, so this stays cheap. A partly read table without a primary key
+// cannot resume: it is read again from its start at the new LSN and the
+// stream drops its changes before that LSN (see Limits). Tables done in an
 // earlier run are never read again.
 //
 // # Fallback
@@ -56,6 +58,11 @@ package postgres
 //
 // # Limits
 //
+//   - A table without a primary key that was partly read when the crash
+//     came is read again whole: its rows are emitted twice (reads at L1,
+//     then at L2), and a row deleted between L1 and L2 keeps its read from
+//     L1 (its delete precedes the new read and is dropped). Such tables are
+//     at-least-once, as in Debezium.
 //   - A row of a partly read table whose read was emitted but not acked
 //     before the crash, then deleted before L2, keeps that (delivered) read
 //     and gets no delete: the same as starting over, or as Debezium.
@@ -284,6 +291,9 @@ func (r *snapRun) prepare(ctx context.Context, q Querier, t *Table, spec *Snapsh
 // position to put on the last of them.
 func (r *snapRun) apply(marks []snapMark) position {
 	for _, m := range marks {
+		if m.key == nil && !m.last {
+			continue // a table without a key records only its end
+		}
 		name := r.names[m.table]
 		t := r.tables[name]
 		if t == nil {
@@ -653,8 +663,9 @@ const (
 	collPOSIX   = 951
 )
 
-// keyOrderFor returns the Go ordering of t's primary key, nil when some key
-// column's type or collation is not one ordered exactly in Go.
+// keyOrderFor returns the ordering of t's primary key: in Go for the types
+// listed in the file comment, by asking Postgres through q for the others.
+// It returns nil when t has no key or its catalog no longer matches t.
 func keyOrderFor(ctx context.Context, q Querier, t *Table) (keyOrder, error) {
 	if len(t.keyCols) == 0 {
 		return nil, nil
@@ -663,7 +674,8 @@ func keyOrderFor(ctx context.Context, q Querier, t *Table) (keyOrder, error) {
   COALESCE(c.collcollate, ''), COALESCE(c.collprovider::text, ''),
   (SELECT d.datcollate FROM pg_database d WHERE d.datname = current_database()),
   COALESCE((SELECT to_jsonb(d)->>'datlocprovider' FROM pg_database d WHERE d.datname = current_database()), 'c'),
-  current_setting('DateStyle')
+  current_setting('DateStyle'), format_type(a.atttypid, a.atttypmod),
+  COALESCE((SELECT quote_ident(n.nspname) || '.' || quote_ident(c.collname) FROM pg_namespace n WHERE n.oid = c.collnamespace), '')
 FROM pg_attribute a LEFT JOIN pg_collation c ON c.oid = a.attcollation
 WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped`, t.OID)
 	if err != nil {
@@ -672,13 +684,13 @@ WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped`, t.OID)
 	type colInfo struct {
 		typ, coll                           uint32
 		collate, provider, dbCollate, dbPro string
-		dateStyle                           string
+		dateStyle, typeName, collName       string
 	}
 	info := map[string]colInfo{}
 	for rows.Next() {
 		var name string
 		var ci colInfo
-		if err := rows.Scan(&name, &ci.typ, &ci.coll, &ci.collate, &ci.provider, &ci.dbCollate, &ci.dbPro, &ci.dateStyle); err != nil {
+		if err := rows.Scan(&name, &ci.typ, &ci.coll, &ci.collate, &ci.provider, &ci.dbCollate, &ci.dbPro, &ci.dateStyle, &ci.typeName, &ci.collName); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("table %s: key collations: %w", t.ID, err)
 		}
@@ -713,10 +725,41 @@ WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped`, t.OID)
 		case (c.typ == oidText || c.typ == oidVarchar || c.typ == oidName) && byteOrder:
 			ord[i] = cmpBytes
 		default:
-			return nil, nil
+			ord[i] = pgCompare(q, c.typeName, c.coll, c.collName)
 		}
 	}
 	return ord, nil
+}
+
+// pgCompare orders values of a type (or collation) Go does not order by
+// asking Postgres, one query per comparison: it is used only for changes
+// committed between two snapshot reads of a resumed table. It must run on
+// the goroutine that owns q.
+func pgCompare(q Querier, typeName string, coll uint32, collName string) func(a, b []byte) (int, error) {
+	expr := func(p string) string {
+		e := p + "::" + typeName
+		if coll != 0 && collName != "" {
+			e += " COLLATE " + collName
+		}
+		return e
+	}
+	sql := "SELECT CASE WHEN " + expr("$1") + " < " + expr("$2") + " THEN -1 WHEN " + expr("$1") + " = " + expr("$2") + " THEN 0 ELSE 1 END"
+	return func(a, b []byte) (int, error) {
+		rows, err := q.Query(context.Background(), sql, string(a), string(b))
+		if err != nil {
+			return 0, err
+		}
+		defer rows.Close()
+		c := 0
+		if rows.Next() {
+			err = rows.Scan(&c)
+		}
+		rows.Close()
+		if err == nil {
+			err = rows.Err()
+		}
+		return c, err
+	}
 }
 
 func cmpBytes(a, b []byte) (int, error) { return bytes.Compare(a, b), nil }
