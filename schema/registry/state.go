@@ -22,6 +22,8 @@ type schemaEntry struct {
 	text  string // the schema as first registered, compacted
 	ident string // identity (see identity)
 	refs  int    // subject versions (soft-deleted included) holding the id
+	// schema is the parsed form, filled on first use.
+	schema avro.Schema
 }
 
 // state is the registry's content, rebuilt by applying _schemas records in
@@ -193,7 +195,7 @@ func (st *state) putVersion(v schemaValue) error {
 	vers[v.Version] = &version{id: v.ID, deleted: v.Deleted}
 	e := st.ids[v.ID]
 	if e == nil {
-		e = &schemaEntry{text: p.text, ident: p.ident}
+		e = &schemaEntry{text: p.text, ident: p.ident, schema: p.schema}
 		st.ids[v.ID] = e
 		st.byIdent[p.ident] = v.ID
 	}
