@@ -1,6 +1,8 @@
 package publish
 
 import (
+	"sync"
+
 	"github.com/sluice-cdc/sluice/internal/obs"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +17,29 @@ type metrics struct {
 	errors   *prometheus.CounterVec // by topic, records that failed
 	latency  prometheus.Histogram   // Publish call to ack
 	buffered prometheus.Gauge       // records handed to the client, not yet answered
+
+	topics sync.Map // topic -> *topicMetrics
+}
+
+// topicMetrics are one topic's counters, looked up once per topic rather
+// than by label on every acknowledgement.
+type topicMetrics struct {
+	topic          string
+	records, bytes prometheus.Counter
+}
+
+// topic returns the counters of topic.
+func (m *metrics) topic(topic string) *topicMetrics {
+	if tm, ok := m.topics.Load(topic); ok {
+		return tm.(*topicMetrics)
+	}
+	tm := &topicMetrics{
+		topic:   topic,
+		records: m.records.WithLabelValues(topic),
+		bytes:   m.bytes.WithLabelValues(topic),
+	}
+	actual, _ := m.topics.LoadOrStore(topic, tm)
+	return actual.(*topicMetrics)
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {

@@ -30,7 +30,8 @@ type Publisher struct {
 	buf      *semaphore.Weighted
 	maxBuf   int64
 	brokers  []string
-	embedded *EmbeddedCluster // started by New, stopped by Close
+	embedded *EmbeddedCluster         // started by New, stopped by Close
+	promise  func(*kgo.Record, error) // p.onAck, made once
 
 	mu     sync.Mutex // serializes Publish so tracking order is call order
 	closed atomic.Bool
@@ -99,6 +100,7 @@ func New(cfg Config, opts ...Option) (*Publisher, error) {
 		maxBuf:  int64(cfg.MaxBufferedBytes),
 		buf:     semaphore.NewWeighted(int64(cfg.MaxBufferedBytes)),
 	}
+	p.promise = p.onAck
 	if cfg.IsEmbedded() {
 		e, err := StartEmbedded()
 		if err != nil {
@@ -160,16 +162,32 @@ func (p *Publisher) Publish(ctx context.Context, batch []Record) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 
+	// One allocation each for the batch's client records, their promise
+	// state and their headers.
 	recs := make([]kgo.Record, len(batch))
+	infl := make([]inflight, len(batch))
 	nh := 0
 	for i := range batch {
 		nh += len(batch[i].Headers)
 	}
-	hdrs := make([]kgo.RecordHeader, nh)
-	for i := range batch {
-		r := &batch[i]
-		size := r.size()
-		cost := min(int64(size+recordOverhead), p.maxBuf)
+	var hdrs []kgo.RecordHeader
+	if nh > 0 {
+		hdrs = make([]kgo.RecordHeader, nh)
+	}
+	var tm *topicMetrics
+	for i := 0; i < len(batch); {
+		// Wait for buffer space for a run of records at once, then hand
+		// them over; each record's promise releases its own share.
+		j, cost := i, int64(0)
+		for j < len(batch) && j-i < acquireRun {
+			c := min(int64(batch[j].size()+recordOverhead), p.maxBuf)
+			if j > i && cost+c > p.maxBuf/acquireRun {
+				break
+			}
+			infl[j].cost = c
+			cost += c
+			j++
+		}
 		if err := p.buf.Acquire(ctx, cost); err != nil {
 			err = fmt.Errorf("publish: wait for buffer space: %w", err)
 			if i > 0 {
@@ -181,43 +199,73 @@ func (p *Publisher) Publish(ctx context.Context, batch []Record) error {
 			p.buf.Release(cost)
 			return err
 		}
-		kr := &recs[i]
-		kr.Topic, kr.Key, kr.Value = r.Topic, r.Key, r.Value
-		if len(r.Headers) > 0 {
-			h := hdrs[:len(r.Headers):len(r.Headers)]
-			hdrs = hdrs[len(r.Headers):]
-			for j, rh := range r.Headers {
-				h[j] = kgo.RecordHeader{Key: rh.Key, Value: rh.Value}
+		start := time.Now()
+		p.m.buffered.Add(float64(j - i))
+		for ; i < j; i++ {
+			r := &batch[i]
+			kr := &recs[i]
+			kr.Topic, kr.Key, kr.Value = r.Topic, r.Key, r.Value
+			if len(r.Headers) > 0 {
+				h := hdrs[:len(r.Headers):len(r.Headers)]
+				hdrs = hdrs[len(r.Headers):]
+				for k, rh := range r.Headers {
+					h[k] = kgo.RecordHeader{Key: rh.Key, Value: rh.Value}
+				}
+				kr.Headers = h
 			}
-			kr.Headers = h
+			if tm == nil || tm.topic != r.Topic {
+				tm = p.m.topic(r.Topic)
+			}
+			st := &infl[i]
+			st.Context = context.Background()
+			st.tk = p.tracker.Track(r.Position)
+			st.size = r.size()
+			st.start = start
+			st.tm = tm
+			// The record carries its promise state in its Context (never
+			// done, so the client never cancels it): the context given to
+			// Publish only bounded the wait above; a record once handed
+			// over lives until Kafka answers or the delivery timeout fails
+			// it, so that canceling a Publish never fails records behind
+			// the source's back.
+			kr.Context = st
+			p.client.Produce(context.Background(), kr, p.promise)
 		}
-		tk := p.tracker.Track(r.Position)
-		p.m.buffered.Inc()
-		// The context only bounded the wait above: a record once handed over
-		// lives until Kafka answers or the delivery timeout fails it, so that
-		// canceling a Publish never fails records behind the source's back.
-		p.client.Produce(context.Background(), kr, p.promise(tk, cost, size, time.Now()))
 	}
 	return nil
 }
 
-// promise returns the callback for one record.
-func (p *Publisher) promise(tk Ticket, cost int64, size int, start time.Time) func(*kgo.Record, error) {
-	return func(kr *kgo.Record, err error) {
-		p.buf.Release(cost)
-		p.m.buffered.Dec()
-		if err != nil {
-			p.m.errors.WithLabelValues(kr.Topic).Inc()
-			err = fmt.Errorf("produce to topic %q: %w", kr.Topic, err)
-			p.fail(err)
-			p.tracker.Ack(tk, err)
-			return
-		}
-		p.m.latency.Observe(time.Since(start).Seconds())
-		p.m.records.WithLabelValues(kr.Topic).Inc()
-		p.m.bytes.WithLabelValues(kr.Topic).Add(float64(size))
-		p.tracker.Ack(tk, nil)
+// acquireRun is the most records Publish waits for buffer space for at
+// once; a run also stays under MaxBufferedBytes/acquireRun bytes (or is a
+// single record), so that waiting in runs never holds back much memory.
+const acquireRun = 64
+
+// inflight is the promise state of one record handed to the client.
+type inflight struct {
+	context.Context
+	tk    Ticket
+	cost  int64
+	size  int
+	start time.Time
+	tm    *topicMetrics
+}
+
+// onAck is the promise of every record; kr.Context is its *inflight.
+func (p *Publisher) onAck(kr *kgo.Record, err error) {
+	st := kr.Context.(*inflight)
+	p.buf.Release(st.cost)
+	p.m.buffered.Dec()
+	if err != nil {
+		p.m.errors.WithLabelValues(kr.Topic).Inc()
+		err = fmt.Errorf("produce to topic %q: %w", kr.Topic, err)
+		p.fail(err)
+		p.tracker.Ack(st.tk, err)
+		return
 	}
+	p.m.latency.Observe(time.Since(st.start).Seconds())
+	st.tm.records.Inc()
+	st.tm.bytes.Add(float64(st.size))
+	p.tracker.Ack(st.tk, nil)
 }
 
 // fail records the first fatal error.
