@@ -160,18 +160,21 @@ func (s *Server) register(ctx context.Context, subject, text string) (int, *apiE
 		}
 		s.mu.RLock()
 		got := s.st.subjects[subject][pl.version]
+		// Ours only if the slot holds our id and that id holds our schema:
+		// another instance may have written the same id or the same
+		// version for a different schema first, and readers ignored ours.
+		won := got != nil && got.id == pl.id && s.st.ids[got.id].ident == p.ident
 		var restore []record
-		if got != nil && got.id != pl.id {
-			// Another instance took this version first; our record was
-			// ignored by every reader. Write the winner again so that log
-			// compaction, which keeps the last record of a key, keeps it.
+		if got != nil && !won {
+			// Write the winner again so that log compaction, which keeps
+			// the last record of a key, keeps the winner and not ours.
 			restore = append(restore, record{
 				Key:   schemaKey(subject, pl.version),
 				Value: marshal(schemaValue{Subject: subject, Version: pl.version, ID: got.id, Schema: s.st.ids[got.id].text, Deleted: got.deleted}),
 			})
 		}
 		s.mu.RUnlock()
-		if got != nil && got.id == pl.id {
+		if won {
 			return pl.id, nil
 		}
 		s.opts.log.Info("schema registry: lost a concurrent registration, retrying", "subject", subject, "version", pl.version, "id", pl.id)

@@ -204,9 +204,24 @@ func (s *Server) runKafka(ctx context.Context) error {
 	if err := ensureTopic(ctx, adm, topic); err != nil {
 		return err
 	}
-	end, err := endOffset(ctx, adm, topic)
-	if err != nil {
-		return err
+	// A topic just created may take a moment to show in metadata.
+	var end int64
+	for attempt := 0; ; attempt++ {
+		end, err = endOffset(ctx, adm, topic)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if attempt == 120 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 	s.amu.Lock()
 	s.cl = cl
