@@ -85,6 +85,9 @@ func CheckReadable(reader, writer avro.Schema) []Incompatibility {
 }
 
 type checker struct {
+	// seen holds the reader/writer pairs being checked further up the
+	// stack: meeting one again (a recursive type) counts as compatible,
+	// as in Java's RECURSION_IN_PROGRESS.
 	seen map[[2]avro.Schema]bool
 	out  []Incompatibility
 }
@@ -119,8 +122,10 @@ func (c *checker) mismatch(reader, writer avro.Schema, path []string) {
 }
 
 // compatible answers without recording, for union branch selection.
-func compatible(reader, writer avro.Schema) bool {
-	return len(CheckReadable(reader, writer)) == 0
+func (c *checker) compatible(reader, writer avro.Schema) bool {
+	sub := &checker{seen: c.seen}
+	sub.check(reader, writer, nil)
+	return len(sub.out) == 0
 }
 
 func with(path []string, more ...string) []string {
@@ -134,6 +139,7 @@ func (c *checker) check(reader, writer avro.Schema, path []string) {
 		return // recursive type already under check: assume compatible, as Java does
 	}
 	c.seen[key] = true
+	defer delete(c.seen, key)
 	rt, wt := reader.Type(), writer.Type()
 	if rt == wt {
 		switch r := reader.(type) {
@@ -166,7 +172,7 @@ func (c *checker) check(reader, writer avro.Schema, path []string) {
 			c.fields(r, w, path)
 		case *avro.UnionSchema:
 			for i, wb := range writer.(*avro.UnionSchema).Types() {
-				if !compatible(r, wb) {
+				if !c.compatible(r, wb) {
 					c.add(MissingUnionBranch, with(path, strconv.Itoa(i)), "reader union lacking writer type: "+typeName(deref(wb)))
 				}
 			}
@@ -202,7 +208,7 @@ func (c *checker) check(reader, writer avro.Schema, path []string) {
 		}
 	case avro.Union:
 		for _, rb := range reader.(*avro.UnionSchema).Types() {
-			if compatible(rb, writer) {
+			if c.compatible(rb, writer) {
 				return
 			}
 		}
