@@ -22,13 +22,47 @@ func NewStruct(s *Schema, vals ...any) *Struct {
 	if s == nil || s.typ != TypeStruct {
 		panic(fmt.Sprintf("event: NewStruct with non-struct schema %v", s))
 	}
-	st := &Struct{schema: s, vals: make([]any, len(s.fields))}
+	st := newStruct(s, len(s.fields))
 	if len(vals) != 0 {
 		if len(vals) != len(s.fields) {
 			panic(fmt.Sprintf("event: NewStruct %q: %d values for %d fields", s.name, len(vals), len(s.fields)))
 		}
 		copy(st.vals, vals)
 	}
+	return st
+}
+
+// newStruct allocates a Struct and its values together: one allocation
+// rather than two, for the field counts of almost every row, key, source
+// block and envelope.
+func newStruct(s *Schema, n int) *Struct {
+	var st *Struct
+	switch {
+	case n <= 4:
+		b := &struct {
+			st Struct
+			v  [4]any
+		}{}
+		st = &b.st
+		st.vals = b.v[:n:n]
+	case n <= 8:
+		b := &struct {
+			st Struct
+			v  [8]any
+		}{}
+		st = &b.st
+		st.vals = b.v[:n:n]
+	case n <= 16:
+		b := &struct {
+			st Struct
+			v  [16]any
+		}{}
+		st = &b.st
+		st.vals = b.v[:n:n]
+	default:
+		st = &Struct{vals: make([]any, n)}
+	}
+	st.schema = s
 	return st
 }
 

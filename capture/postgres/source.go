@@ -55,10 +55,30 @@ var sourceSchema = event.StructOf(SourceSchemaName,
 // db, sequence, ts_us, ts_ns, schema, table, txId, lsn, xmin.
 func SourceSchema() *event.Schema { return sourceSchema }
 
-// sourceInfo holds what is fixed for one connector.
+// sourceInfo holds what is fixed for one connector, and the boxed field
+// values of the last event built, which the next events of the same
+// transaction (or snapshot chunk) share: boxing them anew for every event
+// would cost an allocation each. Its methods are not safe for concurrent
+// use; each user keeps its own.
 type sourceInfo struct {
 	name string // topic.prefix
 	db   string // database name
+
+	cache sourceCache
+}
+
+// sourceCache keeps boxed values keyed by what they were built from.
+type sourceCache struct {
+	ok               bool
+	name, db         any
+	ts               time.Time
+	tsMs, tsUs, tsNs any
+	schema, table    string
+	schemaV, tableV  any
+	txID             int64
+	txIDV            any
+	snapshot         string
+	snapshotV        any
 }
 
 // sourcePos is what changes from event to event.
@@ -73,25 +93,49 @@ type sourcePos struct {
 }
 
 // build returns the source block for one event.
-func (si sourceInfo) build(p sourcePos) *event.Struct {
-	s := event.NewStruct(sourceSchema)
-	s.SetAt(0, Version)
-	s.SetAt(1, ConnectorName)
-	s.SetAt(2, si.name)
-	s.SetAt(3, p.ts.UnixMilli())
+func (si *sourceInfo) build(p sourcePos) *event.Struct {
+	c := &si.cache
+	if !c.ok {
+		c.ok = true
+		c.name, c.db = si.name, si.db
+		c.txID = -1
+		c.snapshot = SnapshotFalse
+		c.snapshotV = SnapshotFalse
+	}
+	if !p.ts.Equal(c.ts) || c.tsMs == nil {
+		c.ts = p.ts
+		c.tsMs, c.tsUs, c.tsNs = p.ts.UnixMilli(), p.ts.UnixMicro(), p.ts.UnixNano()
+	}
+	if p.schema != c.schema || c.schemaV == nil {
+		c.schema, c.schemaV = p.schema, p.schema
+	}
+	if p.table != c.table || c.tableV == nil {
+		c.table, c.tableV = p.table, p.table
+	}
 	snap := p.snapshot
 	if snap == "" {
 		snap = SnapshotFalse
 	}
-	s.SetAt(4, snap)
-	s.SetAt(5, si.db)
+	if snap != c.snapshot {
+		c.snapshot, c.snapshotV = snap, snap
+	}
+	s := event.NewStruct(sourceSchema)
+	s.SetAt(0, Version)
+	s.SetAt(1, ConnectorName)
+	s.SetAt(2, c.name)
+	s.SetAt(3, c.tsMs)
+	s.SetAt(4, c.snapshotV)
+	s.SetAt(5, c.db)
 	s.SetAt(6, sequence(p.lastCommit, p.lsn))
-	s.SetAt(7, p.ts.UnixMicro())
-	s.SetAt(8, p.ts.UnixNano())
-	s.SetAt(9, p.schema)
-	s.SetAt(10, p.table)
+	s.SetAt(7, c.tsUs)
+	s.SetAt(8, c.tsNs)
+	s.SetAt(9, c.schemaV)
+	s.SetAt(10, c.tableV)
 	if p.txID >= 0 {
-		s.SetAt(11, p.txID)
+		if p.txID != c.txID || c.txIDV == nil {
+			c.txID, c.txIDV = p.txID, p.txID
+		}
+		s.SetAt(11, c.txIDV)
 	}
 	if p.lsn != 0 {
 		s.SetAt(12, int64(p.lsn))
@@ -103,8 +147,8 @@ func (si sourceInfo) build(p sourcePos) *event.Struct {
 // completely processed (commit) LSN and the event's LSN, as decimal strings,
 // null when unknown.
 func sequence(lastCommit, lsn uint64) string {
-	b := make([]byte, 0, 48)
-	b = append(b, '[')
+	var buf [48]byte // two 20-digit LSNs with quotes fit: no allocation but the string
+	b := append(buf[:0], '[')
 	b = appendLSN(b, lastCommit)
 	b = append(b, ',')
 	b = appendLSN(b, lsn)
