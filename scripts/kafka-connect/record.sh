@@ -253,18 +253,21 @@ probe() {
 }
 : >"$STATE/probes.log"
 
-# rec [-a AWAIT] [-c CONTENT_TYPE] NAME METHOD PATH [BODY]
+# rec [-a AWAIT] [-c CONTENT_TYPE] [-d DYNAMIC_KEYS] NAME METHOD PATH [BODY]
 #
 # Sends one request (after waiting for AWAIT, if given) and writes its fixture.
+# DYNAMIC_KEYS is a JSON array of paths (arrays of keys) to objects in the
+# response body whose key set is data, not shape (see README).
 # BODY is sent verbatim (after placeholder substitution) with Content-Type
 # application/json unless -c says otherwise; a BODY that is not JSON is kept
 # in the fixture as request.body_raw.
 rec() {
-	local await_spec="" ct="application/json"
-	while [[ "${1-}" == -a || "${1-}" == -c ]]; do
+	local await_spec="" ct="application/json" dynamic=""
+	while [[ "${1-}" == -a || "${1-}" == -c || "${1-}" == -d ]]; do
 		case "$1" in
 		-a) await_spec="$2" ;;
 		-c) ct="$2" ;;
+		-d) dynamic="$2" ;;
 		esac
 		shift 2
 	done
@@ -312,6 +315,9 @@ rec() {
 	elif [[ -n "$resp" ]]; then
 		resp_json="$(jq --arg b "$resp" '. + {body_raw: $b}' <<<"$resp_json")"
 	fi
+	if [[ -n "$dynamic" ]]; then
+		resp_json="$(jq --argjson d "$dynamic" '. + {dynamic_keys: $d}' <<<"$resp_json")"
+	fi
 
 	jq -n --argjson seq "$SEQ" --arg name "$name" --argjson req "$req_json" \
 		--argjson resp "$resp_json" --arg await "$await_spec" '
@@ -346,14 +352,14 @@ rec validate-errors PUT /connector-plugins/FileStreamSinkConnector/config/valida
 rec validate-unknown-plugin PUT /connector-plugins/NoSuchConnector/config/validate \
 	'{"connector.class":"NoSuchConnector","name":"x","tasks.max":"1"}'
 rec validate-malformed PUT /connector-plugins/FileStreamSinkConnector/config/validate '{"connector.class": '
-rec loggers GET /admin/loggers
+rec -d '[[]]' loggers GET /admin/loggers
 rec logger-get GET /admin/loggers/org.apache.kafka.clients
 rec logger-get-unknown GET /admin/loggers/org.example.nothing.here
 rec logger-set PUT /admin/loggers/org.apache.kafka.connect.runtime.WorkerSinkTask '{"level":"DEBUG"}'
 rec logger-set-cluster PUT '/admin/loggers/org.apache.kafka.connect.file?scope=cluster' '{"level":"DEBUG"}'
 rec logger-set-bad-level PUT /admin/loggers/org.apache.kafka.connect.runtime.WorkerSinkTask '{"level":"LOUD"}'
 rec logger-set-no-level PUT /admin/loggers/org.apache.kafka.connect.runtime.WorkerSinkTask '{}'
-rec loggers-after-set GET /admin/loggers
+rec -d '[[]]' loggers-after-set GET /admin/loggers
 
 # Bad input on create ---------------------------------------------------------
 rec connectors-empty GET /connectors
