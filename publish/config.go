@@ -25,7 +25,10 @@ type Config struct {
 	// BatchBytes is the largest record batch sent to one partition.
 	BatchBytes int `yaml:"batch.size" json:"batch.size"`
 	// MaxBufferedBytes bounds the bytes waiting for an ack; producing blocks
-	// when it is reached, which pauses the source (back-pressure).
+	// when it is reached, which pauses the source (back-pressure). The
+	// default, 32 MiB as in Kafka's Java producer, keeps a full pipe at a
+	// few hundred milliseconds of records at 100 MB/s: more only adds
+	// memory and queueing delay.
 	MaxBufferedBytes int `yaml:"buffer.memory" json:"buffer.memory"`
 	// DeliveryTimeoutMs bounds how long a record may wait to be acked before
 	// the producer gives up and the pipeline fails (nothing is skipped).
@@ -83,7 +86,7 @@ func DefaultConfig() Config {
 		Compression:       "none",
 		LingerMs:          5,
 		BatchBytes:        1 << 20,
-		MaxBufferedBytes:  64 << 20,
+		MaxBufferedBytes:  32 << 20,
 		DeliveryTimeoutMs: 120_000,
 		Security:          SecurityConfig{Protocol: "PLAINTEXT"},
 		Topics: TopicsConfig{

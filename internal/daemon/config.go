@@ -19,6 +19,7 @@ import (
 type Config struct {
 	Log        LogConfig        `yaml:"log" json:"log"`
 	HTTP       HTTPConfig       `yaml:"http" json:"http"`
+	Memory     MemoryConfig     `yaml:"memory" json:"memory"`
 	Kafka      publish.Config   `yaml:"kafka" json:"kafka"`
 	Converters ConvertersConfig `yaml:"converters" json:"converters"`
 	// TombstonesOnDelete emits a null-value record after each delete event
@@ -43,6 +44,37 @@ type LogConfig struct {
 // the Kafka Connect REST API.
 type HTTPConfig struct {
 	Addr string `yaml:"addr" json:"addr"`
+	// Pprof serves Go's profiling endpoints under /debug/pprof/ (CPU, heap,
+	// goroutine, trace). Off by default: profiles reveal internals and a
+	// CPU profile or trace costs CPU while it runs.
+	Pprof bool `yaml:"pprof" json:"pprof"`
+}
+
+// MemoryConfig bounds the daemon's memory.
+type MemoryConfig struct {
+	// Limit is the soft memory limit, in bytes, the daemon gives the Go
+	// runtime (debug.SetMemoryLimit, what GOMEMLIMIT sets): as the process
+	// nears it the garbage collector runs more often instead of letting the
+	// heap double, which keeps the peak RSS near the limit at little CPU
+	// cost. Records awaiting acks (kafka.buffer.memory per source) stay in
+	// memory whatever the limit, so the daemon raises a limit below twice
+	// their total plus 16 MiB to that, with a warning. 0 leaves the runtime
+	// alone, and so does a GOMEMLIMIT environment variable, which wins.
+	Limit int64 `yaml:"limit" json:"limit"`
+}
+
+// DefaultMemoryLimit is memory.limit's default: room for the default
+// kafka.buffer.memory (32 MiB) twice over, the rest of the daemon's heap and
+// the runtime.
+const DefaultMemoryLimit = 96 << 20
+
+// Validate checks that Limit is not negative.
+func (m MemoryConfig) Validate() error {
+	var p config.Problems
+	if m.Limit < 0 {
+		p.Addf("limit", "memory limit %d must be 0 (none) or a number of bytes", m.Limit)
+	}
+	return p.Err()
 }
 
 // ConvertersConfig chooses how record keys and values are serialized, as
@@ -107,9 +139,10 @@ func DefaultSourceConfig() SourceConfig {
 // DefaultConfig returns the configuration used for keys absent from the file.
 func DefaultConfig() Config {
 	return Config{
-		Log:   LogConfig{Level: "info", Format: "text"},
-		HTTP:  HTTPConfig{Addr: ":8083"},
-		Kafka: publish.DefaultConfig(),
+		Log:    LogConfig{Level: "info", Format: "text"},
+		HTTP:   HTTPConfig{Addr: ":8083"},
+		Memory: MemoryConfig{Limit: DefaultMemoryLimit},
+		Kafka:  publish.DefaultConfig(),
 		Converters: ConvertersConfig{
 			Key:   ConverterConfig{Type: "json", SchemasEnable: true},
 			Value: ConverterConfig{Type: "json", SchemasEnable: true},
@@ -124,6 +157,7 @@ func (c Config) Validate() error {
 	var p config.Problems
 	p.Merge("log", c.Log.Validate())
 	p.Merge("http", c.HTTP.Validate())
+	p.Merge("memory", c.Memory.Validate())
 	p.Merge("kafka", c.Kafka.Validate())
 	p.Merge("converters", c.Converters.Validate())
 	if strings.TrimSpace(c.DataDir) == "" {

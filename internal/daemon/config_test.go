@@ -26,6 +26,8 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatalf("examples/sluice.yaml: %v", err)
 	}
 	want := daemon.DefaultConfig()
+	// The example spells buffer.memory out, at the 64 MiB default of old.
+	want.Kafka.MaxBufferedBytes = 64 << 20
 	want.Kafka.Topics.Defaults.Configs = map[string]string{"cleanup.policy": "compact"}
 	want.Kafka.Topics.Overrides = map[string]publish.TopicSpec{
 		"dbserver1.inventory.orders":       {Partitions: 6},
@@ -214,5 +216,24 @@ func BenchmarkLoadExample(b *testing.B) {
 		if _, err := load(l, "../../examples/sluice.yaml"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestMemoryAndPprofConfig(t *testing.T) {
+	got, err := daemon.Decode(config.Loader{LookupEnv: noEnv}, "c.yaml", []byte("http:\n  pprof: true\nmemory:\n  limit: 268435456\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.HTTP.Pprof || got.Memory.Limit != 256<<20 || got.HTTP.Addr != ":8083" {
+		t.Errorf("decoded http %+v, memory %+v", got.HTTP, got.Memory)
+	}
+	def := daemon.DefaultConfig()
+	if def.HTTP.Pprof || def.Memory.Limit != daemon.DefaultMemoryLimit || def.Kafka.MaxBufferedBytes != 32<<20 {
+		t.Errorf("defaults: pprof %v, memory.limit %d, kafka.buffer.memory %d; want false, %d, %d",
+			def.HTTP.Pprof, def.Memory.Limit, def.Kafka.MaxBufferedBytes, daemon.DefaultMemoryLimit, 32<<20)
+	}
+	_, err = daemon.Decode(config.Loader{LookupEnv: noEnv}, "c.yaml", []byte("memory:\n  limit: -1\n"))
+	if err == nil || err.Error() != "c.yaml:2: memory.limit: memory limit -1 must be 0 (none) or a number of bytes" {
+		t.Errorf("negative limit: %v", err)
 	}
 }

@@ -35,6 +35,7 @@ type Daemon struct {
 	maxBack  time.Duration
 	shutdown time.Duration
 	noHTTP   bool
+	noMemLim bool
 
 	restarts *prometheus.CounterVec
 
@@ -75,6 +76,11 @@ func WithShutdownTimeout(t time.Duration) Option { return func(d *Daemon) { d.sh
 
 // WithoutHTTP does not start the HTTP server (tests, embedding).
 func WithoutHTTP() Option { return func(d *Daemon) { d.noHTTP = true } }
+
+// WithoutMemoryLimit leaves the process's soft memory limit alone (see
+// MemoryConfig): for programs that embed the daemon and manage it
+// themselves, or whose heap holds more than the daemon's.
+func WithoutMemoryLimit() Option { return func(d *Daemon) { d.noMemLim = true } }
 
 // New validates cfg and returns a Daemon. It starts nothing and does no I/O.
 func New(cfg Config, opts ...Option) (*Daemon, error) {
@@ -132,7 +138,13 @@ func (d *Daemon) setRunning(name string, up bool) {
 // saves their final positions. It returns nil after a clean shutdown, or the
 // first error that stopped the daemon: a permanent source error or an HTTP
 // server failure. Sources failing otherwise are restarted with backoff.
+//
+// Unless WithoutMemoryLimit was given, Run sets the process's soft memory
+// limit from memory.limit while it runs.
 func (d *Daemon) Run(ctx context.Context) error {
+	if !d.noMemLim {
+		defer setMemoryLimit(d.cfg, d.log)()
+	}
 	if d.store == nil {
 		f, err := offsets.Open(d.cfg.OffsetsFile())
 		if err != nil {
@@ -156,6 +168,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	if !d.noHTTP {
 		srv := obs.NewServer(d.cfg.HTTP.Addr, d.metrics, d.Ready, d.log)
+		if d.cfg.HTTP.Pprof {
+			srv.HandlePprof()
+			d.log.Warn("serving Go profiles at /debug/pprof/ (http.pprof: true)")
+		}
 		g.Go(func() error { return srv.Run(gctx) })
 	}
 	if len(d.cfg.Sources) == 0 {

@@ -179,3 +179,26 @@ func TestServerRunListenError(t *testing.T) {
 		t.Errorf("Run = %v, want a listen error", err)
 	}
 }
+
+func TestPprof(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		srv := obs.NewServer("127.0.0.1:0", obs.NewMetrics(), nil, slog.New(slog.DiscardHandler))
+		if on {
+			srv.HandlePprof()
+		}
+		for _, path := range []string{"/debug/pprof/", "/debug/pprof/goroutine?debug=1", "/debug/pprof/heap?debug=1"} {
+			rec := httptest.NewRecorder()
+			srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+			switch {
+			case !on && rec.Code != http.StatusNotFound:
+				t.Errorf("without HandlePprof, GET %s = %d, want 404", path, rec.Code)
+			case on && rec.Code != http.StatusOK:
+				t.Errorf("GET %s = %d, want 200: %s", path, rec.Code, rec.Body)
+			case on && path == "/debug/pprof/goroutine?debug=1" && !strings.Contains(rec.Body.String(), "goroutine profile: total"):
+				t.Errorf("GET %s body does not look like a goroutine profile: %.200s", path, rec.Body)
+			case on && path == "/debug/pprof/heap?debug=1" && !strings.Contains(rec.Body.String(), "heap profile:"):
+				t.Errorf("GET %s body does not look like a heap profile: %.200s", path, rec.Body)
+			}
+		}
+	}
+}
