@@ -77,7 +77,13 @@ kjava() {
 topics() { kjava org.apache.kafka.tools.TopicCommand --bootstrap-server "$BROKERS" "$@"; }
 
 resolve
-CONNECT_VERSION="$(ls "$LIBS" | sed -n 's/^connect-runtime-\(.*\)\.jar$/\1/p')"
+CONNECT_VERSION=""
+for jar in "$LIBS"/connect-runtime-*.jar; do
+	if [[ -f "$jar" ]]; then
+		CONNECT_VERSION="$(basename "$jar" .jar)"
+		CONNECT_VERSION="${CONNECT_VERSION#connect-runtime-}"
+	fi
+done
 [[ -n "$CONNECT_VERSION" ]] || die "no connect-runtime jar in $LIBS"
 
 # ---------------------------------------------------------------- run state
@@ -98,6 +104,9 @@ SOURCE_FILE="$RUN_DIR/source.txt"
 # the connector is deleted, so the cleanup deletes them.
 SINK_GROUPS=(connect-file-sink connect-file-sink-put connect-file-sink-failing connect-bad)
 WORKER_PID=""
+
+(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null &&
+	die "port $PORT is taken (another worker?); see: ss -ltnp 'sport = :$PORT'"
 
 rm -rf "$RUN_DIR" "$WORK"
 mkdir -p "$RUN_DIR" "$WORK"
@@ -131,9 +140,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null &&
-	die "port $PORT is taken (another worker?); see: ss -ltnp 'sport = :$PORT'"
 
 # ---------------------------------------------------------------- topics and data
 
@@ -292,7 +298,7 @@ rec() {
 	ctype="$(sed -n 's/^[Cc]ontent-[Tt]ype:[[:space:]]*//p' "$WORK/resp.hdr" | tr -d '\r' | tail -n1)"
 	location="$(unsubst "$(sed -n 's/^[Ll]ocation:[[:space:]]*//p' "$WORK/resp.hdr" | tr -d '\r' | tail -n1)")"
 
-	local req_json='{}'
+	local req_json
 	req_json="$(jq -n --arg m "$method" --arg p "$path" '{method: $m, path: $p}')"
 	if ((has_body)); then
 		req_json="$(jq --arg ct "$ct" '. + {content_type: $ct}' <<<"$req_json")"
