@@ -318,7 +318,29 @@ func latin1(s string) []byte {
 
 // decodeValue reads a value of Avro type n into the Go representation of
 // Connect schema s (built from n by toConnect).
-func decodeValue(r *avro.Reader, n *node, s *event.Schema) (any, error) {
+// decoder is hamba/avro's reader plus the input size, which bounds block
+// counts: a corrupt count must not make the decoder spin or allocate.
+type decoder struct {
+	*avro.Reader
+	size int64
+}
+
+func (r *decoder) blockCount() (int64, error) {
+	count := r.ReadLong()
+	if r.Error != nil {
+		return 0, r.Error
+	}
+	if count < 0 {
+		count = -count
+		r.ReadLong() // block size in bytes
+	}
+	if count < 0 || count > r.size {
+		return 0, fmt.Errorf("block count %d exceeds the record size", count)
+	}
+	return count, r.Error
+}
+
+func decodeValue(r *decoder, n *node, s *event.Schema) (any, error) {
 	switch n.typ {
 	case "union":
 		idx := r.ReadLong()
@@ -357,18 +379,14 @@ func decodeValue(r *avro.Reader, n *node, s *event.Schema) (any, error) {
 		var entries []event.MapEntry
 		isMap := s.Type() == event.TypeMap
 		for {
-			count := r.ReadLong()
-			if r.Error != nil {
-				return nil, r.Error
+			count, err := r.blockCount()
+			if err != nil {
+				return nil, err
 			}
 			if count == 0 {
 				break
 			}
-			if count < 0 {
-				count = -count
-				r.ReadLong() // block size in bytes
-			}
-			for ; count > 0; count-- {
+			for ; count > 0 && r.Error == nil; count-- {
 				if isMap {
 					k, err := decodeValue(r, n.items.fields[0].schema, s.Keys())
 					if err != nil {
@@ -401,18 +419,14 @@ func decodeValue(r *avro.Reader, n *node, s *event.Schema) (any, error) {
 	case "map":
 		m := map[string]any{}
 		for {
-			count := r.ReadLong()
-			if r.Error != nil {
-				return nil, r.Error
+			count, err := r.blockCount()
+			if err != nil {
+				return nil, err
 			}
 			if count == 0 {
 				break
 			}
-			if count < 0 {
-				count = -count
-				r.ReadLong()
-			}
-			for ; count > 0; count-- {
+			for ; count > 0 && r.Error == nil; count-- {
 				k := strings.Clone(r.ReadString())
 				v, err := decodeValue(r, n.items, s.Values())
 				if err != nil {

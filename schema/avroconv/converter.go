@@ -272,7 +272,7 @@ func (c *Converter) Decode(ctx context.Context, data []byte) (*event.Schema, any
 	if err != nil {
 		return nil, nil, err
 	}
-	r := avro.NewReader(nil, 0).Reset(data[5:])
+	r := &decoder{Reader: avro.NewReader(nil, 0).Reset(data[5:]), size: int64(len(data))}
 	v, err := decodeValue(r, re.n, re.s)
 	if err == nil && r.Error != nil {
 		err = r.Error

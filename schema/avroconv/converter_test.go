@@ -415,3 +415,42 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+func FuzzDecode(f *testing.F) {
+	ctx := context.Background()
+	reg := newMemRegistry()
+	enc := mustNew(f, DefaultConfig(), reg)
+	_, all := allTypes()
+	data, err := enc.Encode(ctx, "t", false, all)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Add([]byte{0, 0, 0, 0, 1})
+	f.Add([]byte{0, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c := mustNew(t, DefaultConfig(), reg)
+		s, v, err := c.Decode(ctx, b)
+		if err != nil {
+			return
+		}
+		// Whatever decodes must encode again, and that encoding must be
+		// stable (the first re-encoding may differ: nulls become defaults).
+		st, ok := v.(*event.Struct)
+		if !ok || s == nil {
+			t.Fatalf("decoded %T", v)
+		}
+		again, err := c.Encode(ctx, "t", false, st)
+		if err != nil {
+			t.Fatalf("re-encode: %v", err)
+		}
+		_, v2, err := c.Decode(ctx, again)
+		if err != nil {
+			t.Fatalf("decode re-encoding: %v", err)
+		}
+		third, err := c.Encode(ctx, "t", false, v2.(*event.Struct))
+		if err != nil || !bytes.Equal(third, again) {
+			t.Fatalf("unstable encoding: %v\n% x\n% x", err, again, third)
+		}
+	})
+}
