@@ -12,6 +12,8 @@ import (
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/internal/obs"
 	"github.com/sluice-cdc/sluice/publish"
+	"github.com/sluice-cdc/sluice/schema/avroconv"
+	"github.com/sluice-cdc/sluice/schema/registry"
 )
 
 // Config is the whole sluice.yaml. Each part is the owning package's Config;
@@ -22,6 +24,10 @@ type Config struct {
 	Memory     MemoryConfig     `yaml:"memory" json:"memory"`
 	Kafka      publish.Config   `yaml:"kafka" json:"kafka"`
 	Converters ConvertersConfig `yaml:"converters" json:"converters"`
+	// Registry configures Sluice's embedded schema registry: what
+	// `sluice registry` serves, and what `sluice run` starts when a converter
+	// says schema.registry.url: embedded (see registry.go).
+	Registry registry.Config `yaml:"registry" json:"registry"`
 	// TombstonesOnDelete emits a null-value record after each delete event
 	// so that compacted topics drop the key (Debezium's tombstones.on.delete).
 	TombstonesOnDelete bool `yaml:"tombstones.on.delete" json:"tombstones.on.delete"`
@@ -86,11 +92,16 @@ type ConvertersConfig struct {
 
 // ConverterConfig configures one converter.
 type ConverterConfig struct {
-	// Type is json (Connect's JsonConverter) or avro (not yet supported).
+	// Type is json (Connect's JsonConverter) or avro (Confluent's
+	// AvroConverter, see avro.go).
 	Type string `yaml:"type" json:"type"`
 	// SchemasEnable wraps each JSON payload in a {"schema", "payload"}
 	// envelope, like the JsonConverter's schemas.enable.
 	SchemasEnable bool `yaml:"schemas.enable" json:"schemas.enable"`
+	// The AvroConverter's keys (schema.registry.url, auto.register.schemas,
+	// use.latest.version, subject.name.strategy, basic.auth.user.info,
+	// ssl.*), for type avro only.
+	avroconv.Config `yaml:",inline"`
 }
 
 // Connector kinds, as written in SourceConfig.Connector (the Debezium class
@@ -144,9 +155,10 @@ func DefaultConfig() Config {
 		Memory: MemoryConfig{Limit: DefaultMemoryLimit},
 		Kafka:  publish.DefaultConfig(),
 		Converters: ConvertersConfig{
-			Key:   ConverterConfig{Type: "json", SchemasEnable: true},
-			Value: ConverterConfig{Type: "json", SchemasEnable: true},
+			Key:   ConverterConfig{Type: "json", SchemasEnable: true, Config: avroconv.DefaultConfig()},
+			Value: ConverterConfig{Type: "json", SchemasEnable: true, Config: avroconv.DefaultConfig()},
 		},
+		Registry:           registry.DefaultConfig(),
 		TombstonesOnDelete: true,
 		DataDir:            "./data",
 	}
@@ -160,6 +172,7 @@ func (c Config) Validate() error {
 	p.Merge("memory", c.Memory.Validate())
 	p.Merge("kafka", c.Kafka.Validate())
 	p.Merge("converters", c.Converters.Validate())
+	p.Merge("registry", validateRegistry(c))
 	if strings.TrimSpace(c.DataDir) == "" {
 		p.Addf("data.dir", "required (a directory for offsets.json)")
 	}
@@ -214,13 +227,16 @@ func (c ConvertersConfig) Validate() error {
 	return p.Err()
 }
 
-// Validate checks the converter type.
+// Validate checks the converter type and, for avro, its settings.
 func (c ConverterConfig) Validate() error {
 	var p config.Problems
 	switch c.Type {
 	case "json":
+		if c.SchemaRegistryURL != "" {
+			p.Addf("schema.registry.url", "only applies to type avro (type is json)")
+		}
 	case "avro":
-		p.Addf("type", "avro is not yet supported (use json)")
+		p.Merge("", c.Config.Validate())
 	default:
 		p.Addf("type", "unknown converter %q (want json or avro)", c.Type)
 	}

@@ -74,8 +74,21 @@ func TestConfigProblems(t *testing.T) {
 			`c.yaml:2: http.addr: address "localhost" must be host:port or :port`,
 		}},
 		{"converters", "converters:\n  key: {type: avro}\n  value: {type: protobuf}\n", []string{
-			`c.yaml:2: converters.key.type: avro is not yet supported (use json)`,
+			`c.yaml:2: converters.key.schema.registry.url: is required ("embedded" or http(s)://host:port)`,
 			`c.yaml:3: converters.value.type: unknown converter "protobuf" (want json or avro)`,
+		}},
+		{"avro converter", "converters:\n  key: {type: json, schema.registry.url: embedded}\n  value:\n    type: avro\n    schema.registry.url: ftp://x\n    subject.name.strategy: Nope\n    basic.auth.user.info: alice\n", []string{
+			`c.yaml:2: converters.key.schema.registry.url: only applies to type avro (type is json)`,
+			`c.yaml:5: converters.value.schema.registry.url: "ftp://x" is not an http(s) URL`,
+			`c.yaml:6: converters.value.subject.name.strategy: "Nope" is not TopicNameStrategy, RecordNameStrategy or TopicRecordNameStrategy`,
+			`c.yaml:7: converters.value.basic.auth.user.info: must be user:password`,
+		}},
+		{"registry", "registry:\n  storage: s3\n  listen: nowhere\n", []string{
+			`c.yaml:2: registry.storage: "s3" is not kafka or file`,
+			`c.yaml:3: registry.listen: address "nowhere" must be host:port or :port`,
+		}},
+		{"registry file", "registry:\n  storage: file\n", []string{
+			`c.yaml:1: registry.file: must be set for file storage`,
 		}},
 		{"kafka paths", "kafka:\n  bootstrap.servers: [a:1, b]\n  compression.type: brotli\n", []string{
 			`c.yaml:2: kafka.bootstrap.servers[1]: broker "b" must be host:port`,

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 
@@ -13,6 +14,9 @@ import (
 // key, value and header converters do for a source task.
 type converter struct {
 	key, value *jsonconv.Converter
+	// avro, when set, encodes the sides whose converter type is avro
+	// instead (see avro.go).
+	avro *avroSides
 	// header encodes struct, map and array header values as schemaless
 	// JSON (see encodeHeader).
 	header     *jsonconv.Converter
@@ -98,7 +102,7 @@ type segment struct {
 // Every event gives its position to its last record: when a delete is
 // followed by a tombstone, the delete record has none, so that the position
 // is confirmed only once both are in Kafka.
-func (c *converter) convert(batch event.Batch) ([]segment, error) {
+func (c *converter) convert(ctx context.Context, batch event.Batch) ([]segment, error) {
 	segs := []segment{{records: make([]publish.Record, 0, len(batch))}}
 	for i := range batch {
 		ev := &batch[i]
@@ -110,7 +114,7 @@ func (c *converter) convert(batch event.Batch) ([]segment, error) {
 			}
 			continue
 		}
-		rec, err := c.record(ev)
+		rec, err := c.record(ctx, ev)
 		if err != nil {
 			return nil, err
 		}
@@ -128,8 +132,8 @@ func (c *converter) convert(batch event.Batch) ([]segment, error) {
 }
 
 // record serializes one event.
-func (c *converter) record(ev *event.Event) (publish.Record, error) {
-	key, err := c.buf.encode(c.key, ev.Key)
+func (c *converter) record(ctx context.Context, ev *event.Event) (publish.Record, error) {
+	key, err := c.encode(ctx, ev, true, ev.Key)
 	if err != nil {
 		return publish.Record{}, fmt.Errorf("encode key for topic %q: %w", ev.Topic, err)
 	}
@@ -137,7 +141,7 @@ func (c *converter) record(ev *event.Event) (publish.Record, error) {
 	if err != nil {
 		return publish.Record{}, fmt.Errorf("build value for topic %q: %w", ev.Topic, err)
 	}
-	value, err := c.buf.encode(c.value, v)
+	value, err := c.encode(ctx, ev, false, v)
 	if err != nil {
 		return publish.Record{}, fmt.Errorf("encode value for topic %q: %w", ev.Topic, err)
 	}

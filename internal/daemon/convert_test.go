@@ -65,7 +65,7 @@ func TestConvertArena(t *testing.T) {
 		}
 		batch = append(batch, ev)
 	}
-	segs, err := conv.convert(batch)
+	segs, err := conv.convert(t.Context(), batch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestConvertArena(t *testing.T) {
 	for i, r := range recs {
 		first[i] = bytes.Clone(r.Value)
 	}
-	if _, err := conv.convert(batch); err != nil {
+	if _, err := conv.convert(t.Context(), batch); err != nil {
 		t.Fatal(err)
 	}
 	for i, r := range recs {
@@ -135,7 +135,7 @@ func BenchmarkConvert(b *testing.B) {
 	b.ReportAllocs()
 	var n int64
 	for b.Loop() {
-		segs, err := conv.convert(batch)
+		segs, err := conv.convert(b.Context(), batch)
 		if err != nil {
 			b.Fatal(err)
 		}

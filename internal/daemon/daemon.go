@@ -38,6 +38,8 @@ type Daemon struct {
 	noMemLim bool
 
 	restarts *prometheus.CounterVec
+	// avro holds the Avro converters, built by Run (see registry.go).
+	avro *avroSides
 
 	mu      sync.Mutex
 	running map[string]bool // source name → pipeline up
@@ -166,6 +168,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
+	if err := d.startAvro(gctx, g, kcfg.Brokers); err != nil {
+		return err
+	}
 	if !d.noHTTP {
 		srv := obs.NewServer(d.cfg.HTTP.Addr, d.metrics, d.Ready, d.log)
 		if d.cfg.HTTP.Pprof {
@@ -238,6 +243,7 @@ func (d *Daemon) runOnce(ctx context.Context, sc SourceConfig, kcfg publish.Conf
 	if err != nil {
 		return Permanent(err)
 	}
+	conv.avro = d.avro
 	src, err := d.ctors.build(sc, SourceParams{Logger: log, Registerer: d.metrics.Registry(), Start: start})
 	if err != nil {
 		return err

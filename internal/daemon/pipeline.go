@@ -97,8 +97,11 @@ func isContextErr(err error) bool {
 // emit is the callback the source hands batches to. It blocks while the
 // publisher's buffer is full, which is the source's back-pressure.
 func (p *pipeline) emit(ctx context.Context, b event.Batch) error {
-	segs, err := p.conv.convert(b)
+	segs, err := p.conv.convert(ctx, b)
 	if err != nil {
+		if isRetriableConvert(err) {
+			return fmt.Errorf("convert: %w", err) // a registry outage
+		}
 		// The same events would fail again after a restart.
 		return Permanent(fmt.Errorf("convert: %w", err))
 	}

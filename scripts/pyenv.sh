@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# pyenv.sh — the Python environment the Avro end-to-end tests read topics with:
+# Confluent's Python client (SchemaRegistryClient + AvroDeserializer) and what
+# its schema-registry and Avro modules import. Idempotent: a venv under
+# .cache/pyenv whose stamp matches the pinned list is left alone. pip only.
+#
+#   scripts/pyenv.sh          # create or update, print the venv's python
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv="$root/.cache/pyenv"
+
+# Pinned: confluent-kafka's wheels bundle librdkafka; its schema_registry
+# package imports httpx, attrs, cachetools and authlib, its avro serde fastavro.
+pins=(
+  confluent-kafka==2.12.2
+  fastavro==1.12.1
+  requests==2.32.5
+  attrs==25.4.0
+  cachetools==6.2.1
+  httpx==0.28.1
+  authlib==1.6.5
+)
+
+stamp="$venv/.sluice-pins"
+want=$(printf '%s\n' "${pins[@]}")
+if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]] &&
+  "$venv/bin/python" -c 'import confluent_kafka.schema_registry.avro' 2>/dev/null; then
+  echo "$venv/bin/python"
+  exit 0
+fi
+
+python3 -m venv "$venv" >&2
+"$venv/bin/python" -m pip install --disable-pip-version-check -q "${pins[@]}" >&2
+"$venv/bin/python" -c 'import confluent_kafka.schema_registry.avro' >&2
+printf '%s\n' "$want" >"$stamp"
+echo "$venv/bin/python"
