@@ -22,6 +22,7 @@ const usage = `Usage: sluice <command> [flags]
 Commands:
   run -c FILE        run the daemon with the configuration in FILE
   validate -c FILE   check FILE and list every problem in it
+  registry -c FILE   run the embedded schema registry alone on registry.listen
   demo               capture a demo Postgres database and print its change events
   version            print the version
   help               print this help
@@ -54,6 +55,10 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		var file string
 		return parsed(cmd, rest, stderr, func(fs *flag.FlagSet) { configFlag(fs, &file) },
 			func() int { return cmdRun(file, stderr) })
+	case "registry":
+		var file string
+		return parsed(cmd, rest, stderr, func(fs *flag.FlagSet) { configFlag(fs, &file) },
+			func() int { return cmdRegistry(file, stderr) })
 	case "demo":
 		var f demoFlags
 		return parsed(cmd, rest, stderr, f.define, func() int { return cmdDemo(f, stdout, stderr) })
