@@ -222,6 +222,7 @@ func (p *Publisher) Publish(ctx context.Context, batch []Record) error {
 			st.size = r.size()
 			st.start = start
 			st.tm = tm
+			st.buf = r.Buffer
 			// The record carries its promise state in its Context (never
 			// done, so the client never cancels it): the context given to
 			// Publish only bounded the wait above; a record once handed
@@ -248,11 +249,16 @@ type inflight struct {
 	size  int
 	start time.Time
 	tm    *topicMetrics
+	buf   Releaser
 }
 
 // onAck is the promise of every record; kr.Context is its *inflight.
 func (p *Publisher) onAck(kr *kgo.Record, err error) {
 	st := kr.Context.(*inflight)
+	if st.buf != nil {
+		// The client is done with the record's bytes.
+		st.buf.Release()
+	}
 	p.buf.Release(st.cost)
 	p.m.buffered.Dec()
 	if err != nil {

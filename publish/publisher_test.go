@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -453,5 +454,56 @@ func TestPublishCanceledWhileBlocked(t *testing.T) {
 	got := consume(t, p.Brokers(), "slow", 2)
 	if len(got[1].Value) != 600 {
 		t.Fatalf("second record has %d bytes, want 600", len(got[1].Value))
+	}
+}
+
+// countingBuffer counts releases.
+type countingBuffer struct{ n atomic.Int64 }
+
+func (b *countingBuffer) Release() { b.n.Add(1) }
+
+// TestPublishReleasesBuffers: every record handed over releases its buffer
+// exactly once, whether Kafka acknowledged it or it failed.
+func TestPublishReleasesBuffers(t *testing.T) {
+	c := newCluster(t)
+	p := newPublisher(t, testConfig(c.ListenAddrs()))
+	ctx := context.Background()
+	var ok, bad countingBuffer
+	batch := make([]Record, 0, 30)
+	for i := range 20 {
+		batch = append(batch, Record{Topic: "good", Value: []byte{byte(i)}, Position: i, Buffer: &ok})
+	}
+	batch = append(batch, Record{Topic: "good", Value: []byte("no buffer"), Position: 20})
+	if err := p.Publish(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := ok.n.Load(); got != 20 {
+		t.Fatalf("released %d times after the flush, want 20", got)
+	}
+
+	if err := p.Publish(ctx, []Record{{Topic: "bad", Value: []byte("x"), Position: 21}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	failProduceTo(t, c, p.Brokers(), "bad")
+	if err := p.Publish(ctx, []Record{
+		{Topic: "bad", Value: []byte("y"), Position: 22, Buffer: &bad},
+		{Topic: "bad", Value: []byte("z"), Position: 23, Buffer: &bad},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Flush(ctx); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("Flush: %v, want TopicAuthorizationFailed", err)
+	}
+	if got := bad.n.Load(); got != 2 {
+		t.Fatalf("failed records released %d times, want 2", got)
+	}
+	if got := ok.n.Load(); got != 20 {
+		t.Fatalf("acknowledged records released %d times in all, want 20", got)
 	}
 }

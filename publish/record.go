@@ -14,6 +14,17 @@ type Record struct {
 	// It is handed to the Tracker in Publish order. Nil means the record has
 	// no resume point of its own (see Tracker).
 	Position any
+	// Buffer, when not nil, is released once the producer is done with the
+	// record (Kafka acknowledged it, or it failed), so that the memory
+	// behind Key, Value and the header values may be reused. A record that
+	// Publish never handed over (Publish returned an error before it) is
+	// never released: its buffer is then left to the garbage collector.
+	Buffer Releaser
+}
+
+// Releaser is told that a record no longer needs its bytes.
+type Releaser interface {
+	Release()
 }
 
 // Header is one Kafka record header.
