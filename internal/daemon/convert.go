@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
+	"sync/atomic"
 
 	"github.com/sluice-cdc/sluice/event"
 	"github.com/sluice-cdc/sluice/publish"
@@ -25,14 +27,67 @@ type converter struct {
 	buf arena
 }
 
-// arena hands out the memory records are serialized into: a chunk is
-// allocated once and records take consecutive pieces of it, so a batch of
-// records costs a few allocations rather than one (or, with a growing
-// buffer, several) per record. A chunk lives until the last record cut from
-// it is released by the producer. Only the goroutine converting uses it.
+// arena hands out the memory records are serialized into: records take
+// consecutive pieces of a chunk, so a batch of records costs no allocation
+// once chunks are recycled. A chunk goes back to the arena's free list when
+// the producer has released every record cut from it (publish.Record.Buffer)
+// and the arena has moved on to another; a chunk whose records are never
+// released (a failed Publish) is left to the garbage collector. Only the
+// goroutine converting takes pieces; releases come from the producer's.
 type arena struct {
-	chunk []byte // len is what is taken, cap the chunk size
-	max   int    // the largest piece taken so far
+	cur  *chunk
+	max  int  // the largest record (key and value) encoded so far
+	size int  // the size of the current record so far
+	used bool // the current record took a piece of cur
+	free chunkList
+}
+
+// chunk is one arena chunk. refs counts the records using it, plus one while
+// it is the arena's current chunk.
+type chunk struct {
+	buf  []byte // len is what is taken, cap the chunk size
+	refs atomic.Int64
+	home *chunkList
+}
+
+// Release implements publish.Releaser: one record no longer needs the chunk.
+func (c *chunk) Release() {
+	if c.refs.Add(-1) == 0 {
+		c.home.put(c)
+	}
+}
+
+// chunkList is the arena's free list, shared with the producer's goroutines.
+type chunkList struct {
+	mu    sync.Mutex
+	items []*chunk
+}
+
+// maxFreeChunks bounds the free list (4 MiB of 256 KiB chunks): in a steady
+// state chunks come back about as fast as they are taken.
+const maxFreeChunks = 16
+
+func (l *chunkList) put(c *chunk) {
+	l.mu.Lock()
+	if len(l.items) < maxFreeChunks {
+		l.items = append(l.items, c)
+	}
+	l.mu.Unlock()
+}
+
+// get returns a free chunk of at least size bytes, or nil.
+func (l *chunkList) get(size int) *chunk {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for len(l.items) > 0 {
+		c := l.items[len(l.items)-1]
+		l.items[len(l.items)-1] = nil
+		l.items = l.items[:len(l.items)-1]
+		if cap(c.buf) >= size {
+			return c
+		}
+	}
+	return nil
 }
 
 // arenaChunk is the size of an arena chunk: large enough for dozens of
@@ -40,30 +95,64 @@ type arena struct {
 // costs little.
 const arenaChunk = 256 << 10
 
-// encode encodes st with conv into the free room of the arena and returns
-// the output as a piece of the arena with no spare capacity (so that
+// begin starts a record: it moves to a new chunk unless the current one has
+// room for a record as large as the largest so far, so that a record's key
+// and value share one chunk.
+func (a *arena) begin() {
+	a.used, a.size = false, 0
+	if a.cur != nil && cap(a.cur.buf)-len(a.cur.buf) > a.max+a.max/8 {
+		return
+	}
+	size := max(arenaChunk, 2*a.max)
+	next := a.free.get(size)
+	if next == nil {
+		next = &chunk{buf: make([]byte, 0, size), home: &a.free}
+	}
+	next.buf = next.buf[:0]
+	next.refs.Store(1)
+	if a.cur != nil {
+		a.cur.Release() // the arena's own hold
+	}
+	a.cur = next
+}
+
+// hold returns the chunk the current record took pieces of, counting the
+// record as one more user, or nil when it took none.
+func (a *arena) hold() publish.Releaser {
+	if !a.used {
+		return nil
+	}
+	a.cur.refs.Add(1)
+	return a.cur
+}
+
+// encode encodes st with conv into the free room of the current chunk and
+// returns the output as a piece of it with no spare capacity (so that
 // appending to one record can never overwrite the next). When the output
-// outgrows the room, conv allocates on its own and the output is used as is.
+// outgrows the room, conv allocates on its own and the output is used in
+// place. Call begin first.
 func (a *arena) encode(conv *jsonconv.Converter, st *event.Struct) ([]byte, error) {
 	if st == nil {
 		return nil, nil // Kafka's null
 	}
-	if cap(a.chunk)-len(a.chunk) <= a.max+a.max/8 {
-		a.chunk = make([]byte, 0, max(arenaChunk, 2*a.max))
+	if a.cur == nil {
+		a.begin()
 	}
-	off := len(a.chunk)
-	out, err := conv.EncodeStruct(a.chunk[off:off], st)
+	c := a.cur
+	off := len(c.buf)
+	out, err := conv.EncodeStruct(c.buf[off:off], st)
 	if err != nil || out == nil {
 		return out, err
 	}
 	n := len(out)
-	a.max = max(a.max, n)
-	if n > 0 && cap(out) == cap(a.chunk)-off && &out[0] == &a.chunk[:off+1][off] {
-		a.chunk = a.chunk[:off+n]
+	if n > 0 && cap(out) == cap(c.buf)-off && &out[0] == &c.buf[:off+1][off] {
+		c.buf = c.buf[:off+n]
+		a.used = true
 	}
+	a.size += n
+	a.max = max(a.max, a.size)
 	return out[:n:n], nil
 }
-
 func newConverter(c Config) (*converter, error) {
 	key, err := jsonconv.New(jsonConfig(c.Converters.Key))
 	if err != nil {
@@ -123,6 +212,9 @@ func (c *converter) convert(ctx context.Context, batch event.Batch) ([]segment, 
 			tomb := rec
 			tomb.Value = nil
 			tomb.Position = position(ev.Position)
+			if tomb.Buffer != nil {
+				tomb.Buffer = c.buf.hold() // the key is shared
+			}
 			cur.records = append(cur.records, rec, tomb)
 			continue
 		}
@@ -133,6 +225,7 @@ func (c *converter) convert(ctx context.Context, batch event.Batch) ([]segment, 
 
 // record serializes one event.
 func (c *converter) record(ctx context.Context, ev *event.Event) (publish.Record, error) {
+	c.buf.begin()
 	key, err := c.encode(ctx, ev, true, ev.Key)
 	if err != nil {
 		return publish.Record{}, fmt.Errorf("encode key for topic %q: %w", ev.Topic, err)
@@ -145,7 +238,7 @@ func (c *converter) record(ctx context.Context, ev *event.Event) (publish.Record
 	if err != nil {
 		return publish.Record{}, fmt.Errorf("encode value for topic %q: %w", ev.Topic, err)
 	}
-	rec := publish.Record{Topic: ev.Topic, Key: key, Value: value, Position: position(ev.Position)}
+	rec := publish.Record{Topic: ev.Topic, Key: key, Value: value, Position: position(ev.Position), Buffer: c.buf.hold()}
 	if len(ev.Headers) > 0 {
 		rec.Headers = make([]publish.Header, len(ev.Headers))
 		for i, h := range ev.Headers {

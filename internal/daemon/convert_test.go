@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluice-cdc/sluice/capture/postgres"
 	"github.com/sluice-cdc/sluice/event"
+	"github.com/sluice-cdc/sluice/publish"
 	"github.com/sluice-cdc/sluice/schema/jsonconv"
 )
 
@@ -121,8 +122,109 @@ func TestConvertArena(t *testing.T) {
 	}
 }
 
+// TestConvertArenaRecycles: once the producer has released every record of
+// a chunk, the arena reuses the chunk, and records still in flight are never
+// overwritten.
+func TestConvertArenaRecycles(t *testing.T) {
+	conv, err := newConverter(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := jsonconv.New(jsonconv.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := make(event.Batch, 400) // about six chunks
+	for i := range batch {
+		batch[i] = benchEvent(int64(i))
+		if i%50 == 0 {
+			batch[i].Op, batch[i].Before, batch[i].After = event.OpDelete, batch[i].After, nil
+		}
+	}
+	want := make([][]byte, len(batch))
+	for i := range batch {
+		v, err := batch[i].Value()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want[i], err = ref.EncodeStruct(nil, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// check verifies the values of recs from record index from on.
+	check := func(recs []publish.Record, from int) {
+		t.Helper()
+		j := 0
+		for i := range batch {
+			if j >= from && !bytes.Equal(recs[j].Value, want[i]) {
+				t.Fatalf("event %d: value %.100s…, want %.100s…", i, recs[j].Value, want[i])
+			}
+			j++
+			if batch[i].Op == event.OpDelete {
+				j++ // the tombstone
+			}
+		}
+	}
+	convert := func() []publish.Record {
+		t.Helper()
+		segs, err := conv.convert(t.Context(), batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return segs[0].records
+	}
+
+	first := convert()
+	chunks := map[*chunk]bool{}
+	for i, r := range first {
+		c, ok := r.Buffer.(*chunk)
+		if !ok {
+			t.Fatalf("record %d has buffer %T, want a chunk", i, r.Buffer)
+		}
+		chunks[c] = true
+	}
+	if len(chunks) < 3 {
+		t.Fatalf("%d chunks used, want several", len(chunks))
+	}
+	// Half of the first batch is still in flight while a second batch is
+	// converted: its bytes must stay intact.
+	for _, r := range first[:len(first)/2] {
+		r.Buffer.Release()
+	}
+	second := convert()
+	check(first, len(first)/2)
+	check(second, 0)
+	for _, r := range first[len(first)/2:] {
+		r.Buffer.Release()
+	}
+	third := convert()
+	check(second, 0)
+	check(third, 0)
+	reused := 0
+	for _, r := range third {
+		if chunks[r.Buffer.(*chunk)] {
+			reused++
+		}
+	}
+	if reused == 0 {
+		t.Fatal("no chunk of the first batch was reused")
+	}
+	// Every chunk is back once all records are released and the arena moves
+	// on.
+	for _, r := range append(second, third...) {
+		r.Buffer.Release()
+	}
+	conv.buf.max = 1 << 30 // forces begin to retire the current chunk
+	conv.buf.begin()
+	for c := range chunks {
+		if n := c.refs.Load(); n != 0 && c != conv.buf.cur {
+			t.Errorf("chunk still has %d users after every release", n)
+		}
+	}
+}
+
 // BenchmarkConvert measures serializing a 500-event batch of the benchmark
-// table's inserts, per event.
+// table's inserts, per event, releasing the records as the producer does.
 func BenchmarkConvert(b *testing.B) {
 	conv, err := newConverter(DefaultConfig())
 	if err != nil {
@@ -141,6 +243,7 @@ func BenchmarkConvert(b *testing.B) {
 		}
 		for _, r := range segs[0].records {
 			n += int64(len(r.Key) + len(r.Value))
+			r.Buffer.Release() // as the producer does once Kafka has the record
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/event")
