@@ -641,9 +641,12 @@ func (s *Source) session(ctx context.Context, emit func(context.Context, event.B
 			return err
 		}
 	}
-	if interrupted == nil && slot.exists && (resume == nil || resume.Snapshot != nil) && s.needSnapshot(resume, true) {
-		// No stored position, or the last run stopped inside the initial
-		// snapshot: Sluice has streamed nothing from this slot. Its exported
+	fresh := resume == nil || resume.Snapshot != nil || s.cfg.SnapshotMode == SnapshotAlways
+	if interrupted == nil && slot.exists && fresh && s.needSnapshot(resume, true) {
+		// No stored position, the last run stopped inside the initial
+		// snapshot, or snapshot.mode is always (a new snapshot on every
+		// start, which summarises everything before it): what Sluice still
+		// needs from this slot is covered by the new snapshot. Its exported
 		// snapshot (if any) is gone, and a snapshot taken now would be later
 		// than the slot's consistent point, so streaming from the slot would
 		// replay changes the new snapshot already shows, older than them.
