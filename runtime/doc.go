@@ -1,0 +1,44 @@
+// Package runtime is Sluice's Connect-like runtime: a worker that runs
+// connectors and their tasks, with Kafka Connect's model and vocabulary, so
+// that operators can drive Sluice as they drive Kafka Connect.
+//
+// It is a top-level folder, beside capture/ and sinks/, because it is the
+// stage of the data path between Kafka and the targets (and, for source
+// connectors, between a reader and Kafka) that every connector shares:
+//
+//	capture/<db> → publish ⇢ Kafka ⇢ runtime (workers, connectors, tasks) → sinks/<target>
+//
+// The pieces:
+//
+//   - Plugins: the connector classes the worker knows (Registry), by short
+//     name and by the Java class names users already have
+//     (org.apache.kafka.connect.file.FileStreamSinkConnector, …), each with
+//     its configuration definitions (ConfigKey) and validation (ConfigInfos,
+//     Kafka Connect's JSON shape).
+//   - Herder: holds connector configurations and drives their lifecycle
+//     (create, update, pause, resume, stop, restart, delete), splits a
+//     connector into task configurations (tasks.max) and keeps the status of
+//     connectors and tasks (RUNNING, PAUSED, STOPPED, FAILED, UNASSIGNED,
+//     RESTARTING). The standalone Herder keeps configurations in memory:
+//     changes made through the REST API (package runtime/rest) last until the
+//     process restarts, as in Kafka Connect standalone.
+//   - Tasks: a sink task consumes with the consumer group connect-<name>,
+//     converts values with the connector's value.converter, hands batches to
+//     the sink, and commits offsets only after the sink's Flush. A source task
+//     hands batches to the runtime, which produces them to Kafka and, only
+//     once Kafka acknowledged them, saves the source offsets in the runtime's
+//     OffsetStore. Offsets belong to the runtime, not to the connectors.
+//   - Loggers: named slog level variables, read and set through
+//     /admin/loggers.
+//
+// Configuration values whose key names secret material (Secret) are masked
+// as "[hidden]" in what the Herder returns; Kafka Connect itself does not
+// mask (testdata/connect-rest/README.md). A "[hidden]" value written back
+// through an update keeps the stored secret.
+//
+// Differences from Kafka Connect: a failed task is not restarted
+// automatically (as in Kafka Connect: restart it through the API); PAUSED
+// tasks are stopped (their consumer leaves the group) rather than kept idle;
+// the file sink writes JSON values as JSON text, where FileStreamSink writes
+// Java's toString of the converted map.
+package runtime
