@@ -129,3 +129,13 @@ registry:
 		t.Errorf("newAvroSides for json converters = %+v, want nil", got)
 	}
 }
+
+func TestLoadAvroExample(t *testing.T) {
+	c, err := Load("../../examples/avro.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Converters.Value.Type != "avro" || !usesEmbeddedRegistry(c) || c.Registry.Topic != "_schemas" {
+		t.Errorf("examples/avro.yaml loaded as %+v / %+v", c.Converters, c.Registry)
+	}
+}
