@@ -33,9 +33,22 @@ type Config struct {
 	TombstonesOnDelete bool `yaml:"tombstones.on.delete" json:"tombstones.on.delete"`
 	// DataDir holds Sluice's local state: offsets.json, the last position
 	// each source confirmed (standalone mode).
-	DataDir string         `yaml:"data.dir" json:"data.dir"`
-	Sources []SourceConfig `yaml:"sources" json:"sources"`
+	DataDir string `yaml:"data.dir" json:"data.dir"`
+	// OffsetFlushIntervalMs is the least time between two saves of a
+	// source's position (and so between two acks to the database), as Kafka
+	// Connect's offset.flush.interval.ms: a position Kafka acknowledged
+	// sooner is saved when the interval is up. Saving is a durable file
+	// replace, too costly to do for every produce response at thousands of
+	// transactions a second; a restart after a crash resends at most this
+	// much. 0 saves on every advance.
+	OffsetFlushIntervalMs int            `yaml:"offset.flush.interval.ms" json:"offset.flush.interval.ms"`
+	Sources               []SourceConfig `yaml:"sources" json:"sources"`
 }
+
+// DefaultOffsetFlushIntervalMs is offset.flush.interval.ms's default: far
+// below Kafka Connect's 60 s, so that a restart resends little, and still
+// one file sync a second at most.
+const DefaultOffsetFlushIntervalMs = 1000
 
 // OffsetsFile returns the path of the standalone offset store.
 func (c Config) OffsetsFile() string { return filepath.Join(c.DataDir, "offsets.json") }
@@ -158,9 +171,10 @@ func DefaultConfig() Config {
 			Key:   ConverterConfig{Type: "json", SchemasEnable: true, Config: avroconv.DefaultConfig()},
 			Value: ConverterConfig{Type: "json", SchemasEnable: true, Config: avroconv.DefaultConfig()},
 		},
-		Registry:           registry.DefaultConfig(),
-		TombstonesOnDelete: true,
-		DataDir:            "./data",
+		Registry:              registry.DefaultConfig(),
+		TombstonesOnDelete:    true,
+		DataDir:               "./data",
+		OffsetFlushIntervalMs: DefaultOffsetFlushIntervalMs,
 	}
 }
 
@@ -175,6 +189,9 @@ func (c Config) Validate() error {
 	p.Merge("registry", validateRegistry(c))
 	if strings.TrimSpace(c.DataDir) == "" {
 		p.Addf("data.dir", "required (a directory for offsets.json)")
+	}
+	if c.OffsetFlushIntervalMs < 0 {
+		p.Addf("offset.flush.interval.ms", "must be 0 (every advance) or positive, got %d", c.OffsetFlushIntervalMs)
 	}
 	seen := map[string]int{}
 	for i, s := range c.Sources {

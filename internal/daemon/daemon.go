@@ -268,6 +268,7 @@ func (d *Daemon) runOnce(ctx context.Context, sc SourceConfig, kcfg publish.Conf
 		store:        d.store,
 		log:          log,
 		flushTimeout: d.shutdown,
+		flushEvery:   time.Duration(d.cfg.OffsetFlushIntervalMs) * time.Millisecond,
 		saved:        start,
 		acked:        start,
 	}

@@ -36,6 +36,8 @@ type pipeline struct {
 	store        OffsetStore
 	log          *slog.Logger
 	flushTimeout time.Duration
+	// flushEvery is the least time between two commits (save and ack).
+	flushEvery time.Duration
 
 	// saved and acked are the last positions saved and acked; only the ack
 	// loop, then (after it stopped) run, touch them.
@@ -118,16 +120,25 @@ func (p *pipeline) emit(ctx context.Context, b event.Batch) error {
 	return nil
 }
 
-// ackLoop commits each time the tracker's committed position advances. On a
-// delivery failure it commits what Kafka did acknowledge, cancels the
-// source through fail and returns the failure.
+// ackLoop commits each time the tracker's committed position advances,
+// at most once per flushEvery: an advance sooner after the last commit is
+// committed when the interval is up. On a delivery failure it commits what
+// Kafka did acknowledge, cancels the source through fail and returns the
+// failure.
 func (p *pipeline) ackLoop(ctx context.Context, fail context.CancelCauseFunc) error {
 	tr := p.pub.Tracker()
+	var last time.Time // of the last commit
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	var timerC <-chan time.Time // non-nil while a commit is scheduled
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tr.Notify():
+		case <-timerC:
+			timerC = nil
 		}
 		if err := tr.Err(); err != nil {
 			err = fmt.Errorf("%w: %w", errTrackerFailed, err)
@@ -137,6 +148,15 @@ func (p *pipeline) ackLoop(ctx context.Context, fail context.CancelCauseFunc) er
 			fail(err)
 			return err
 		}
+		if timerC != nil {
+			continue // a commit is already scheduled
+		}
+		if wait := p.flushEvery - time.Since(last); wait > 0 {
+			timer.Reset(wait)
+			timerC = timer.C
+			continue
+		}
+		last = time.Now()
 		if err := p.commit(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil // stopping; run commits once more

@@ -597,3 +597,53 @@ func TestRealBroker(t *testing.T) {
 		t.Errorf("records:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestOffsetFlushInterval: an advance right after a commit waits for the
+// interval (here longer than the test), and shutdown still commits the last
+// position Kafka acknowledged.
+func TestOffsetFlushInterval(t *testing.T) {
+	_, brokers := newCluster(t)
+	cfg := testConfig(t, brokers)
+	cfg.OffsetFlushIntervalMs = int(time.Hour / time.Millisecond)
+	j := newJournal()
+	f, err := offsets.Open(cfg.OffsetsFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	emitted := make(chan struct{})
+	src := &fakeSource{
+		run: func(ctx context.Context, emit func(context.Context, event.Batch) error) error {
+			if err := emit(ctx, event.Batch{change(topic, event.OpCreate, 1, "", "a@example.com", 10, "P1")}); err != nil {
+				return err
+			}
+			j.waitFor(t, "ack P1") // the first advance commits at once
+			for _, pos := range []string{"P2", "P3"} {
+				if err := emit(ctx, event.Batch{change(topic, event.OpCreate, 1, "", "a@example.com", 10, pos)}); err != nil {
+					return err
+				}
+			}
+			close(emitted)
+			<-ctx.Done()
+			return ctx.Err()
+		},
+		ack: func(_ context.Context, pos event.Position) error {
+			j.add("ack %s", pos)
+			return nil
+		},
+	}
+	ctors := daemon.Constructors{daemon.Postgres: func(daemon.SourceConfig, daemon.SourceParams) (daemon.Source, error) { return src, nil }}
+	d, err := daemon.New(cfg, daemon.WithoutHTTP(), daemon.WithConstructors(ctors), daemon.WithOffsetStore(savingStore{f, j}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, _ := runDaemon(t, d)
+	<-emitted
+	consume(t, brokers, 3, topic) // P2 and P3 are in Kafka
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"save inv P1", "ack P1", "save inv P3", "ack P3"}
+	if got := j.list(); !slices.Equal(got, want) {
+		t.Errorf("journal %q, want %q", got, want)
+	}
+}
