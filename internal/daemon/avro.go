@@ -6,8 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/sluice-cdc/sluice/event"
 	"github.com/sluice-cdc/sluice/schema/avroconv"
@@ -94,14 +98,26 @@ func (c *converter) encode(ctx context.Context, ev *event.Event, isKey bool, st 
 		return out, nil
 	case errors.Is(err, avroconv.ErrIncompatibleSchema):
 		return nil, side.incompatible(ctx, ev, isKey, st, err)
-	case errors.Is(err, avroconv.ErrInvalidSchema), errors.Is(err, avroconv.ErrSchemaNotFound),
-		errors.Is(err, avroconv.ErrMismatch), ctx.Err() != nil:
-		return nil, err
+	case ctx.Err() == nil && registryUnavailable(err):
+		// The registry was unreachable or failing (the client has
+		// retried already): a restart may succeed, so the pipeline is
+		// restarted with backoff rather than stopped.
+		return nil, retriable{err}
 	}
-	// The registry was unreachable or failing (the client has retried
-	// already): a restart may succeed, so the pipeline is restarted with
-	// backoff rather than stopped.
-	return nil, retriable{err}
+	return nil, err
+}
+
+// registryUnavailable reports whether err is a registry 5xx answer or a
+// transport failure, rather than a refusal or a schema the converter cannot
+// build (which a restart would only repeat).
+func registryUnavailable(err error) bool {
+	var re *sr.ResponseError
+	if errors.As(err, &re) {
+		return re.StatusCode >= 500
+	}
+	var ue *url.Error
+	var ne net.Error
+	return errors.As(err, &ue) || errors.As(err, &ne)
 }
 
 // retriable marks a conversion error a later attempt may not repeat (a

@@ -139,3 +139,31 @@ func TestLoadAvroExample(t *testing.T) {
 		t.Errorf("examples/avro.yaml loaded as %+v / %+v", c.Converters, c.Registry)
 	}
 }
+
+// TestRegistryUnavailable: an unreachable registry is worth a restart, a
+// refusal or an encoding problem is not.
+func TestRegistryUnavailable(t *testing.T) {
+	conv, err := avroconv.New(avroconv.DefaultConfig(), mustClient(t, "http://127.0.0.1:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := event.StructOf("p.s.t.Key", event.Field{Name: "id", Schema: event.Int64()})
+	_, err = conv.Encode(t.Context(), "p.s.t", true, event.NewStruct(row, int64(1)))
+	if err == nil || !registryUnavailable(err) {
+		t.Errorf("encode against a closed port: %v, registryUnavailable = false", err)
+	}
+	for _, e := range []error{avroconv.ErrIncompatibleSchema, avroconv.ErrMismatch, avroconv.ErrInvalidSchema} {
+		if registryUnavailable(e) {
+			t.Errorf("registryUnavailable(%v) = true", e)
+		}
+	}
+}
+
+func mustClient(t *testing.T, url string) *avroconv.Client {
+	t.Helper()
+	c, err := avroconv.NewClient(avroconv.Config{SchemaRegistryURL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
