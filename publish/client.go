@@ -28,7 +28,7 @@ func clientOpts(cfg Config, log *slog.Logger) ([]kgo.Opt, error) {
 		// masks the sign bit and takes the modulo, exactly as the Java
 		// client's BuiltInPartitioner.partitionForKey; records without a key
 		// stick to one partition per batch. Tested against Java vectors.
-		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+		kgo.RecordPartitioner(onePartitionShortcut{kgo.StickyKeyPartitioner(nil)}),
 		kgo.ProducerBatchCompression(codec),
 		kgo.ProducerLinger(time.Duration(cfg.LingerMs) * time.Millisecond),
 		kgo.ProducerBatchMaxBytes(int32(cfg.BatchBytes)),
@@ -56,6 +56,34 @@ func clientOpts(cfg Config, log *slog.Logger) ([]kgo.Opt, error) {
 		return nil, err
 	}
 	return append(opts, sec...), nil
+}
+
+// onePartitionShortcut wraps a partitioner so that a topic with a single
+// partition skips it: there is nothing to choose, and hashing every key
+// (a few hundred bytes of JSON with its schema) costs more than the rest of
+// producing a small record. Topics with more partitions use the wrapped
+// partitioner unchanged.
+type onePartitionShortcut struct{ kgo.Partitioner }
+
+func (p onePartitionShortcut) ForTopic(topic string) kgo.TopicPartitioner {
+	return &onePartitionTopic{p.Partitioner.ForTopic(topic)}
+}
+
+type onePartitionTopic struct{ kgo.TopicPartitioner }
+
+func (t *onePartitionTopic) Partition(r *kgo.Record, n int) int {
+	if n == 1 {
+		return 0
+	}
+	return t.TopicPartitioner.Partition(r, n)
+}
+
+// OnNewBatch forwards to the wrapped partitioner (the sticky partitioner of
+// records without a key moves on to another partition).
+func (t *onePartitionTopic) OnNewBatch() {
+	if nb, ok := t.TopicPartitioner.(kgo.TopicPartitionerOnNewBatch); ok {
+		nb.OnNewBatch()
+	}
 }
 
 func compression(name string) (kgo.CompressionCodec, error) {

@@ -81,7 +81,7 @@ func loadJavaVectors(t testing.TB) []javaVector {
 // the publisher uses, against Kafka's own UtilsTest.testMurmur2 values and
 // against vectors printed by the Java client.
 func TestPartitionerMatchesJava(t *testing.T) {
-	part := kgo.StickyKeyPartitioner(nil).ForTopic("t")
+	part := onePartitionShortcut{kgo.StickyKeyPartitioner(nil)}.ForTopic("t") // as clientOpts sets it
 	// With n = 2^31 the modulo is a no-op, exposing murmur2(key) & 0x7fffffff.
 	hash31 := func(key []byte) int { return part.Partition(&kgo.Record{Key: key}, 1<<31) }
 
