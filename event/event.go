@@ -20,7 +20,34 @@ const (
 )
 
 // String returns the one-letter code, as in the envelope.
-func (o Op) String() string { return string(rune(o)) }
+func (o Op) String() string {
+	if s := opStrings[o]; s != "" {
+		return s
+	}
+	return string(rune(o))
+}
+
+// opStrings and opValues hold each defined code as a string and as that
+// string boxed, so that building an envelope allocates neither.
+var (
+	opStrings [256]string
+	opValues  [256]any
+)
+
+func init() {
+	for _, o := range []Op{OpCreate, OpUpdate, OpDelete, OpRead, OpTruncate, OpMessage} {
+		opStrings[o] = string(rune(o))
+		opValues[o] = opStrings[o]
+	}
+}
+
+// value returns o.String() as an any.
+func (o Op) value() any {
+	if v := opValues[o]; v != nil {
+		return v
+	}
+	return o.String()
+}
 
 // Valid reports whether o is one of the defined codes.
 func (o Op) Valid() bool {
@@ -158,7 +185,7 @@ func (e *Event) Value() (*Struct, error) {
 				v.vals[i] = t
 			}
 		case FieldOp:
-			v.vals[i] = e.Op.String()
+			v.vals[i] = e.Op.value()
 		case FieldTsMs:
 			v.vals[i] = e.TsMs
 		case FieldTsUs:
