@@ -214,6 +214,10 @@ func (s *Source) stream(ctx context.Context, repl *pgconn.PgConn, conn *pgx.Conn
 		cancel()
 		<-statusErr
 		_ = repl.Conn().Close() // unblocks readLoop
+		for range msgs {
+			// Unblocks a readLoop waiting on a full channel; it closes
+			// msgs when it returns.
+		}
 		<-readErr
 	}()
 
