@@ -24,8 +24,7 @@ type OffsetStore interface {
 // start to shutdown or failure. The supervisor makes a new one per restart.
 //
 // Goroutines: the caller's runs Source.Run (and emit, on the source's
-// goroutine, which queues batches); a worker converts and publishes them in
-// order; one more runs the ack loop. The order of the commit is fixed:
+// goroutine); one more runs the ack loop. The order of the commit is fixed:
 // Kafka acknowledges (the tracker's Committed advances), then the offset is
 // saved, then the source is acked; so a position the database forgets is
 // always saved, and a saved position is always in Kafka.
@@ -39,12 +38,6 @@ type pipeline struct {
 	flushTimeout time.Duration
 	// flushEvery is the least time between two commits (save and ack).
 	flushEvery time.Duration
-
-	// work carries batches from emit to the publishing worker, which
-	// closes workDone when it stops, after setting workErr.
-	work     chan event.Batch
-	workDone chan struct{}
-	workErr  error
 
 	// saved and acked are the last positions saved and acked; only the ack
 	// loop, then (after it stopped) run, touch them.
@@ -66,21 +59,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	ackDone := make(chan error, 1)
 	go func() { ackDone <- p.ackLoop(ackCtx, cancel) }()
 
-	// The source builds events on its goroutine while a worker serializes
-	// and publishes the batches before (see emit).
-	p.work = make(chan event.Batch, workQueue)
-	p.workDone = make(chan struct{})
-	go func() {
-		defer close(p.workDone)
-		p.workErr = p.publishLoop(runCtx, cancel)
-	}()
 	srcErr := p.src.Run(runCtx, p.emit)
-	close(p.work)
-	<-p.workDone
-	workErr := p.workErr
-	if workErr != nil && ctx.Err() != nil && isContextErr(workErr) {
-		workErr = nil // shutdown interrupted a Publish; see flushErr below
-	}
 
 	fctx, fcancel := context.WithTimeout(context.Background(), p.flushTimeout)
 	flushErr := p.pub.Flush(fctx)
@@ -101,8 +80,6 @@ func (p *pipeline) run(ctx context.Context) error {
 	switch {
 	case ackErr != nil:
 		return ackErr
-	case workErr != nil:
-		return workErr
 	case srcErr != nil && !(runCtx.Err() != nil && isContextErr(srcErr)):
 		return fmt.Errorf("source: %w", srcErr)
 	case commitErr != nil:
@@ -119,42 +96,9 @@ func isContextErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// workQueue is how many batches emit may queue for the publishing worker:
-// one, so that the source builds the next batch while the worker converts
-// and publishes the last one, with little memory held in between.
-const workQueue = 1
-
-// emit is the callback the source hands batches to. It queues the batch for
-// the worker that converts and publishes batches in order, and blocks while
-// the queue is full, which with the publisher's buffer full is the source's
-// back-pressure. After the worker failed, emit returns its error.
+// emit is the callback the source hands batches to. It blocks while the
+// publisher's buffer is full, which is the source's back-pressure.
 func (p *pipeline) emit(ctx context.Context, b event.Batch) error {
-	select {
-	case p.work <- b:
-		return nil
-	case <-p.workDone:
-		return p.workErr
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// publishLoop converts and publishes the queued batches in order until the
-// queue is closed. On a failure it cancels the source through fail and
-// returns the error; the batches still queued are dropped (the source
-// resends them after a restart, from the committed position).
-func (p *pipeline) publishLoop(ctx context.Context, fail context.CancelCauseFunc) error {
-	for b := range p.work {
-		if err := p.publish(ctx, b); err != nil {
-			fail(err)
-			return err
-		}
-	}
-	return nil
-}
-
-// publish converts one batch and hands it to the publisher.
-func (p *pipeline) publish(ctx context.Context, b event.Batch) error {
 	segs, err := p.conv.convert(ctx, b)
 	if err != nil {
 		if isRetriableConvert(err) {
