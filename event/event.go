@@ -139,10 +139,22 @@ var ErrNoValueSchema = errors.New("event has no value schema")
 // lacks are skipped, fields the event does not know stay null. It validates
 // the result.
 func (e *Event) Value() (*Struct, error) {
+	v, err := e.UncheckedValue()
+	if err != nil {
+		return nil, err
+	}
+	if err := v.Validate(); err != nil {
+		return nil, fmt.Errorf("value for topic %q: %w", e.Topic, err)
+	}
+	return v, nil
+}
+
+// UncheckedValue is Value without its final validation of the whole value
+// against the schema, for callers whose encoder checks every value against
+// its schema as it writes it (jsonconv does), so that the check is not made
+// twice per event.
+func (e *Event) UncheckedValue() (*Struct, error) {
 	if e.Raw != nil {
-		if err := e.Raw.Validate(); err != nil {
-			return nil, fmt.Errorf("value for topic %q: %w", e.Topic, err)
-		}
 		return e.Raw, nil
 	}
 	s := e.ValueSchema
@@ -207,9 +219,6 @@ func (e *Event) Value() (*Struct, error) {
 				v.vals[i] = m
 			}
 		}
-	}
-	if err := v.Validate(); err != nil {
-		return nil, fmt.Errorf("value for topic %q: %w", e.Topic, err)
 	}
 	return v, nil
 }

@@ -230,7 +230,14 @@ func (c *converter) record(ctx context.Context, ev *event.Event) (publish.Record
 	if err != nil {
 		return publish.Record{}, fmt.Errorf("encode key for topic %q: %w", ev.Topic, err)
 	}
-	v, err := ev.Value()
+	var v *event.Struct
+	if c.avro == nil || c.avro.value.conv == nil {
+		// jsonconv checks every value against its schema as it writes it:
+		// no need to walk the value once more beforehand.
+		v, err = ev.UncheckedValue()
+	} else {
+		v, err = ev.Value()
+	}
 	if err != nil {
 		return publish.Record{}, fmt.Errorf("build value for topic %q: %w", ev.Topic, err)
 	}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/big"
 	"strings"
@@ -248,4 +249,31 @@ func BenchmarkConvert(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/event")
 	b.ReportMetric(float64(n)/float64(b.N*len(batch)), "B/event")
+}
+
+// TestConvertInvalidValue: the JSON path skips Event.Value's validation, so
+// the encoder must still refuse a value that does not fit its schema.
+func TestConvertInvalidValue(t *testing.T) {
+	conv, err := newConverter(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		bad  func(*event.Event)
+		want string
+	}{
+		{"string for an int32", func(ev *event.Event) { ev.After.SetAt(1, "x") }, `field "after": field "k": value does not match schema`},
+		{"null for a required field", func(ev *event.Event) { ev.After.SetAt(2, nil) }, `field "after": field "name": value does not match schema: null for required`},
+		{"row of another schema", func(ev *event.Event) { ev.After = event.NewStruct(benchKey, int64(1)) }, `field "after": value does not match schema: struct bound to`},
+		{"source missing a required field", func(ev *event.Event) { ev.Source.SetAt(0, nil) }, `field "source": field "version": value does not match schema: null for required`},
+	}
+	for _, tt := range tests {
+		ev := benchEvent(1)
+		tt.bad(&ev)
+		_, err := conv.convert(t.Context(), event.Batch{ev})
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, jsonconv.ErrMismatch) {
+			t.Errorf("%s: convert error %v, want one containing %q", tt.name, err, tt.want)
+		}
+	}
 }
