@@ -17,7 +17,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-KNOWN_SERVICES=(postgres kafka)
+KNOWN_SERVICES=(postgres kafka mariadb)
 
 STATE="$ROOT/.services"
 ENV_FILE="$ROOT/.services.env"
@@ -516,6 +516,191 @@ svc_kafka_status() {
 		fi
 	else
 		printf 'kafka: stopped\n'
+	fi
+}
+
+# ---------------------------------------------------------------- mariadb
+#
+# Debian's MariaDB server, a throwaway instance in .services/mariadb/data. TCP
+# on 127.0.0.1:33069 (unix socket in the state dir for nobody but us), binary
+# log in ROW format with full row images and full table-map metadata, server_id
+# 1, GTIDs in strict mode. User sluice/sluice with replication privileges,
+# database sluice. The user and database are (re)created by an init file on
+# every start, so a test that drops them does not break the next run.
+
+MARIADB_PORT="${SERVICES_MARIADB_PORT:-33069}"
+MARIADB_URL="mysql://sluice:sluice@127.0.0.1:${MARIADB_PORT}/sluice"
+MARIADB_TIMEOUT=60
+MARIADB_DIR="$STATE/mariadb"
+MARIADB_DATA="$MARIADB_DIR/data"
+MARIADB_CNF="$MARIADB_DIR/my.cnf"
+MARIADB_PIDFILE="$MARIADB_DIR/pid"
+MARIADB_LOG="$MARIADB_DIR/log"
+
+# mariadb_user: mariadbd refuses to run as root unless told to.
+mariadb_user() { if ((EUID == 0)); then printf 'root\n'; else id -un; fi; }
+
+# mariadb_socket: a unix socket path short enough for sun_path (108 bytes).
+mariadb_socket() {
+	local s="$MARIADB_DIR/mysqld.sock"
+	if ((${#s} > 100)); then
+		s="/tmp/sluice-mariadb-$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1).sock"
+	fi
+	printf '%s\n' "$s"
+}
+
+mariadb_write_cnf() {
+	mkdir -p "$MARIADB_DIR"
+	cat >"$MARIADB_CNF" <<CNF
+# sluice test instance (scripts/services.sh); regenerated on every start.
+[mariadbd]
+user = $(mariadb_user)
+datadir = $MARIADB_DATA
+socket = $(mariadb_socket)
+pid-file = $MARIADB_DIR/mariadbd.pid
+port = $MARIADB_PORT
+bind-address = 127.0.0.1
+skip-name-resolve
+init-file = $MARIADB_DIR/init.sql
+log-error = $MARIADB_LOG
+server_id = 1
+log_bin = mariadb-bin
+binlog_format = ROW
+binlog_row_image = FULL
+binlog_row_metadata = FULL
+binlog_annotate_row_events = ON
+gtid_domain_id = 0
+gtid_strict_mode = ON
+expire_logs_days = 2
+max_connections = 200
+character_set_server = utf8mb4
+collation_server = utf8mb4_general_ci
+default_time_zone = '+00:00'
+# Throwaway instance: trade durability on a host crash for speed. Commit order
+# and the binlog/InnoDB two-phase commit are unchanged.
+innodb_flush_log_at_trx_commit = 2
+sync_binlog = 0
+innodb_buffer_pool_size = 128M
+innodb_log_file_size = 64M
+performance_schema = OFF
+CNF
+	cat >"$MARIADB_DIR/init.sql" <<'SQL'
+CREATE DATABASE IF NOT EXISTS sluice;
+CREATE USER IF NOT EXISTS 'sluice'@'127.0.0.1' IDENTIFIED BY 'sluice';
+CREATE USER IF NOT EXISTS 'sluice'@'localhost' IDENTIFIED BY 'sluice';
+GRANT ALL PRIVILEGES ON *.* TO 'sluice'@'127.0.0.1' WITH GRANT OPTION;
+GRANT ALL PRIVILEGES ON *.* TO 'sluice'@'localhost' WITH GRANT OPTION;
+SQL
+}
+
+mariadb_running_pid() {
+	local pid
+	pid="$(read_pid "$MARIADB_PIDFILE")"
+	if ! pid_alive "$pid" "$MARIADB_CNF"; then
+		# A server of ours whose pid file was lost: adopt it.
+		pid="$(pgrep -f -n -- "mariadbd --defaults-file=$MARIADB_CNF" || true)"
+		pid_alive "$pid" "$MARIADB_CNF" || return 1
+		printf '%s\n' "$pid" >"$MARIADB_PIDFILE"
+	fi
+	printf '%s\n' "$pid"
+}
+
+mariadb_healthy() {
+	timeout 5 mariadb --no-defaults --protocol=TCP -h127.0.0.1 -P"$MARIADB_PORT" -usluice -psluice \
+		--connect-timeout=3 -N -e 'select 1' sluice >/dev/null 2>&1
+}
+
+mariadb_wait_healthy() {
+	local pid="$1" deadline=$(($(now) + $2))
+	while :; do
+		mariadb_healthy && return 0
+		kill -0 "$pid" 2>/dev/null || {
+			log "mariadb: process $pid exited"
+			return 1
+		}
+		(($(now) < deadline)) || return 1
+		sleep 0.3
+	done
+}
+
+mariadb_init() {
+	[[ -d "$MARIADB_DATA/mysql" ]] && return 0
+	log "mariadb: mariadb-install-db $MARIADB_DATA"
+	rm -rf "$MARIADB_DATA"
+	mkdir -p "$MARIADB_DATA"
+	if ! mariadb-install-db --defaults-file="$MARIADB_CNF" --skip-test-db \
+		--auth-root-authentication-method=socket >"$MARIADB_DIR/install-db.log" 2>&1; then
+		rm -rf "$MARIADB_DATA"
+		fail_with_log mariadb "$MARIADB_DIR/install-db.log" "mariadb-install-db failed"
+	fi
+}
+
+svc_mariadb_up() {
+	local pid start
+	command -v mariadbd >/dev/null || [[ -x /usr/sbin/mariadbd ]] || ensure_packages mariadb-server
+	command -v mariadb >/dev/null || ensure_packages mariadb-client
+	local bin=/usr/sbin/mariadbd
+	command -v mariadbd >/dev/null && bin="$(command -v mariadbd)"
+
+	if pid="$(mariadb_running_pid)"; then
+		if mariadb_wait_healthy "$pid" "$MARIADB_TIMEOUT"; then
+			env_set "SLUICE_MYSQL_URL=$MARIADB_URL"
+			printf 'mariadb: already running (pid %s) on 127.0.0.1:%s\n' "$pid" "$MARIADB_PORT"
+			return 0
+		fi
+		fail_with_log mariadb "$MARIADB_LOG" "running (pid $pid) but not healthy within ${MARIADB_TIMEOUT}s"
+	fi
+	rm -f "$MARIADB_PIDFILE"
+	if ! port_free "$MARIADB_PORT"; then
+		die "mariadb: port $MARIADB_PORT is taken by another process (not ours); see: ss -ltnp 'sport = :$MARIADB_PORT'"
+	fi
+
+	start=$(now)
+	mariadb_write_cnf
+	mariadb_init
+	rm -f "$MARIADB_DIR/mariadbd.pid" "$(mariadb_socket)"
+	rotate_log "$MARIADB_LOG"
+	(cd / && exec setsid "$bin" --defaults-file="$MARIADB_CNF") </dev/null >>"$MARIADB_LOG" 2>&1 9>&- &
+	pid=$!
+	printf '%s\n' "$pid" >"$MARIADB_PIDFILE"
+
+	if ! mariadb_wait_healthy "$pid" "$MARIADB_TIMEOUT"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		fail_with_log mariadb "$MARIADB_LOG" "not healthy within ${MARIADB_TIMEOUT}s"
+	fi
+	env_set "SLUICE_MYSQL_URL=$MARIADB_URL"
+	printf 'mariadb: started (pid %s) on 127.0.0.1:%s in %ss\n' "$pid" "$MARIADB_PORT" "$(($(now) - start))"
+}
+
+svc_mariadb_down() {
+	local pid
+	if ! pid="$(mariadb_running_pid)"; then
+		rm -f "$MARIADB_PIDFILE"
+		env_unset SLUICE_MYSQL_URL
+		printf 'mariadb: not running\n'
+		return 0
+	fi
+	kill -TERM "$pid" 2>/dev/null || true # normal shutdown
+	if ! wait_gone "$pid" 60; then
+		log "mariadb: pid $pid did not stop in 60s; killing"
+		kill -KILL "$pid" 2>/dev/null || true
+		wait_gone "$pid" 10 || die "mariadb: pid $pid would not die"
+	fi
+	rm -f "$MARIADB_PIDFILE"
+	env_unset SLUICE_MYSQL_URL
+	printf 'mariadb: stopped (pid %s)\n' "$pid"
+}
+
+svc_mariadb_status() {
+	local pid
+	if pid="$(mariadb_running_pid)"; then
+		if mariadb_healthy; then
+			printf 'mariadb: running (pid %s) SLUICE_MYSQL_URL=%s\n' "$pid" "$MARIADB_URL"
+		else
+			printf 'mariadb: running (pid %s) but not answering\n' "$pid"
+		fi
+	else
+		printf 'mariadb: stopped\n'
 	fi
 }
 
