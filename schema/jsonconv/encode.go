@@ -385,6 +385,29 @@ func (c *Converter) appendStruct(dst []byte, plan *structPlan, s *event.Schema, 
 		dst = append(dst, plan.keys[i]...)
 		v := st.At(i)
 		fs := s.Field(i).Schema
+		// The common scalars directly; appendValue writes them the same.
+		switch x := v.(type) {
+		case string:
+			if fs.Type() == event.TypeString {
+				dst = appendString(dst, x)
+				continue
+			}
+		case int64:
+			if fs.Type() == event.TypeInt64 {
+				dst = strconv.AppendInt(dst, x, 10)
+				continue
+			}
+		case int32:
+			if fs.Type() == event.TypeInt32 {
+				dst = strconv.AppendInt(dst, int64(x), 10)
+				continue
+			}
+		case bool:
+			if fs.Type() == event.TypeBoolean {
+				dst = strconv.AppendBool(dst, x)
+				continue
+			}
+		}
 		if sub := plan.sub[i]; sub != nil {
 			if sv, ok := v.(*event.Struct); ok {
 				if dst, err = c.appendStruct(dst, sub, fs, sv); err != nil {

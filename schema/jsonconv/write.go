@@ -11,6 +11,15 @@ import (
 
 const hexUpper = "0123456789ABCDEF"
 
+// plainASCII marks the bytes appendString copies as they are: printable
+// ASCII but for the quote and the backslash.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendString appends s as a JSON string escaped the way Jackson's
 // UTF8JsonGenerator does by default.
 func appendString(dst []byte, s string) []byte {
@@ -18,11 +27,11 @@ func appendString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if plainASCII[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"', '\\':
