@@ -244,8 +244,7 @@ func converterSubkey(key string) bool {
 }
 
 // validate checks cfg against the plugin's and the common definitions.
-func validate(p *Plugin, cfg map[string]string) ConfigInfos {
-	defs := p.Definitions()
+func validate(p *Plugin, defs []ConfigKey, cfg map[string]string) ConfigInfos {
 	out := ConfigInfos{Name: p.Class, Groups: []string{}, Configs: make([]ConfigInfo, 0, len(defs))}
 	known := make(map[string]bool, len(defs))
 	for _, k := range defs {

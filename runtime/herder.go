@@ -218,7 +218,24 @@ func (h *Herder) Validate(plugin string, cfg map[string]string) (ConfigInfos, er
 	if !ok {
 		return ConfigInfos{}, internal(nil, "Failed to find any class that implements Connector and which name matches %s, available connectors are: %s", plugin, h.reg.classNames())
 	}
-	return validate(p, cfg), nil
+	return validate(p, h.Definitions(p), cfg), nil
+}
+
+// Definitions returns the plugin's configuration keys with the worker's
+// converters as the converter keys' defaults.
+func (h *Herder) Definitions(p *Plugin) []ConfigKey {
+	defs := p.Definitions()
+	for i, k := range defs {
+		switch k.Name {
+		case KeyKeyConverter:
+			defs[i].Default = str(h.cfg.KeyConverter)
+		case KeyValueConverter:
+			defs[i].Default = str(h.cfg.ValueConverter)
+		case KeyHeaderConv:
+			defs[i].Default = str(StringConverterClass)
+		}
+	}
+	return defs
 }
 
 // ConnectorInfo is a connector's name, configuration and task ids.
@@ -262,7 +279,7 @@ type ConnectorStatus struct {
 func (h *Herder) Connectors() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return slices.Sorted(maps.Keys(h.conns))
+	return append([]string{}, slices.Sorted(maps.Keys(h.conns))...)
 }
 
 // checkConfig resolves and validates a connector configuration whose name
@@ -285,7 +302,7 @@ func (h *Herder) checkConfig(name string, cfg map[string]string) (*Plugin, map[s
 	if !ok {
 		return nil, nil, badRequest("Failed to find any class that implements Connector and which name matches %s, available connectors are: %s", class, h.reg.classNames())
 	}
-	infos := validate(p, cfg)
+	infos := validate(p, h.Definitions(p), cfg)
 	if errs := infos.Errors(); len(errs) > 0 {
 		return nil, nil, badRequest("%s", invalidConfigMessage(errs))
 	}
@@ -710,7 +727,7 @@ func (h *Herder) ActiveTopics(name string) []string {
 	if !ok {
 		return []string{}
 	}
-	return slices.Sorted(maps.Keys(c.topics))
+	return append([]string{}, slices.Sorted(maps.Keys(c.topics))...)
 }
 
 // ResetActiveTopics forgets a connector's active topics.

@@ -39,7 +39,11 @@ func (h *Herder) runSink(ctx context.Context, c *connector, p *Plugin, cfg map[s
 	if err != nil {
 		return fmt.Errorf("sink consumer: %w", err)
 	}
-	defer cl.Close()
+	defer func() {
+		// Leaving the group waits for a rebalance this task may be blocking.
+		cl.AllowRebalance()
+		cl.Close()
+	}()
 	sink, err := p.NewSinkTask(cfg)
 	if err != nil {
 		return fmt.Errorf("start sink task: %w", err)
