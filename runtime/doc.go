@@ -41,4 +41,12 @@
 // tasks are stopped (their consumer leaves the group) rather than kept idle;
 // the file sink writes JSON values as JSON text, where FileStreamSink writes
 // Java's toString of the converted map.
+//
+// Not yet here (issue 5): cmd/sluice does not start the runtime (a follow-up
+// wires `sluice run` to NewHerder + rest.New on :8083, with connectors from
+// sluice.yaml and source offsets in internal/offsets.File, and adds `sluice
+// worker`); distributed mode (group membership, config/offset/status topics,
+// forwarding to the leader); the Debezium PostgresConnector adapter over
+// capture/postgres (the daemon's convert → publish → save → ack pipeline is
+// unexported in internal/daemon and would be reused through a small export).
 package runtime

@@ -312,10 +312,7 @@ func (h *Herder) checkConfig(name string, cfg map[string]string) (*Plugin, map[s
 // CreateConnector creates and starts a connector; it fails with KindConflict
 // when the name exists.
 func (h *Herder) CreateConnector(name string, cfg map[string]string) (ConnectorInfo, error) {
-	info, created, err := h.putConfig(name, cfg, false)
-	if err == nil && !created {
-		panic("runtime: create replaced a connector")
-	}
+	info, _, err := h.putConfig(name, cfg, false)
 	return info, err
 }
 
@@ -654,11 +651,6 @@ func (h *Herder) RestartConnector(name string, req RestartRequest) (*ConnectorSt
 		st = &s
 	}
 	h.mu.Unlock()
-	if restartConn && len(restart) == 0 && c.target != targetStopped {
-		h.mu.Lock()
-		c.state, c.trace = StateRunning, ""
-		h.mu.Unlock()
-	}
 	h.restartTasks(c, restart)
 	if restartConn {
 		h.mu.Lock()
