@@ -76,17 +76,18 @@ type MemoryConfig struct {
 	// nears it the garbage collector runs more often instead of letting the
 	// heap double, which keeps the peak RSS near the limit at little CPU
 	// cost. Records awaiting acks (kafka.buffer.memory per source) stay in
-	// memory whatever the limit, so the daemon raises a limit below twice
-	// their total plus 16 MiB to that, with a warning. 0 leaves the runtime
+	// memory whatever the limit, so the daemon raises a limit below their
+	// total plus 32 MiB to that, with a warning. 0 leaves the runtime
 	// alone, and so does a GOMEMLIMIT environment variable, which wins.
 	Limit int64 `yaml:"limit" json:"limit"`
 }
 
-// DefaultMemoryLimit is memory.limit's default: room for the default
-// kafka.buffer.memory (32 MiB) twice over and the rest of the daemon's heap.
-// The process's peak RSS comes out some 15 MiB above it (the binary's code
-// and data, which the limit does not cover): under 100 MiB.
-const DefaultMemoryLimit = 80 << 20
+// DefaultMemoryLimit is memory.limit's default: the default
+// kafka.buffer.memory (32 MiB), the rest of the daemon's live heap (some 15
+// MiB) and room for garbage. The process's peak RSS comes out some 15 to 20
+// MiB above it (the binary's code and data, which the limit does not
+// cover): under 100 MiB.
+const DefaultMemoryLimit = 72 << 20
 
 // Validate checks that Limit is not negative.
 func (m MemoryConfig) Validate() error {

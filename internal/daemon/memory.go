@@ -7,9 +7,10 @@ import (
 	"runtime/debug"
 )
 
-// memoryHeadroom is what the daemon needs beyond the records awaiting acks:
-// converters, the Kafka client's request buffers, the runtime.
-const memoryHeadroom = 16 << 20
+// memoryHeadroom is what the daemon needs beyond the records awaiting acks
+// (converters, the Kafka client's request buffers, the runtime) and room
+// for garbage, so that the collector does not run back to back.
+const memoryHeadroom = 32 << 20
 
 // memoryLimit returns the soft memory limit to set for cfg (see
 // MemoryConfig.Limit), or 0 for none, and whether it raised the configured
@@ -18,7 +19,7 @@ func memoryLimit(cfg Config) (limit int64, raised bool) {
 	if cfg.Memory.Limit <= 0 {
 		return 0, false
 	}
-	floor := 2*int64(cfg.Kafka.MaxBufferedBytes)*int64(max(1, len(cfg.Sources))) + memoryHeadroom
+	floor := int64(cfg.Kafka.MaxBufferedBytes)*int64(max(1, len(cfg.Sources))) + memoryHeadroom
 	if cfg.Memory.Limit < floor {
 		return floor, true
 	}
@@ -39,7 +40,7 @@ func setMemoryLimit(cfg Config, log *slog.Logger) (restore func()) {
 		return func() {}
 	}
 	if raised {
-		log.Warn("memory.limit raised to leave room for the Kafka buffers (kafka.buffer.memory per source, twice over)",
+		log.Warn("memory.limit raised to leave room for the Kafka buffers (kafka.buffer.memory per source, plus 32 MiB)",
 			"configured", cfg.Memory.Limit, "limit", limit)
 	}
 	prev := debug.SetMemoryLimit(limit)

@@ -18,9 +18,10 @@ func TestMemoryLimit(t *testing.T) {
 	}{
 		{"default", DefaultMemoryLimit, 32 * mib, 1, DefaultMemoryLimit, false},
 		{"off", 0, 32 * mib, 1, 0, false},
-		{"raised for a 64 MiB buffer", DefaultMemoryLimit, 64 * mib, 1, 144 * mib, true},
-		{"raised for three sources", DefaultMemoryLimit, 32 * mib, 3, 208 * mib, true},
-		{"no sources counts as one", 80 * mib, 32 * mib, 0, 80 * mib, false},
+		{"raised for a 64 MiB buffer", DefaultMemoryLimit, 64 * mib, 1, 96 * mib, true},
+		{"raised for three sources", DefaultMemoryLimit, 32 * mib, 3, 128 * mib, true},
+		{"no sources counts as one", 64 * mib, 32 * mib, 0, 64 * mib, false},
+		{"just below the floor", 64*mib - 1, 32 * mib, 1, 64 * mib, true},
 		{"large enough", 1 << 30, 64 * mib, 2, 1 << 30, false},
 	}
 	for _, tt := range tests {
