@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-cdc/sluice/capture/postgres"
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/internal/obs"
+	"github.com/sluice-cdc/sluice/outbox"
 	"github.com/sluice-cdc/sluice/publish"
 	"github.com/sluice-cdc/sluice/schema/avroconv"
 	"github.com/sluice-cdc/sluice/schema/registry"
@@ -154,6 +155,10 @@ type SourceConfig struct {
 	// defaults (see [Decode]); only the block matching Connector is used and
 	// validated.
 	Postgres postgres.Config `yaml:"postgres" json:"postgres"`
+
+	// Outbox routes the source's outbox table and outbox logical decoding
+	// messages as Debezium's Outbox Event Router does (see outbox.go).
+	Outbox *outbox.Config `yaml:"outbox,omitempty" json:"outbox,omitempty"`
 }
 
 // DefaultSourceConfig returns the defaults every entry of sources starts
@@ -334,6 +339,7 @@ func (s SourceConfig) Validate() error {
 	if kind == Postgres {
 		p.Merge("postgres", s.Postgres.Validate())
 	}
+	p.Merge("outbox", validateOutbox(s))
 	return p.Err()
 }
 

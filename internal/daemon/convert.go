@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sluice-cdc/sluice/event"
+	"github.com/sluice-cdc/sluice/outbox"
 	"github.com/sluice-cdc/sluice/publish"
 	"github.com/sluice-cdc/sluice/schema/jsonconv"
 )
@@ -23,6 +24,8 @@ type converter struct {
 	// JSON (see encodeHeader).
 	header     *jsonconv.Converter
 	tombstones bool
+	// outbox, when set, routes the source's outbox events (outbox.go).
+	outbox *outbox.Router
 	// buf is the arena keys and values are encoded into (see encode).
 	buf arena
 }
@@ -202,6 +205,15 @@ func (c *converter) convert(ctx context.Context, batch event.Batch) ([]segment, 
 				segs = append(segs, segment{})
 			}
 			continue
+		}
+		if c.outbox != nil {
+			var routed bool
+			var err error
+			if segs, routed, err = c.routeOutbox(ctx, segs, ev); err != nil {
+				return nil, err
+			} else if routed {
+				continue
+			}
 		}
 		rec, err := c.record(ctx, ev)
 		if err != nil {

@@ -244,6 +244,9 @@ func (d *Daemon) runOnce(ctx context.Context, sc SourceConfig, kcfg publish.Conf
 		return Permanent(err)
 	}
 	conv.avro = d.avro
+	if conv.outbox, err = newOutboxRouter(sc, log); err != nil {
+		return Permanent(err)
+	}
 	src, err := d.ctors.build(sc, SourceParams{Logger: log, Registerer: d.metrics.Registry(), Start: start})
 	if err != nil {
 		return err

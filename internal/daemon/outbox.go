@@ -1,0 +1,156 @@
+package daemon
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+
+	"github.com/sluice-cdc/sluice/capture/postgres"
+	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/event"
+	"github.com/sluice-cdc/sluice/outbox"
+	"github.com/sluice-cdc/sluice/publish"
+)
+
+// The transactional outbox: a source with an outbox: block routes the
+// change events of its outbox table, and the logical decoding messages with
+// the outbox prefix, through outbox.Router (Debezium's EventRouter) instead
+// of publishing them as change events. The routed record is encoded by the
+// same key, value and header converters as every other record; dropped
+// outbox events (deletes, updates, truncates) still advance the position.
+
+// validateOutbox checks a source's outbox block: the router keys, and that
+// the outbox table is captured.
+func validateOutbox(s SourceConfig) error {
+	if s.Outbox == nil {
+		return nil
+	}
+	var p config.Problems
+	p.Merge("", s.Outbox.Validate())
+	if t := s.Outbox.Table; t != "" && len(s.Tables) > 0 && !contains(s.Tables, t) {
+		p.Addf("table", "outbox table %q is not captured: add it to tables", t)
+	}
+	return p.Err()
+}
+
+// newOutboxRouter returns the router of a source, nil when it has no
+// outbox block.
+func newOutboxRouter(sc SourceConfig, log *slog.Logger) (*outbox.Router, error) {
+	if sc.Outbox == nil {
+		return nil, nil
+	}
+	opts := outbox.Options{Logger: log}
+	if sc.Kind() == Postgres {
+		to, err := sc.Postgres.TypeOptions()
+		if err != nil {
+			return nil, fmt.Errorf("outbox: %w", err)
+		}
+		opts.MessageContent = messageContent(to.Binary)
+	}
+	r, err := outbox.NewRouter(*sc.Outbox, opts)
+	if err != nil {
+		return nil, fmt.Errorf("source %q: %w", sc.Name, err)
+	}
+	return r, nil
+}
+
+// messageContent undoes binary.handling.mode on a logical decoding
+// message's content.
+func messageContent(mode postgres.BinaryMode) func(any) ([]byte, error) {
+	return func(c any) ([]byte, error) {
+		switch v := c.(type) {
+		case []byte:
+			return v, nil
+		case string:
+			switch mode {
+			case postgres.BinaryBase64:
+				return base64.StdEncoding.DecodeString(v)
+			case postgres.BinaryBase64URLSafe:
+				return base64.URLEncoding.DecodeString(v)
+			case postgres.BinaryHex:
+				return hex.DecodeString(v)
+			}
+			return []byte(v), nil
+		}
+		return nil, fmt.Errorf("message content of type %T", c)
+	}
+}
+
+// routeOutbox routes ev if it is an outbox event, appending its record (or,
+// for a dropped event, its position as a mark) to segs. routed is false
+// when ev is no outbox event.
+func (c *converter) routeOutbox(ctx context.Context, segs []segment, ev *event.Event) (_ []segment, routed bool, _ error) {
+	rec, routed, err := c.outbox.Route(ev)
+	if err != nil || !routed {
+		return segs, routed, err
+	}
+	cur := &segs[len(segs)-1]
+	if rec == nil {
+		if len(ev.Position) > 0 {
+			cur.mark = ev.Position
+			segs = append(segs, segment{})
+		}
+		return segs, true, nil
+	}
+	out, err := c.outboxRecord(ctx, rec)
+	if err != nil {
+		return segs, true, err
+	}
+	cur.records = append(cur.records, out)
+	return segs, true, nil
+}
+
+// outboxRecord serializes a routed record. Its key and value need not be
+// structs: the key is the aggregate id column, the value the payload.
+func (c *converter) outboxRecord(ctx context.Context, rec *outbox.Record) (publish.Record, error) {
+	key, err := c.encodeAny(ctx, rec.Topic, true, rec.KeySchema, rec.Key)
+	if err != nil {
+		return publish.Record{}, fmt.Errorf("outbox: encode key for topic %q: %w", rec.Topic, err)
+	}
+	var value []byte
+	if rec.ValueSchema != nil {
+		if value, err = c.encodeAny(ctx, rec.Topic, false, rec.ValueSchema, rec.Value); err != nil {
+			return publish.Record{}, fmt.Errorf("outbox: encode value for topic %q: %w", rec.Topic, err)
+		}
+	}
+	out := publish.Record{Topic: rec.Topic, Key: key, Value: value, Position: position(rec.Position)}
+	for _, h := range rec.Headers {
+		b, err := c.encodeHeader(h)
+		if err != nil {
+			return publish.Record{}, fmt.Errorf("outbox: encode header %q for topic %q: %w", h.Key, rec.Topic, err)
+		}
+		out.Headers = append(out.Headers, publish.Header{Key: h.Key, Value: b})
+	}
+	return out, nil
+}
+
+// encodeAny encodes one side of a routed record. JSON takes any Connect
+// value; the Avro converter only structs (an expanded payload or an
+// envelope), as a record name is what its subjects and schemas hang on.
+func (c *converter) encodeAny(ctx context.Context, topic string, isKey bool, s *event.Schema, v any) ([]byte, error) {
+	var side avroSide
+	if c.avro != nil {
+		side = c.avro.value
+		if isKey {
+			side = c.avro.key
+		}
+	}
+	if side.conv == nil {
+		conv := c.value
+		if isKey {
+			conv = c.key
+		}
+		return conv.Encode(nil, s, v)
+	}
+	st, ok := v.(*event.Struct)
+	if !ok && v != nil {
+		return nil, fmt.Errorf("the avro converter encodes structs only, got %s (use a json converter, or table.expand.json.payload / an envelope field for the value)", s.Type())
+	}
+	out, err := side.conv.Encode(ctx, topic, isKey, st)
+	if err != nil && ctx.Err() == nil && registryUnavailable(err) {
+		return nil, retriable{err}
+	}
+	return out, err
+}

@@ -1,0 +1,93 @@
+package daemon
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/sluice-cdc/sluice/event"
+	"github.com/sluice-cdc/sluice/outbox"
+)
+
+func TestConvertOutbox(t *testing.T) {
+	rowSchema := event.StructOf("srv.public.outbox.Value",
+		event.NewField("id", event.String().WithName("io.debezium.data.Uuid").WithVersion(1)),
+		event.NewField("aggregatetype", event.String()),
+		event.NewField("aggregateid", event.String()),
+		event.NewField("type", event.String()),
+		event.NewField("payload", event.String().Optional().WithName("io.debezium.data.Json").WithVersion(1)),
+	)
+	src := event.StructOf("src", event.NewField("schema", event.String()), event.NewField("table", event.String()))
+	row := event.NewStruct(rowSchema, "0190f0a4-9c1e-7000-8000-000000000001", "Order", "order-7", "OrderCreated", `{"total": 12}`)
+	insert := event.Event{Op: event.OpCreate, Topic: "srv.public.outbox", After: row,
+		Source: event.NewStruct(src, "public", "outbox"), Position: event.Position("p1")}
+	del := insert
+	del.Op, del.After, del.Before, del.Position = event.OpDelete, nil, row, event.Position("p2")
+
+	tests := []struct {
+		name       string
+		schemas    bool
+		expand     bool
+		key, value string
+	}{
+		{"schemaless", false, false, `"order-7"`, `"{\"total\": 12}"`},
+		{"with schemas", true, false, `{"schema":{"type":"string","optional":false},"payload":"order-7"}`,
+			`{"schema":{"type":"string","optional":true,"name":"io.debezium.data.Json","version":1},"payload":"{\"total\": 12}"}`},
+		{"expanded", false, true, `"order-7"`, `{"total":12}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Converters.Key.SchemasEnable = tt.schemas
+			cfg.Converters.Value.SchemasEnable = tt.schemas
+			c, err := newConverter(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.outbox, err = outbox.NewRouter(outbox.Config{Table: "public.outbox", ExpandJSONPayload: tt.expand}, outbox.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			segs, err := c.convert(context.Background(), event.Batch{insert, del})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The insert is one record; the delete is dropped (no tombstone)
+			// and leaves its position as a mark.
+			if len(segs) != 2 || len(segs[0].records) != 1 || string(segs[0].mark) != "p2" || len(segs[1].records) != 0 {
+				t.Fatalf("segments = %+v", segs)
+			}
+			r := segs[0].records[0]
+			if r.Topic != "outbox.event.Order" || string(r.Key) != tt.key || string(r.Value) != tt.value {
+				t.Errorf("record %s key %s value %s, want outbox.event.Order key %s value %s", r.Topic, r.Key, r.Value, tt.key, tt.value)
+			}
+			if len(r.Headers) != 1 || r.Headers[0].Key != "id" || string(r.Headers[0].Value) != "0190f0a4-9c1e-7000-8000-000000000001" {
+				t.Errorf("headers = %+v", r.Headers)
+			}
+			if string(r.Position.(event.Position)) != "p1" {
+				t.Errorf("position = %v", r.Position)
+			}
+		})
+	}
+}
+
+func TestValidateOutbox(t *testing.T) {
+	s := DefaultSourceConfig()
+	s.Name, s.Connector, s.TopicPrefix, s.URL = "pg", "postgres", "srv", "postgres://localhost/db"
+	s.Tables = []string{"public.orders"}
+	s.Outbox = &outbox.Config{Table: "public.outbox", OpInvalidBehavior: "explode"}
+	err := s.Validate()
+	if err == nil {
+		t.Fatal("no problem reported")
+	}
+	for _, want := range []string{"outbox.table", "outbox.table.op.invalid.behavior"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: want a problem at %s", err, want)
+		}
+	}
+	s.Tables = append(s.Tables, "public.outbox")
+	s.Outbox.OpInvalidBehavior = ""
+	if err := s.Validate(); err != nil {
+		t.Errorf("valid outbox block: %v", err)
+	}
+}
