@@ -1,0 +1,290 @@
+package mysql
+
+import (
+	"fmt"
+	"hash/fnv"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/sluice-cdc/sluice/config"
+)
+
+// Snapshot modes (snapshot.mode).
+const (
+	SnapshotInitial     = "initial"      // snapshot when no position is stored, then stream
+	SnapshotInitialOnly = "initial_only" // snapshot when no position is stored, then stop
+	SnapshotNoData      = "no_data"      // never snapshot rows; stream from the current binlog end
+	SnapshotAlways      = "always"       // snapshot on every start, then stream
+)
+
+// Snapshot locking modes (snapshot.locking.mode).
+const (
+	LockingMinimal = "minimal" // a global read lock only while the binlog position is read
+	LockingNone    = "none"    // no lock: the snapshot and its position may disagree
+)
+
+// List is a list of strings that YAML may give either as a sequence or, as in
+// a Debezium properties file, as one comma-separated string.
+type List []string
+
+// UnmarshalYAML accepts a sequence of strings or a comma-separated scalar.
+func (l *List) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.ShortTag() == "!!null" {
+			*l = nil
+			return nil
+		}
+		var out List
+		for _, s := range strings.Split(n.Value, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+		*l = out
+		return nil
+	case yaml.SequenceNode:
+		var ss []string
+		if err := n.Decode(&ss); err != nil {
+			return err
+		}
+		*l = ss
+		return nil
+	default:
+		return fmt.Errorf("want a list or a comma-separated string")
+	}
+}
+
+// Config holds the Debezium MySQL connector keys Sluice supports, spelled as
+// in Debezium. It lives in the mysql: block of a source in sluice.yaml.
+// tombstones.on.delete is handled by the wiring, not here.
+type Config struct {
+	// ServerID is the replica server id the connector registers with
+	// (database.server.id). 0 picks a stable id from the connector name in
+	// 5400..6399, Debezium's default range.
+	ServerID            uint32 `yaml:"database.server.id" json:"database.server.id"`
+	DatabaseIncludeList List   `yaml:"database.include.list" json:"database.include.list"`
+	DatabaseExcludeList List   `yaml:"database.exclude.list" json:"database.exclude.list"`
+	TableIncludeList    List   `yaml:"table.include.list" json:"table.include.list"`
+	TableExcludeList    List   `yaml:"table.exclude.list" json:"table.exclude.list"`
+	SnapshotMode        string `yaml:"snapshot.mode" json:"snapshot.mode"`
+	SnapshotLockingMode string `yaml:"snapshot.locking.mode" json:"snapshot.locking.mode"`
+	DecimalHandlingMode string `yaml:"decimal.handling.mode" json:"decimal.handling.mode"`
+	TimePrecisionMode   string `yaml:"time.precision.mode" json:"time.precision.mode"`
+	BinaryHandlingMode  string `yaml:"binary.handling.mode" json:"binary.handling.mode"`
+	BigintUnsignedMode  string `yaml:"bigint.unsigned.handling.mode" json:"bigint.unsigned.handling.mode"`
+	// IncludeQuery fills source.query with the statement that changed the
+	// row (MariaDB annotate-rows events, MySQL rows-query events).
+	IncludeQuery bool `yaml:"include.query" json:"include.query"`
+	MaxBatchSize int  `yaml:"max.batch.size" json:"max.batch.size"`
+}
+
+// DefaultConfig returns Debezium's defaults for every supported key.
+func DefaultConfig() Config {
+	return Config{
+		SnapshotMode:        SnapshotInitial,
+		SnapshotLockingMode: LockingMinimal,
+		DecimalHandlingMode: "precise",
+		TimePrecisionMode:   "adaptive_time_microseconds",
+		BinaryHandlingMode:  "bytes",
+		BigintUnsignedMode:  "long",
+		MaxBatchSize:        2048,
+	}
+}
+
+// Validate reports every problem with c; paths are YAML keys relative to the
+// mysql: block.
+func (c Config) Validate() error {
+	var p config.Problems
+	for _, l := range []struct {
+		key  string
+		list List
+	}{
+		{"database.include.list", c.DatabaseIncludeList},
+		{"database.exclude.list", c.DatabaseExcludeList},
+		{"table.include.list", c.TableIncludeList},
+		{"table.exclude.list", c.TableExcludeList},
+	} {
+		for i, s := range l.list {
+			if _, err := compileAnchored(s); err != nil {
+				p.Addf(fmt.Sprintf("%s[%d]", l.key, i), "bad regular expression %q: %v", s, err)
+			}
+		}
+	}
+	if len(c.DatabaseIncludeList) > 0 && len(c.DatabaseExcludeList) > 0 {
+		p.Addf("database.exclude.list", "cannot be used together with database.include.list")
+	}
+	if len(c.TableIncludeList) > 0 && len(c.TableExcludeList) > 0 {
+		p.Addf("table.exclude.list", "cannot be used together with table.include.list")
+	}
+	switch c.SnapshotMode {
+	case SnapshotInitial, SnapshotInitialOnly, SnapshotNoData, SnapshotAlways:
+	case "never", "schema_only":
+		p.Addf("snapshot.mode", "%q was renamed \"no_data\" in Debezium 2.x; use no_data", c.SnapshotMode)
+	default:
+		p.Addf("snapshot.mode", "unknown or unsupported mode %q (want initial, initial_only, no_data or always)", c.SnapshotMode)
+	}
+	switch c.SnapshotLockingMode {
+	case LockingMinimal, LockingNone:
+	default:
+		p.Addf("snapshot.locking.mode", "unknown or unsupported mode %q (want minimal or none)", c.SnapshotLockingMode)
+	}
+	if _, err := c.TypeOptions(); err != nil {
+		if fe, ok := err.(*optionError); ok {
+			p.Addf(fe.key, "%s", fe.msg)
+		}
+	}
+	if c.MaxBatchSize <= 0 {
+		p.Addf("max.batch.size", "must be positive, got %d", c.MaxBatchSize)
+	}
+	return p.Err()
+}
+
+// serverID returns database.server.id, or a stable id in 5400..6399 derived
+// from the connector name when it is 0.
+func (c Config) serverID(name string) uint32 {
+	if c.ServerID != 0 {
+		return c.ServerID
+	}
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return 5400 + h.Sum32()%1000
+}
+
+type optionError struct{ key, msg string }
+
+func (e *optionError) Error() string { return e.key + ": " + e.msg }
+
+// TypeOptions returns the value-conversion options c selects.
+func (c Config) TypeOptions() (TypeOptions, error) {
+	var o TypeOptions
+	switch c.DecimalHandlingMode {
+	case "precise":
+		o.Decimal = DecimalPrecise
+	case "double":
+		o.Decimal = DecimalDouble
+	case "string":
+		o.Decimal = DecimalString
+	default:
+		return o, &optionError{"decimal.handling.mode", fmt.Sprintf("unknown mode %q (want precise, double or string)", c.DecimalHandlingMode)}
+	}
+	switch c.TimePrecisionMode {
+	case "adaptive_time_microseconds":
+		o.Time = TimeAdaptiveMicros
+	case "connect":
+		o.Time = TimeConnect
+	case "adaptive":
+		return o, &optionError{"time.precision.mode", "\"adaptive\" is not supported by Debezium's MySQL connector; use adaptive_time_microseconds or connect"}
+	default:
+		return o, &optionError{"time.precision.mode", fmt.Sprintf("unknown mode %q (want adaptive_time_microseconds or connect)", c.TimePrecisionMode)}
+	}
+	switch c.BinaryHandlingMode {
+	case "bytes":
+		o.Binary = BinaryBytes
+	case "base64":
+		o.Binary = BinaryBase64
+	case "base64-url-safe":
+		o.Binary = BinaryBase64URL
+	case "hex":
+		o.Binary = BinaryHex
+	default:
+		return o, &optionError{"binary.handling.mode", fmt.Sprintf("unknown mode %q (want bytes, base64, base64-url-safe or hex)", c.BinaryHandlingMode)}
+	}
+	switch c.BigintUnsignedMode {
+	case "long":
+		o.BigintPrecise = false
+	case "precise":
+		o.BigintPrecise = true
+	default:
+		return o, &optionError{"bigint.unsigned.handling.mode", fmt.Sprintf("unknown mode %q (want long or precise)", c.BigintUnsignedMode)}
+	}
+	return o, nil
+}
+
+// compileAnchored compiles a Debezium include/exclude expression, which must
+// match the whole identifier.
+func compileAnchored(s string) (*regexp.Regexp, error) {
+	return regexp.Compile(`^(?:` + s + `)$`)
+}
+
+// filter decides which tables are captured.
+type filter struct {
+	tables             map[string]bool // explicit db.table list from sluice.yaml
+	dbInc, dbExc       []*regexp.Regexp
+	tableInc, tableExc []*regexp.Regexp
+}
+
+func newFilter(c Config, tables []string) (*filter, error) {
+	f := &filter{}
+	if len(tables) > 0 {
+		f.tables = map[string]bool{}
+		for _, t := range tables {
+			f.tables[t] = true
+		}
+	}
+	var err error
+	comp := func(l List) []*regexp.Regexp {
+		var out []*regexp.Regexp
+		for _, s := range l {
+			re, e := compileAnchored(s)
+			if e != nil && err == nil {
+				err = e
+			}
+			out = append(out, re)
+		}
+		return out
+	}
+	f.dbInc, f.dbExc = comp(c.DatabaseIncludeList), comp(c.DatabaseExcludeList)
+	f.tableInc, f.tableExc = comp(c.TableIncludeList), comp(c.TableExcludeList)
+	return f, err
+}
+
+// systemDatabases are never captured.
+var systemDatabases = map[string]bool{"mysql": true, "information_schema": true, "performance_schema": true, "sys": true}
+
+// database reports whether tables of db may be captured.
+func (f *filter) database(db string) bool {
+	if systemDatabases[db] {
+		return false
+	}
+	if f.tables != nil {
+		for t := range f.tables {
+			if d, _, _ := strings.Cut(t, "."); d == db {
+				return true
+			}
+		}
+		return false
+	}
+	return matchLists(db, f.dbInc, f.dbExc)
+}
+
+// table reports whether db.table is captured.
+func (f *filter) table(db, table string) bool {
+	if !f.database(db) {
+		return false
+	}
+	id := db + "." + table
+	if f.tables != nil {
+		return f.tables[id]
+	}
+	return matchLists(id, f.tableInc, f.tableExc)
+}
+
+func matchLists(s string, inc, exc []*regexp.Regexp) bool {
+	if len(inc) > 0 {
+		for _, re := range inc {
+			if re.MatchString(s) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, re := range exc {
+		if re.MatchString(s) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,298 @@
+package mysql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/sluice-cdc/sluice/event"
+)
+
+// streamer is the state of one binlog read.
+type streamer struct {
+	s      *Source
+	flavor string
+	done   gmysql.GTIDSet // transactions completely emitted
+	tables map[TableID]*Table
+	schema func(ctx context.Context, id TableID) (*Table, bool, error)
+
+	// Current transaction.
+	gtid    string
+	txFile  string
+	txPos   uint32
+	n       int64 // captured rows of the transaction seen so far
+	thread  int64
+	query   string
+	file    string
+	skipTx  string // transaction whose first skipN rows were emitted before the restart
+	skipN   int64
+	pending event.Batch
+}
+
+// stream reads the binlog after from and emits change events until ctx ends.
+func (s *Source) stream(ctx context.Context, from position, emit func(context.Context, event.Batch) error) error {
+	gset, err := gmysql.ParseGTIDSet(from.Flavor, from.GTIDs)
+	if err != nil {
+		return fmt.Errorf("%w: gtid set %q: %v", ErrBadPosition, from.GTIDs, err)
+	}
+	meta, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer meta.Close()
+
+	host, port, _ := strings.Cut(s.addr, ":")
+	if i := strings.LastIndexByte(s.addr, ':'); i >= 0 {
+		host, port = strings.Trim(s.addr[:i], "[]"), s.addr[i+1:]
+	}
+	var portN uint16
+	fmt.Sscan(port, &portN)
+	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+		ServerID:                s.serverID,
+		Flavor:                  from.Flavor,
+		Host:                    host,
+		Port:                    portN,
+		User:                    s.user,
+		Password:                s.password,
+		TimestampStringLocation: time.UTC,
+		HeartbeatPeriod:         10 * time.Second,
+		ReadTimeout:             60 * time.Second,
+		MaxReconnectAttempts:    0,
+		Logger:                  s.log.With("component", "binlog"),
+	})
+	defer syncer.Close()
+	bs, err := syncer.StartSyncGTID(gset.Clone())
+	if err != nil {
+		return fmt.Errorf("start binlog stream after %q: %w", from.GTIDs, err)
+	}
+	st := &streamer{
+		s: s, flavor: from.Flavor, done: gset, tables: map[TableID]*Table{},
+		skipTx: from.Tx, skipN: from.N, file: from.File, thread: -1,
+		schema: func(ctx context.Context, id TableID) (*Table, bool, error) {
+			return loadTable(ctx, meta, s.opts.TopicPrefix, id, s.types)
+		},
+	}
+	s.log.Info("streaming", "gtids", from.GTIDs, "tx", from.Tx, "skip", from.N)
+	for {
+		ev, err := bs.GetEvent(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("read binlog: %w", err)
+		}
+		if err := st.handle(ctx, ev, emit); err != nil {
+			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+				return ctx.Err()
+			}
+			return err
+		}
+	}
+}
+
+func (st *streamer) handle(ctx context.Context, ev *replication.BinlogEvent, emit func(context.Context, event.Batch) error) error {
+	h := ev.Header
+	switch e := ev.Event.(type) {
+	case *replication.RotateEvent:
+		st.file = string(e.NextLogName)
+	case *replication.MariadbGTIDEvent:
+		st.begin(e.GTID.String(), h)
+	case *replication.GTIDEvent:
+		next, err := e.GTIDNext()
+		if err != nil {
+			return fmt.Errorf("gtid event: %w", err)
+		}
+		st.begin(next.String(), h)
+	case *replication.MariadbAnnotateRowsEvent:
+		st.query = string(e.Query)
+	case *replication.RowsQueryEvent:
+		st.query = string(e.Query)
+	case *replication.QueryEvent:
+		q := strings.TrimSpace(string(e.Query))
+		switch {
+		case strings.EqualFold(q, "BEGIN"):
+			st.thread = int64(e.SlaveProxyID)
+		case strings.EqualFold(q, "COMMIT"): // non-transactional engines
+			return st.commit(ctx, emit)
+		default:
+			// DDL (or another statement logged as a query). Forget the
+			// schemas of the database so they are read again when next
+			// used. TODO(schema history): this reads the current
+			// catalog, right only while the stream keeps up.
+			db := string(e.Schema)
+			for id := range st.tables {
+				if id.DB == db || strings.Contains(q, id.Table) {
+					delete(st.tables, id)
+				}
+			}
+			// A DDL is its own transaction without an XID.
+			return st.commit(ctx, emit)
+		}
+	case *replication.XIDEvent:
+		return st.commit(ctx, emit)
+	case *replication.RowsEvent:
+		return st.rows(ctx, h, e, emit)
+	}
+	return nil
+}
+
+func (st *streamer) begin(gtid string, h *replication.EventHeader) {
+	st.gtid = gtid
+	st.n = 0
+	st.thread = -1
+	st.query = ""
+	st.txFile = st.file
+	st.txPos = h.LogPos - h.EventSize
+	if st.skipTx != "" && st.skipTx != gtid {
+		// The partly emitted transaction is not the first one after the
+		// stored set: nothing to skip (it was never ours to resume).
+		st.skipTx, st.skipN = "", 0
+	}
+}
+
+// commit ends the current transaction: its GTID joins the done set and the
+// pending events are emitted, the last one carrying the new resume point.
+func (st *streamer) commit(ctx context.Context, emit func(context.Context, event.Batch) error) error {
+	if st.gtid != "" {
+		if err := st.done.Update(st.gtid); err != nil {
+			return fmt.Errorf("gtid %s: %w", st.gtid, err)
+		}
+	}
+	if st.skipTx == st.gtid {
+		st.skipTx, st.skipN = "", 0
+	}
+	st.gtid, st.n = "", 0
+	if len(st.pending) == 0 {
+		return nil
+	}
+	st.pending[len(st.pending)-1].Position = position{Flavor: st.flavor, GTIDs: st.done.String(), File: st.txFile, Pos: st.txPos}.encode()
+	return st.flush(ctx, emit)
+}
+
+func (st *streamer) flush(ctx context.Context, emit func(context.Context, event.Batch) error) error {
+	b := st.pending
+	st.pending = nil
+	return emit(ctx, b)
+}
+
+// table returns the schema for a rows event, reloading it when the column
+// count disagrees with the catalog read earlier.
+func (st *streamer) table(ctx context.Context, id TableID, ncols int) (*Table, error) {
+	t := st.tables[id]
+	if t == nil || len(t.Columns) != ncols {
+		var ok bool
+		var err error
+		t, ok, err = st.schema(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("table %s: rows in the binlog but the table no longer exists (schema history is not implemented)", id)
+		}
+		st.tables[id] = t
+	}
+	if len(t.Columns) != ncols {
+		return nil, fmt.Errorf("table %s: binlog rows have %d columns, catalog has %d (schema history is not implemented)", id, ncols, len(t.Columns))
+	}
+	return t, nil
+}
+
+func (st *streamer) rows(ctx context.Context, h *replication.EventHeader, e *replication.RowsEvent, emit func(context.Context, event.Batch) error) error {
+	id := TableID{DB: string(e.Table.Schema), Table: string(e.Table.Table)}
+	if !st.s.filter.table(id.DB, id.Table) {
+		return nil
+	}
+	t, err := st.table(ctx, id, int(e.ColumnCount))
+	if err != nil {
+		return err
+	}
+	var op event.Op
+	step := 1
+	switch h.EventType {
+	case replication.WRITE_ROWS_EVENTv0, replication.WRITE_ROWS_EVENTv1, replication.WRITE_ROWS_EVENTv2:
+		op = event.OpCreate
+	case replication.UPDATE_ROWS_EVENTv0, replication.UPDATE_ROWS_EVENTv1, replication.UPDATE_ROWS_EVENTv2:
+		op, step = event.OpUpdate, 2
+	case replication.DELETE_ROWS_EVENTv0, replication.DELETE_ROWS_EVENTv1, replication.DELETE_ROWS_EVENTv2:
+		op = event.OpDelete
+	default:
+		return nil // partial JSON updates and others: not captured yet
+	}
+	ts := time.Unix(int64(h.Timestamp), 0)
+	for i := 0; i+step <= len(e.Rows); i += step {
+		st.n++
+		if st.skipTx != "" && st.skipTx == st.gtid && st.n <= st.skipN {
+			continue
+		}
+		src := sourcePos{
+			ts: ts, db: id.DB, table: id.Table, serverID: h.ServerID, gtid: st.gtid,
+			file: st.txFile, pos: st.txPos, row: int32(i / step), thread: st.thread,
+		}
+		if st.s.cfg.IncludeQuery {
+			src.query = st.query
+		}
+		evs, err := st.change(t, op, e.Rows[i:i+step], src)
+		if err != nil {
+			return err
+		}
+		// Every event of this row shares the resume point "n rows of gtid".
+		evs[len(evs)-1].Position = position{Flavor: st.flavor, GTIDs: st.done.String(), Tx: st.gtid, N: st.n, File: st.txFile, Pos: st.txPos}.encode()
+		st.pending = append(st.pending, evs...)
+		if len(st.pending) >= st.s.cfg.MaxBatchSize {
+			if err := st.flush(ctx, emit); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// change builds the events of one row change: one event, or for an update
+// that changes the primary key a delete and a create as Debezium emits them.
+func (st *streamer) change(t *Table, op event.Op, rows [][]any, src sourcePos) ([]event.Event, error) {
+	now := time.Now()
+	mk := func(op event.Op, before, after *event.Struct, key *event.Struct) event.Event {
+		ev := event.Event{
+			Op: op, Before: before, After: after, Topic: t.Topic, Key: key, ValueSchema: t.Envelope,
+			Source: sourceBlock(st.s.opts.TopicPrefix, src),
+		}
+		ev.SetTimestamp(now)
+		return ev
+	}
+	switch op {
+	case event.OpCreate:
+		after, err := t.row(rows[0])
+		if err != nil {
+			return nil, err
+		}
+		return []event.Event{mk(op, nil, after, t.key(after))}, nil
+	case event.OpDelete:
+		before, err := t.row(rows[0])
+		if err != nil {
+			return nil, err
+		}
+		return []event.Event{mk(op, before, nil, t.key(before))}, nil
+	}
+	before, err := t.row(rows[0])
+	if err != nil {
+		return nil, err
+	}
+	after, err := t.row(rows[1])
+	if err != nil {
+		return nil, err
+	}
+	oldKey, newKey := t.key(before), t.key(after)
+	if oldKey == nil || oldKey.Equal(newKey) {
+		return []event.Event{mk(op, before, after, newKey)}, nil
+	}
+	del := mk(event.OpDelete, before, nil, oldKey)
+	del.Headers = []event.Header{{Key: HeaderNewKey, Schema: t.KeySchema, Value: newKey}}
+	cre := mk(event.OpCreate, nil, after, newKey)
+	cre.Headers = []event.Header{{Key: HeaderOldKey, Schema: t.KeySchema, Value: oldKey}}
+	return []event.Event{del, cre}, nil
+}

@@ -1,0 +1,172 @@
+package mysql
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/sluice-cdc/sluice/event"
+)
+
+// TableID names a table.
+type TableID struct{ DB, Table string }
+
+func (id TableID) String() string { return id.DB + "." + id.Table }
+
+// Table is a captured table's shape: its columns, their mappings, the key
+// columns and the schemas Debezium builds for it.
+type Table struct {
+	ID        TableID
+	Columns   []Column
+	Maps      []Mapping
+	Key       []int // indexes of the primary key columns, in key order
+	Topic     string
+	KeySchema *event.Schema // nil without a primary key
+	RowSchema *event.Schema
+	Envelope  *event.Schema
+}
+
+// NewTable builds a table's schemas from its columns (in ordinal order) and
+// primary key column names (in key order).
+func NewTable(prefix string, id TableID, cols []Column, key []string, o TypeOptions) (*Table, error) {
+	t := &Table{ID: id, Columns: cols, Topic: prefix + "." + id.DB + "." + id.Table}
+	fields := make([]event.Field, len(cols))
+	for i, c := range cols {
+		m, err := MapColumn(c, o)
+		if err != nil {
+			return nil, fmt.Errorf("table %s: %w", id, err)
+		}
+		t.Maps = append(t.Maps, m)
+		fields[i] = event.NewField(c.Name, m.Schema)
+	}
+	var keyFields []event.Field
+	for _, k := range key {
+		i := -1
+		for j, c := range cols {
+			if c.Name == k {
+				i = j
+			}
+		}
+		if i < 0 {
+			return nil, fmt.Errorf("table %s: key column %q is not a column", id, k)
+		}
+		t.Key = append(t.Key, i)
+		keyFields = append(keyFields, event.NewField(k, t.Maps[i].Schema))
+	}
+	if len(keyFields) > 0 {
+		t.KeySchema = event.StructOf(t.Topic+".Key", keyFields...)
+	}
+	t.RowSchema = event.StructOf(t.Topic+".Value", fields...).Optional()
+	t.Envelope = event.EnvelopeSchema(event.EnvelopeName(t.Topic), t.RowSchema, sourceSchema)
+	return t, nil
+}
+
+// row converts one row (binlog or snapshot values, in column order).
+func (t *Table) row(vals []any) (*event.Struct, error) {
+	if len(vals) != len(t.Columns) {
+		return nil, fmt.Errorf("table %s: row has %d values, table has %d columns", t.ID, len(vals), len(t.Columns))
+	}
+	st := event.NewStruct(t.RowSchema)
+	for i, v := range vals {
+		cv, err := t.Maps[i].Convert(v)
+		if err != nil {
+			return nil, fmt.Errorf("table %s column %s: %w", t.ID, t.Columns[i].Name, err)
+		}
+		st.SetAt(i, cv)
+	}
+	return st, nil
+}
+
+// key returns the key struct of a converted row, nil without a key.
+func (t *Table) key(row *event.Struct) *event.Struct {
+	if t.KeySchema == nil || row == nil {
+		return nil
+	}
+	k := event.NewStruct(t.KeySchema)
+	for j, i := range t.Key {
+		k.SetAt(j, row.At(i))
+	}
+	return k
+}
+
+// quote returns s as a MySQL string literal.
+func quote(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\x00", `\0`)
+	return "'" + r.Replace(s) + "'"
+}
+
+// quoteIdent returns s as a MySQL identifier.
+func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+
+func fieldText(r *gmysql.Resultset, row, col int) string {
+	v := r.Values[row][col]
+	switch v.Type {
+	case gmysql.FieldValueTypeNull:
+		return ""
+	case gmysql.FieldValueTypeString:
+		return string(v.AsString())
+	case gmysql.FieldValueTypeUnsigned:
+		return strconv.FormatUint(v.AsUint64(), 10)
+	case gmysql.FieldValueTypeSigned:
+		return strconv.FormatInt(v.AsInt64(), 10)
+	}
+	return fmt.Sprint(v.Value())
+}
+
+func fieldInt(r *gmysql.Resultset, row, col int) int {
+	n, _ := strconv.Atoi(fieldText(r, row, col))
+	return n
+}
+
+// loadTable reads a table's columns and primary key from information_schema.
+// ok is false when the table does not exist.
+func loadTable(ctx context.Context, c *client.Conn, prefix string, id TableID, o TypeOptions) (t *Table, ok bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	res, err := c.Execute(`SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE,
+		COALESCE(NUMERIC_PRECISION, 0), COALESCE(NUMERIC_SCALE, 0), COALESCE(DATETIME_PRECISION, 0),
+		COALESCE(CHARACTER_SET_NAME, '')
+		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ` + quote(id.DB) + ` AND TABLE_NAME = ` + quote(id.Table) + `
+		ORDER BY ORDINAL_POSITION`)
+	if err != nil {
+		return nil, false, fmt.Errorf("read columns of %s: %w", id, err)
+	}
+	defer res.Close()
+	if res.RowNumber() == 0 {
+		return nil, false, nil
+	}
+	cols := make([]Column, res.RowNumber())
+	for i := range cols {
+		cols[i] = Column{
+			Name:       fieldText(res.Resultset, i, 0),
+			DataType:   strings.ToLower(fieldText(res.Resultset, i, 1)),
+			ColumnType: fieldText(res.Resultset, i, 2),
+			Nullable:   fieldText(res.Resultset, i, 3) == "YES",
+			Precision:  fieldInt(res.Resultset, i, 4),
+			Scale:      fieldInt(res.Resultset, i, 5),
+			FSP:        fieldInt(res.Resultset, i, 6),
+			Charset:    fieldText(res.Resultset, i, 7),
+		}
+	}
+	kres, err := c.Execute(`SELECT COLUMN_NAME FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = ` + quote(id.DB) + ` AND TABLE_NAME = ` + quote(id.Table) + ` AND INDEX_NAME = 'PRIMARY'
+		ORDER BY SEQ_IN_INDEX`)
+	if err != nil {
+		return nil, false, fmt.Errorf("read primary key of %s: %w", id, err)
+	}
+	defer kres.Close()
+	var key []string
+	for i := 0; i < kres.RowNumber(); i++ {
+		key = append(key, fieldText(kres.Resultset, i, 0))
+	}
+	t, err = NewTable(prefix, id, cols, key, o)
+	if err != nil {
+		return nil, false, err
+	}
+	return t, true, nil
+}
