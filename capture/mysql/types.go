@@ -108,8 +108,32 @@ func MapColumn(c Column, o TypeOptions) (Mapping, error) {
 	}
 	if c.Nullable {
 		s = s.Optional()
+	} else if fb := zeroFallback(c.DataType); fb != nil {
+		// A zero date in a NOT NULL column cannot be null: Debezium emits
+		// its converters' fallback, the epoch.
+		inner := conv
+		conv = func(v any) (any, error) {
+			out, err := inner(v)
+			if err == nil && out == nil && v != nil {
+				return fb, nil
+			}
+			return out, err
+		}
 	}
 	return Mapping{Schema: s, Convert: conv}, nil
+}
+
+// zeroFallback is what a zero date becomes in a NOT NULL column.
+func zeroFallback(dataType string) any {
+	switch dataType {
+	case "date":
+		return int32(0)
+	case "datetime":
+		return int64(0)
+	case "timestamp":
+		return "1970-01-01T00:00:00Z"
+	}
+	return nil
 }
 
 func mapType(c Column, o TypeOptions) (*event.Schema, ConvertFunc, error) {
@@ -208,7 +232,8 @@ func bitLength(c Column) int {
 	return 1
 }
 
-// enumValues parses the values of enum('a','b''c') or set(...).
+// enumValues parses the values of enum(...) or set(...), where a quote
+// inside a value is doubled.
 func enumValues(colType string) []string {
 	i := strings.IndexByte(colType, '(')
 	j := strings.LastIndexByte(colType, ')')
@@ -522,7 +547,7 @@ func binaryConv(o TypeOptions) ConvertFunc {
 	}
 }
 
-// enumConv maps a binlog index (1-based; 0 is MySQL's '' error value) or the
+// enumConv maps a binlog index (1-based; 0 is MySQL's empty error value) or the
 // snapshot's text to the enum's value.
 func enumConv(vals []string) ConvertFunc {
 	return func(v any) (any, error) {
