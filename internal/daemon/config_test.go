@@ -233,15 +233,15 @@ func BenchmarkLoadExample(b *testing.B) {
 }
 
 func TestMemoryAndPprofConfig(t *testing.T) {
-	got, err := daemon.Decode(config.Loader{LookupEnv: noEnv}, "c.yaml", []byte("http:\n  pprof: true\nmemory:\n  limit: 268435456\noffset.flush.interval.ms: 0\n"))
+	got, err := daemon.Decode(config.Loader{LookupEnv: noEnv}, "c.yaml", []byte("http:\n  pprof: true\nmemory:\n  limit: 268435456\noffset.flush.interval.ms: 250\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.HTTP.Pprof || got.Memory.Limit != 256<<20 || got.HTTP.Addr != ":8083" || got.OffsetFlushIntervalMs != 0 {
+	if !got.HTTP.Pprof || got.Memory.Limit != 256<<20 || got.HTTP.Addr != ":8083" || got.OffsetFlushIntervalMs != 250 {
 		t.Errorf("decoded http %+v, memory %+v, offset.flush.interval.ms %d", got.HTTP, got.Memory, got.OffsetFlushIntervalMs)
 	}
-	if def := daemon.DefaultConfig().OffsetFlushIntervalMs; def != 1000 {
-		t.Errorf("offset.flush.interval.ms defaults to %d, want 1000", def)
+	if def := daemon.DefaultConfig().OffsetFlushIntervalMs; def != 0 {
+		t.Errorf("offset.flush.interval.ms defaults to %d, want 0 (every advance)", def)
 	}
 	def := daemon.DefaultConfig()
 	if def.HTTP.Pprof || def.Memory.Limit != daemon.DefaultMemoryLimit || def.Kafka.MaxBufferedBytes != 32<<20 {
