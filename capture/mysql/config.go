@@ -94,9 +94,32 @@ func DefaultConfig() Config {
 	}
 }
 
+// withDefaults fills the keys left at their zero value (a Config built in
+// Go rather than decoded over DefaultConfig) with Debezium's defaults.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	for _, f := range []struct{ v, def *string }{
+		{&c.SnapshotMode, &d.SnapshotMode},
+		{&c.SnapshotLockingMode, &d.SnapshotLockingMode},
+		{&c.DecimalHandlingMode, &d.DecimalHandlingMode},
+		{&c.TimePrecisionMode, &d.TimePrecisionMode},
+		{&c.BinaryHandlingMode, &d.BinaryHandlingMode},
+		{&c.BigintUnsignedMode, &d.BigintUnsignedMode},
+	} {
+		if *f.v == "" {
+			*f.v = *f.def
+		}
+	}
+	if c.MaxBatchSize == 0 {
+		c.MaxBatchSize = d.MaxBatchSize
+	}
+	return c
+}
+
 // Validate reports every problem with c; paths are YAML keys relative to the
-// mysql: block.
+// mysql: block. Keys left at their zero value mean Debezium's default.
 func (c Config) Validate() error {
+	c = c.withDefaults()
 	var p config.Problems
 	for _, l := range []struct {
 		key  string
@@ -159,6 +182,7 @@ func (e *optionError) Error() string { return e.key + ": " + e.msg }
 
 // TypeOptions returns the value-conversion options c selects.
 func (c Config) TypeOptions() (TypeOptions, error) {
+	c = c.withDefaults()
 	var o TypeOptions
 	switch c.DecimalHandlingMode {
 	case "precise":

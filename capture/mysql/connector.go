@@ -53,6 +53,7 @@ type Source struct {
 
 // New validates cfg and opts; it starts no goroutines and does no I/O.
 func New(cfg Config, opts Options) (*Source, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -99,11 +99,14 @@ func TestConfigValidate(t *testing.T) {
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
+	if err := (Config{}).Validate(); err != nil {
+		t.Fatalf("zero Config (all defaults): %v", err)
+	}
 	c := DefaultConfig()
 	c.SnapshotMode = "never"
 	c.DecimalHandlingMode = "exact"
 	c.TableIncludeList = List{"("}
-	c.MaxBatchSize = 0
+	c.MaxBatchSize = -1
 	err := c.Validate()
 	for _, want := range []string{"snapshot.mode", "decimal.handling.mode", "table.include.list[0]", "max.batch.size"} {
 		if err == nil || !contains(err.Error(), want) {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sluice-cdc/sluice/capture/mysql"
 	"github.com/sluice-cdc/sluice/capture/postgres"
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/internal/obs"
@@ -159,6 +160,7 @@ type SourceConfig struct {
 	// defaults (see [Decode]); only the block matching Connector is used and
 	// validated.
 	Postgres postgres.Config `yaml:"postgres" json:"postgres"`
+	MySQL    mysql.Config    `yaml:"mysql" json:"mysql"`
 
 	// Outbox routes the source's outbox table and outbox logical decoding
 	// messages as Debezium's Outbox Event Router does (see outbox.go).
@@ -168,7 +170,7 @@ type SourceConfig struct {
 // DefaultSourceConfig returns the defaults every entry of sources starts
 // from: the connector blocks' defaults.
 func DefaultSourceConfig() SourceConfig {
-	return SourceConfig{Postgres: postgres.DefaultConfig()}
+	return SourceConfig{Postgres: postgres.DefaultConfig(), MySQL: mysql.DefaultConfig()}
 }
 
 // DefaultConfig returns the configuration used for keys absent from the file.
@@ -342,6 +344,9 @@ func (s SourceConfig) Validate() error {
 	}
 	if kind == Postgres {
 		p.Merge("postgres", s.Postgres.Validate())
+	}
+	if kind == MySQL {
+		p.Merge("mysql", s.MySQL.Validate())
 	}
 	p.Merge("outbox", validateOutbox(s))
 	return p.Err()

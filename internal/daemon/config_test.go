@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/sluice-cdc/sluice/capture/mysql"
 	"github.com/sluice-cdc/sluice/capture/postgres"
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/internal/daemon"
@@ -40,6 +41,7 @@ func TestExampleConfig(t *testing.T) {
 		URL:         "postgres://postgres:postgres@127.0.0.1:5432/inventory",
 		Tables:      []string{"inventory.orders", "inventory.customers"},
 		Postgres:    postgres.DefaultConfig(),
+		MySQL:       mysql.DefaultConfig(),
 	}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("examples/sluice.yaml decoded to\n%+v\nwant\n%+v", got, want)
