@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -33,13 +32,7 @@ func TestKafkaIntegration(t *testing.T) {
 	t.Run("topics", func(t *testing.T) { testTopicCreation(t, brokers, prefix) })
 
 	t.Run("read back with kcat", func(t *testing.T) {
-		kcat, err := exec.LookPath("kcat")
-		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("kcat not installed (apt-get install kcat)")
-			}
-			t.Skip("kcat not installed (apt-get install kcat)")
-		}
+		kcat := testenv.RequireCommand(t, "kcat", "scripts/services.sh up kafka installs it")
 		topic := prefix + "orders"
 		cfg := testConfig(brokers)
 		cfg.Compression = "zstd"

@@ -9,6 +9,7 @@ package testenv
 import (
 	"bufio"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -94,4 +95,21 @@ func servicesFile() (string, bool) {
 		return "", false
 	}
 	return filepath.Join(root, ".services.env"), true
+}
+
+// RequireCommand returns the path of an external program a test uses (curl,
+// kcat, ...) or ends the test: t.Fatal under CI, t.Skip by hand. hint says
+// how to install it.
+func RequireCommand(t testing.TB, name, hint string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
+	}
+	msg := name + " is not installed; " + hint
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
 }

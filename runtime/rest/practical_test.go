@@ -28,10 +28,7 @@ import (
 // the connector and its task RUNNING.
 func TestGuidedPractical(t *testing.T) {
 	brokers := testenv.Require(t, "SLUICE_KAFKA_BROKERS")
-	kcat, err := exec.LookPath("kcat")
-	if err != nil {
-		t.Skip("kcat not installed (scripts/services.sh up kafka installs it)")
-	}
+	kcat := testenv.RequireCommand(t, "kcat", "scripts/services.sh up kafka installs it")
 	ctx := t.Context()
 	topic := "sluice-practical-" + randomSuffix(t)
 	name := "practical-" + randomSuffix(t)

@@ -9,15 +9,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sluice-cdc/sluice/internal/testenv"
 )
 
 // TestCurl drives a real listener with Debian's curl and checks exact
 // status lines and bodies, including errors.
 func TestCurl(t *testing.T) {
-	curl, err := exec.LookPath("curl")
-	if err != nil {
-		t.Skip("curl not installed")
-	}
+	curl := testenv.RequireCommand(t, "curl", "apt-get install curl")
 	s, err := New(context.Background(), Config{Storage: StorageFile, File: filepath.Join(t.TempDir(), "s.jsonl")})
 	if err != nil {
 		t.Fatal(err)
