@@ -434,7 +434,7 @@ svc_kafka_up() {
 	local pid start
 	command -v java >/dev/null || ensure_packages openjdk-17-jre-headless
 	command -v mvn >/dev/null || ensure_packages maven
-	command -v kcat >/dev/null || ensure_packages kcat
+	command -v kcat >/dev/null && command -v curl >/dev/null || ensure_packages kcat curl
 	mkdir -p "$KAFKA_DIR"
 
 	if pid="$(kafka_running_pid)"; then
