@@ -89,10 +89,10 @@ type MemoryConfig struct {
 }
 
 // DefaultMemoryLimit is memory.limit's default: the default
-// kafka.buffer.memory (32 MiB), the rest of the daemon's live heap (some 15
-// MiB) and room for garbage. The process's peak RSS comes out some 15 to 20
-// MiB above it (the binary's code and data, which the limit does not
-// cover): under 100 MiB.
+// kafka.buffer.memory (16 MiB), the rest of the daemon's live heap (some 15
+// to 25 MiB, more during a snapshot) and room for garbage. The process's
+// peak RSS comes out some 15 to 20 MiB above it (the binary's code and
+// data, which the limit does not cover): under 100 MiB.
 const DefaultMemoryLimit = 72 << 20
 
 // Validate checks that Limit is not negative.

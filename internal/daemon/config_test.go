@@ -246,9 +246,9 @@ func TestMemoryAndPprofConfig(t *testing.T) {
 		t.Errorf("offset.flush.interval.ms defaults to %d, want 0 (every advance)", def)
 	}
 	def := daemon.DefaultConfig()
-	if def.HTTP.Pprof || def.Memory.Limit != daemon.DefaultMemoryLimit || def.Kafka.MaxBufferedBytes != 32<<20 {
+	if def.HTTP.Pprof || def.Memory.Limit != daemon.DefaultMemoryLimit || def.Kafka.MaxBufferedBytes != 16<<20 {
 		t.Errorf("defaults: pprof %v, memory.limit %d, kafka.buffer.memory %d; want false, %d, %d",
-			def.HTTP.Pprof, def.Memory.Limit, def.Kafka.MaxBufferedBytes, daemon.DefaultMemoryLimit, 32<<20)
+			def.HTTP.Pprof, def.Memory.Limit, def.Kafka.MaxBufferedBytes, daemon.DefaultMemoryLimit, 16<<20)
 	}
 	_, err = daemon.Decode(config.Loader{LookupEnv: noEnv}, "c.yaml", []byte("memory:\n  limit: -1\n"))
 	if err == nil || err.Error() != "c.yaml:2: memory.limit: memory limit -1 must be 0 (none) or a number of bytes" {
