@@ -165,12 +165,30 @@ type SourceConfig struct {
 	// Outbox routes the source's outbox table and outbox logical decoding
 	// messages as Debezium's Outbox Event Router does (see outbox.go).
 	Outbox *outbox.Config `yaml:"outbox,omitempty" json:"outbox,omitempty"`
+
+	// Kafka Connect's error handling keys (see deadletter.go). With
+	// errors.tolerance all, an event whose conversion fails (a schema
+	// change the registry refuses, a value its converter cannot encode)
+	// goes to ErrorsDeadLetterQueueTopic instead of stopping the source.
+	ErrorsTolerance            string `yaml:"errors.tolerance" json:"errors.tolerance"` // none (default) or all
+	ErrorsDeadLetterQueueTopic string `yaml:"errors.deadletterqueue.topic.name" json:"errors.deadletterqueue.topic.name"`
+	// ErrorsContextHeaders adds the __connect.errors.* headers to each
+	// dead letter record.
+	ErrorsContextHeaders bool `yaml:"errors.deadletterqueue.context.headers.enable" json:"errors.deadletterqueue.context.headers.enable"`
+	// ErrorsLogEnable logs each tolerated error with its details.
+	ErrorsLogEnable bool `yaml:"errors.log.enable" json:"errors.log.enable"`
 }
+
+// errors.tolerance values.
+const (
+	ToleranceNone = "none"
+	ToleranceAll  = "all"
+)
 
 // DefaultSourceConfig returns the defaults every entry of sources starts
 // from: the connector blocks' defaults.
 func DefaultSourceConfig() SourceConfig {
-	return SourceConfig{Postgres: postgres.DefaultConfig(), MySQL: mysql.DefaultConfig()}
+	return SourceConfig{Postgres: postgres.DefaultConfig(), MySQL: mysql.DefaultConfig(), ErrorsTolerance: ToleranceNone}
 }
 
 // DefaultConfig returns the configuration used for keys absent from the file.
@@ -349,6 +367,18 @@ func (s SourceConfig) Validate() error {
 		p.Merge("mysql", s.MySQL.Validate())
 	}
 	p.Merge("outbox", validateOutbox(s))
+	switch s.ErrorsTolerance {
+	case "", ToleranceNone:
+	case ToleranceAll:
+		if s.ErrorsDeadLetterQueueTopic == "" {
+			p.Addf("errors.deadletterqueue.topic.name", "required when errors.tolerance is all")
+		}
+	default:
+		p.Addf("errors.tolerance", "unknown tolerance %q (want none or all)", s.ErrorsTolerance)
+	}
+	if t := s.ErrorsDeadLetterQueueTopic; t != "" && (!nameRE.MatchString(t) || t == "." || t == ".." || len(t) > 249) {
+		p.Addf("errors.deadletterqueue.topic.name", "topic %q must be 1 to 249 letters, digits, '.', '_' and '-'", t)
+	}
 	return p.Err()
 }
 

@@ -42,6 +42,8 @@ func TestExampleConfig(t *testing.T) {
 		Tables:      []string{"inventory.orders", "inventory.customers"},
 		Postgres:    postgres.DefaultConfig(),
 		MySQL:       mysql.DefaultConfig(),
+		// errors.tolerance defaults to none, as in Kafka Connect.
+		ErrorsTolerance: daemon.ToleranceNone,
 	}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("examples/sluice.yaml decoded to\n%+v\nwant\n%+v", got, want)
@@ -119,6 +121,14 @@ func TestConfigProblems(t *testing.T) {
 		{"mysql and mongodb rules", "sources:\n  - name: a\n    connector: mysql\n    topic.prefix: p\n    url: mysql://h/db\n    tables: [shop]\n  - name: b\n    connector: mongo\n    topic.prefix: q\n    url: mongodb://h\n    tables: [orders]\n", []string{
 			`c.yaml:6: sources[0].tables[0]: table name must be database.table`,
 			`c.yaml:11: sources[1].tables[0]: collection name must be db.collection`,
+		}},
+		{"errors tolerance all", source + "    errors.tolerance: all\n    errors.deadletterqueue.topic.name: dlq.inv\n    errors.deadletterqueue.context.headers.enable: true\n    errors.log.enable: true\n", nil},
+		{"errors tolerance needs a topic", source + "    errors.tolerance: all\n", []string{
+			`c.yaml:2: sources[0].errors.deadletterqueue.topic.name: required when errors.tolerance is all`,
+		}},
+		{"errors bad values", source + "    errors.tolerance: some\n    errors.deadletterqueue.topic.name: dlq/x\n", []string{
+			`c.yaml:6: sources[0].errors.tolerance: unknown tolerance "some" (want none or all)`,
+			`c.yaml:7: sources[0].errors.deadletterqueue.topic.name: topic "dlq/x" must be 1 to 249 letters, digits, '.', '_' and '-'`,
 		}},
 		{"duplicate names", source + "  - name: inv\n    connector: postgres\n    topic.prefix: db2\n    url: postgres://h/db\n", []string{
 			`c.yaml:6: sources[1].name: duplicate source name "inv" (also sources[0])`,

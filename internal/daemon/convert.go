@@ -26,6 +26,9 @@ type converter struct {
 	tombstones bool
 	// outbox, when set, routes the source's outbox events (outbox.go).
 	outbox *outbox.Router
+	// dlq, when set, takes the events whose conversion fails
+	// (errors.tolerance: all, see deadletter.go).
+	dlq *deadLetter
 	// buf is the arena keys and values are encoded into (see encode).
 	buf arena
 }
@@ -217,7 +220,11 @@ func (c *converter) convert(ctx context.Context, batch event.Batch) ([]segment, 
 		}
 		rec, err := c.record(ctx, ev)
 		if err != nil {
-			return nil, err
+			if !c.dlq.tolerates(ctx, err) {
+				return nil, err
+			}
+			cur.records = append(cur.records, c.dlq.record(ev, err))
+			continue
 		}
 		if c.tombstones && ev.Op == event.OpDelete {
 			rec.Position = nil
@@ -240,7 +247,7 @@ func (c *converter) record(ctx context.Context, ev *event.Event) (publish.Record
 	c.buf.begin()
 	key, err := c.encode(ctx, ev, true, ev.Key)
 	if err != nil {
-		return publish.Record{}, fmt.Errorf("encode key for topic %q: %w", ev.Topic, err)
+		return publish.Record{}, &stageError{stageKeyConverter, c.converterClass(true), fmt.Errorf("encode key for topic %q: %w", ev.Topic, err)}
 	}
 	var v *event.Struct
 	if c.avro == nil || c.avro.value.conv == nil {
@@ -251,11 +258,11 @@ func (c *converter) record(ctx context.Context, ev *event.Event) (publish.Record
 		v, err = ev.Value()
 	}
 	if err != nil {
-		return publish.Record{}, fmt.Errorf("build value for topic %q: %w", ev.Topic, err)
+		return publish.Record{}, &stageError{stageValueConverter, c.converterClass(false), fmt.Errorf("build value for topic %q: %w", ev.Topic, err)}
 	}
 	value, err := c.encode(ctx, ev, false, v)
 	if err != nil {
-		return publish.Record{}, fmt.Errorf("encode value for topic %q: %w", ev.Topic, err)
+		return publish.Record{}, &stageError{stageValueConverter, c.converterClass(false), fmt.Errorf("encode value for topic %q: %w", ev.Topic, err)}
 	}
 	rec := publish.Record{Topic: ev.Topic, Key: key, Value: value, Position: position(ev.Position), Buffer: c.buf.hold()}
 	if len(ev.Headers) > 0 {
@@ -263,12 +270,20 @@ func (c *converter) record(ctx context.Context, ev *event.Event) (publish.Record
 		for i, h := range ev.Headers {
 			b, err := c.encodeHeader(h)
 			if err != nil {
-				return publish.Record{}, fmt.Errorf("encode header %q for topic %q: %w", h.Key, ev.Topic, err)
+				return publish.Record{}, &stageError{stageHeaderConverter, classHeaderConverter, fmt.Errorf("encode header %q for topic %q: %w", h.Key, ev.Topic, err)}
 			}
 			rec.Headers[i] = publish.Header{Key: h.Key, Value: b}
 		}
 	}
 	return rec, nil
+}
+
+// converterClass names the Connect class of the key or value converter.
+func (c *converter) converterClass(isKey bool) string {
+	if c.avro != nil && (isKey && c.avro.key.conv != nil || !isKey && c.avro.value.conv != nil) {
+		return classAvroConverter
+	}
+	return classJSONConverter
 }
 
 // position returns pos as a tracker position: nil (no resume point) for an

@@ -247,6 +247,9 @@ func (d *Daemon) runOnce(ctx context.Context, sc SourceConfig, kcfg publish.Conf
 	if conv.outbox, err = newOutboxRouter(sc, log); err != nil {
 		return Permanent(err)
 	}
+	if conv.dlq, err = newDeadLetter(sc, log); err != nil {
+		return Permanent(err)
+	}
 	src, err := d.ctors.build(sc, SourceParams{Logger: log, Registerer: d.metrics.Registry(), Start: start})
 	if err != nil {
 		return err
