@@ -95,8 +95,13 @@ func (h *Herder) Offsets(ctx context.Context, name string) (ConnectorOffsets, er
 	if !ok {
 		return ConnectorOffsets{}, notFound("Connector %s not found", name)
 	}
+	return h.offsetsOf(ctx, name, c.plugin)
+}
+
+// offsetsOf returns the offsets of the connector name of plugin p.
+func (h *Herder) offsetsOf(ctx context.Context, name string, p *Plugin) (ConnectorOffsets, error) {
 	out := ConnectorOffsets{Offsets: []SourceOffset{}}
-	if c.plugin.Type == SourceType {
+	if p.Type == SourceType {
 		offs, err := h.loadSourceOffsets(name)
 		if err != nil {
 			return out, internal(err, "%v", err)
@@ -155,16 +160,22 @@ func (h *Herder) AlterOffsets(ctx context.Context, name string, req ConnectorOff
 	if err != nil {
 		return err
 	}
+	return h.alterOffsets(ctx, name, c.plugin, req)
+}
+
+// alterOffsets alters the offsets of the stopped connector name of plugin
+// p.
+func (h *Herder) alterOffsets(ctx context.Context, name string, p *Plugin, req ConnectorOffsets) error {
 	if len(req.Offsets) == 0 {
 		return badRequest("Partitions / offsets need to be provided for an alter offsets request")
 	}
-	if c.plugin.Type == SourceType {
+	if p.Type == SourceType {
 		for _, o := range req.Offsets {
 			if o.Partition == nil {
 				return badRequest("Source partitions may not be null")
 			}
-			if c.plugin.CheckOffset != nil {
-				if err := c.plugin.CheckOffset(o.Partition, o.Offset); err != nil {
+			if p.CheckOffset != nil {
+				if err := p.CheckOffset(o.Partition, o.Offset); err != nil {
 					return err
 				}
 			}
@@ -225,7 +236,13 @@ func (h *Herder) ResetOffsets(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if c.plugin.Type == SourceType {
+	return h.resetOffsets(ctx, name, c.plugin)
+}
+
+// resetOffsets removes every offset of the stopped connector name of plugin
+// p.
+func (h *Herder) resetOffsets(ctx context.Context, name string, p *Plugin) error {
+	if p.Type == SourceType {
 		h.offMu.Lock()
 		defer h.offMu.Unlock()
 		if err := h.saveSourceOffsets(name, []SourceOffset{}); err != nil {
@@ -233,7 +250,7 @@ func (h *Herder) ResetOffsets(ctx context.Context, name string) error {
 		}
 		return nil
 	}
-	cur, err := h.Offsets(ctx, name)
+	cur, err := h.offsetsOf(ctx, name, p)
 	if err != nil || len(cur.Offsets) == 0 {
 		return err
 	}

@@ -22,6 +22,7 @@ const usage = `Usage: sluice <command> [flags]
 Commands:
   run -c FILE        run the daemon with the configuration in FILE
   validate -c FILE   check FILE and list every problem in it
+  worker -c FILE     run a distributed Connect worker (worker.yaml)
   registry -c FILE   run the embedded schema registry alone on registry.listen
   demo               capture a demo Postgres database and print its change events
   version            print the version
@@ -55,6 +56,10 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		var file string
 		return parsed(cmd, rest, stderr, func(fs *flag.FlagSet) { configFlag(fs, &file) },
 			func() int { return cmdRun(file, stderr) })
+	case "worker":
+		var file string
+		return parsed(cmd, rest, stderr, func(fs *flag.FlagSet) { fs.StringVar(&file, "c", "worker.yaml", "worker configuration `FILE`") },
+			func() int { return cmdWorker(file, stderr) })
 	case "registry":
 		var file string
 		return parsed(cmd, rest, stderr, func(fs *flag.FlagSet) { configFlag(fs, &file) },

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"bytes"
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -28,16 +29,52 @@ type Config struct {
 	BearerTokens []string `json:"bearer_tokens" yaml:"bearer_tokens"`
 }
 
+// Herder is what the API drives: *runtime.Herder (standalone) and
+// *runtime.Worker (distributed) implement it.
+type Herder interface {
+	Plugins() *runtime.Registry
+	Loggers() *runtime.Loggers
+	Version() string
+	ServerInfo(ctx context.Context) (runtime.ServerInfo, error)
+	Validate(plugin string, cfg map[string]string) (runtime.ConfigInfos, error)
+	Definitions(p *runtime.Plugin) []runtime.ConfigKey
+	Connectors() []string
+	CreateConnector(name string, cfg map[string]string) (runtime.ConnectorInfo, error)
+	PutConnectorConfig(name string, cfg map[string]string) (runtime.ConnectorInfo, bool, error)
+	PatchConnectorConfig(name string, patch map[string]*string) (runtime.ConnectorInfo, error)
+	DeleteConnector(name string) error
+	ConnectorInfo(name string) (runtime.ConnectorInfo, error)
+	ConnectorConfig(name string) (map[string]string, error)
+	TaskConfigs(name string) ([]runtime.TaskInfo, error)
+	ConnectorStatus(name string) (runtime.ConnectorStatus, error)
+	TaskStatus(name string, id int) (runtime.StateInfo, error)
+	Pause(name string) error
+	Resume(name string) error
+	Stop(name string) error
+	RestartConnector(name string, req runtime.RestartRequest) (*runtime.ConnectorStatus, error)
+	RestartTask(name string, id int) error
+	ActiveTopics(name string) []string
+	ResetActiveTopics(name string)
+	Offsets(ctx context.Context, name string) (runtime.ConnectorOffsets, error)
+	AlterOffsets(ctx context.Context, name string, req runtime.ConnectorOffsets) error
+	ResetOffsets(ctx context.Context, name string) error
+}
+
+var (
+	_ Herder = (*runtime.Herder)(nil)
+	_ Herder = (*runtime.Worker)(nil)
+)
+
 // Server is the REST API of one worker. It implements http.Handler.
 type Server struct {
-	h   *runtime.Herder
+	h   Herder
 	cfg Config
 	log *slog.Logger
 	mux *http.ServeMux
 }
 
 // New returns the API over h.
-func New(h *runtime.Herder, cfg Config, log *slog.Logger) *Server {
+func New(h Herder, cfg Config, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
