@@ -42,11 +42,35 @@
 // the file sink writes JSON values as JSON text, where FileStreamSink writes
 // Java's toString of the converted map.
 //
-// Not yet here (issue 5): cmd/sluice does not start the runtime (a follow-up
-// wires `sluice run` to NewHerder + rest.New on :8083, with connectors from
-// sluice.yaml and source offsets in internal/offsets.File, and adds `sluice
-// worker`); distributed mode (group membership, config/offset/status topics,
-// forwarding to the leader); the Debezium PostgresConnector adapter over
+// Distributed mode (Worker, `sluice worker -c worker.yaml`, WorkerConfig):
+// workers with the same group.id join one Kafka consumer group (the broker
+// is the coordinator) through kgo with a custom GroupBalancer; member
+// metadata (REST URL, config topic offset, work owned) and assignments are
+// JSON carried in the UserData of Kafka's consumer protocol structures
+// (Kafka 4's coordinator parses those). The leader assigns connectors and
+// tasks, balanced separately; members keep what they own up to their fair
+// share. Rebalancing is incremental cooperative at the level of work: a
+// unit taken from a member is assigned to nobody in that round, and the
+// leader rebalances again one heartbeat interval later, once the owner has
+// stopped it; work of a dead member is reassigned at once (no
+// scheduled.rebalance.max.delay.ms). Connector configs (key connector-<name>,
+// {"properties": …}), target states (target-state-<name>) and restart
+// requests (restart-<name>) live in the config topic; task configurations
+// are derived by every worker from the connector config (no task records).
+// Source offsets live in the offsets topic (key connector/<name>, the list
+// of partition/offset pairs; not Kafka Connect's key format), statuses in
+// the status topic, written by the worker running each unit. Topics are
+// created compacted if missing (1, 25 and 5 partitions by default). REST
+// writes under /connectors reaching a non-leader are proxied over HTTP to the
+// leader's advertised URL (Worker.Forward), which serializes them.
+//
+// Not yet here (issue 5): `sluice run` does not start the standalone
+// runtime (a follow-up wires NewHerder + rest.New on :8083, with connectors
+// from sluice.yaml and source offsets in internal/offsets.File); in
+// distributed mode, active topics are not tracked, a zombie worker cut off
+// from Kafka keeps its tasks until it rejoins, and several tasks of one
+// source connector on different workers would overwrite each other's
+// offsets record; the Debezium PostgresConnector adapter over
 // capture/postgres (the daemon's convert → publish → save → ack pipeline is
 // unexported in internal/daemon and would be reused through a small export).
 package runtime
