@@ -193,12 +193,12 @@ func TestRunFails(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "sluice.yaml")
 	doc := "http: {addr: \"127.0.0.1:0\"}\nkafka: {bootstrap.servers: [embedded]}\ndata.dir: " + filepath.Join(dir, "data") + "\n" +
-		"sources:\n  - {name: shop, connector: mysql, topic.prefix: shop, url: \"mysql://u@127.0.0.1:1/shop\"}\n"
+		"sources:\n  - {name: shop, connector: mongodb, topic.prefix: shop, url: \"mongodb://127.0.0.1:1/shop\"}\n"
 	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, stderr, code := sluice(t, "run", "-c", cfg)
-	if code != exitFailure || !strings.Contains(stderr, `connector mysql: connector not available yet`) {
+	if code != exitFailure || !strings.Contains(stderr, `connector mongodb: connector not available yet`) {
 		t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and the missing connector", code, stderr)
 	}
 }
