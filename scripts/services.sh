@@ -234,8 +234,8 @@ port = $PG_PORT
 unix_socket_directories = ''
 max_connections = 200
 wal_level = logical
-max_replication_slots = 32
-max_wal_senders = 32
+max_replication_slots = 64
+max_wal_senders = 64
 password_encryption = 'scram-sha-256'
 # Throwaway cluster: trade durability on crash for speed. synchronous_commit
 # stays at its default (on): commit/LSN semantics match production.
