@@ -33,7 +33,7 @@ func TestRunPostgres(t *testing.T) {
 	defer conn.Close(ctx)
 	name := fmt.Sprintf("clitest_%d", time.Now().UnixNano())
 	cleanup := func() {
-		conn.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, name)
+		testenv.DropReplicationSlot(ctx, conn, name)
 		conn.Exec(ctx, `DROP PUBLICATION IF EXISTS `+name)
 		conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+name+` CASCADE`)
 	}

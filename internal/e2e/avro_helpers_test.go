@@ -264,7 +264,7 @@ func pgEnv(t *testing.T, pgURL, schema string, slots ...string) *pgxpool.Pool {
 	t.Cleanup(func() {
 		c := context.Background()
 		for _, s := range slots {
-			_, _ = pool.Exec(c, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", s)
+			testenv.DropReplicationSlot(c, pool, s)
 			_, _ = pool.Exec(c, "DROP PUBLICATION IF EXISTS "+s)
 		}
 		_, _ = pool.Exec(c, "DROP SCHEMA "+schema+" CASCADE")

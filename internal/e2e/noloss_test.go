@@ -200,15 +200,7 @@ func TestPostgresNoLoss(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		c := context.Background()
-		// The slot may stay active for a moment after sluice exits.
-		for range 50 {
-			var left int
-			_, _ = pool.Exec(c, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", run)
-			if pool.QueryRow(c, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", run).Scan(&left) != nil || left == 0 {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		testenv.DropReplicationSlot(c, pool, run)
 		_, _ = pool.Exec(c, "DROP PUBLICATION IF EXISTS "+run)
 		_, _ = pool.Exec(c, "DROP SCHEMA "+schema+" CASCADE")
 	})

@@ -8,11 +8,15 @@ package testenv
 
 import (
 	"bufio"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // services maps each variable to the services.sh name that provides it.
@@ -112,4 +116,25 @@ func RequireCommand(t testing.TB, name, hint string) string {
 	}
 	t.Skip(msg)
 	return ""
+}
+
+// Execer is what DropReplicationSlot needs: *pgx.Conn and *pgxpool.Pool
+// both have it.
+type Execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// DropReplicationSlot drops a test's replication slot, waiting up to five
+// seconds for it to become inactive (a walsender lingers a moment after its
+// client exits). A leaked slot holds WAL and one of the server's few slots
+// for good, so every test that creates one cleans up with this.
+func DropReplicationSlot(ctx context.Context, db Execer, slot string) {
+	for range 50 {
+		_, _ = db.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", slot)
+		tag, err := db.Exec(ctx, "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", slot)
+		if err != nil || tag.RowsAffected() == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
