@@ -27,7 +27,6 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatalf("examples/sluice.yaml: %v", err)
 	}
 	want := daemon.DefaultConfig()
-	// The example spells buffer.memory out, at the 64 MiB default of old.
 	want.Kafka.Topics.Defaults.Configs = map[string]string{"cleanup.policy": "compact"}
 	want.Kafka.Topics.Overrides = map[string]publish.TopicSpec{
 		"dbserver1.inventory.orders":       {Partitions: 6},
