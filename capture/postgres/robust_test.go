@@ -91,12 +91,22 @@ func (e *pgEnv) walsender(old int32) int32 {
 // killWalsender terminates the test slot's walsender and returns its pid.
 func (e *pgEnv) killWalsender() int32 {
 	e.t.Helper()
-	pid := e.walsender(0)
-	var ok bool
-	if err := e.conn.QueryRow(context.Background(), "SELECT pg_terminate_backend($1)", pid).Scan(&ok); err != nil || !ok {
-		e.t.Fatalf("terminate walsender %d: %v %v", pid, ok, err)
+	// The walsender seen may be exiting already (its session just lost its
+	// other connection): then wait for the next one and kill that.
+	for range 50 {
+		pid := e.walsender(0)
+		var ok bool
+		err := e.conn.QueryRow(context.Background(), "SELECT pg_terminate_backend($1)", pid).Scan(&ok)
+		if err != nil {
+			e.t.Fatalf("terminate walsender %d: %v", pid, err)
+		}
+		if ok {
+			return pid
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return pid
+	e.t.Fatal("could not terminate a walsender")
+	return 0
 }
 
 // TestReconnect kills the walsender and the ordinary connections several
