@@ -26,6 +26,17 @@ import (
 type workerProc struct {
 	cfg, url, id, log string
 	cmd               *exec.Cmd
+	done              chan struct{} // closed once the process has been waited for
+}
+
+// exited reports whether the process has ended (and been waited for).
+func (w *workerProc) exited() bool {
+	select {
+	case <-w.done:
+		return true
+	default:
+		return false
+	}
 }
 
 func freePort(t *testing.T) string {
@@ -49,7 +60,9 @@ func (w *workerProc) start(t *testing.T) {
 	if err := w.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { w.cmd.Wait(); f.Close() }()
+	cmd, done := w.cmd, make(chan struct{})
+	w.done = done
+	go func() { cmd.Wait(); f.Close(); close(done) }()
 }
 
 func newCluster(t *testing.T, brokers string, n int) []*workerProc {
@@ -79,19 +92,16 @@ rebalance.timeout.ms: 15000
 	}
 	t.Cleanup(func() {
 		for _, w := range ws {
-			if w.cmd.ProcessState == nil {
+			if !w.exited() {
 				w.cmd.Process.Signal(syscall.SIGTERM)
 			}
 		}
 		for _, w := range ws {
-			for range 100 {
-				if w.cmd.ProcessState != nil {
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-			if w.cmd.ProcessState == nil {
+			select {
+			case <-w.done:
+			case <-time.After(10 * time.Second):
 				w.cmd.Process.Kill()
+				<-w.done
 			}
 			if t.Failed() {
 				b, _ := os.ReadFile(w.log)
