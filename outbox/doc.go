@@ -2,4 +2,33 @@
 // Event Router semantics on the capture side, and a small library services
 // call to write outbox rows inside their own database transaction. The
 // outbox tables it expects are created by the SQL under migrations/.
+//
+// # Router
+//
+// Router is io.debezium.transforms.outbox.EventRouter for Sluice's event
+// model, configured with Debezium's keys (Config). An insert (or snapshot
+// read) of the outbox table becomes one Record: topic from route.by.field
+// through route.topic.regex and route.topic.replacement (Kafka RegexRouter
+// semantics: the regex must match the whole value, Java's $n and ${name}
+// in the replacement), key the table.field.event.key column, value the
+// payload column (or an envelope struct when some additional field is
+// placed in the envelope), and the event id in the "id" header. Deletes and
+// truncates are dropped; updates are dropped with a warning, an error log or
+// a fatal error (table.op.invalid.behavior). The Record is still Connect
+// data: the daemon encodes it with the configured converters, so bytes on
+// Kafka match what Debezium with the same converters writes.
+//
+// Logical decoding messages whose prefix is Config.MessagePrefix are routed
+// the same way: their content is a JSON object whose keys play the outbox
+// columns. This is the table-free variant: nothing to delete, no bloat.
+//
+// # Writer
+//
+// Write inserts an Event into the outbox table inside the caller's
+// transaction (*sql.Tx directly, pgx.Tx through Pgx), optionally deleting it
+// right away (WriterConfig.DeleteAfterInsert); Emit writes it with
+// pg_logical_emit_message(true, prefix, json) instead. Either way nothing
+// reaches Kafka unless the transaction commits, and ids are UUIDv7s unless
+// the caller gives one. Delivery is at least once: consumers deduplicate on
+// the id header.
 package outbox
