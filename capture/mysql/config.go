@@ -6,8 +6,6 @@ import (
 	"regexp"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/sluice-cdc/sluice/config"
 )
 
@@ -25,37 +23,9 @@ const (
 	LockingNone    = "none"    // no lock: the snapshot and its position may disagree
 )
 
-// List is a list of strings that YAML may give either as a sequence or, as in
-// a Debezium properties file, as one comma-separated string.
-type List []string
-
-// UnmarshalYAML accepts a sequence of strings or a comma-separated scalar.
-func (l *List) UnmarshalYAML(n *yaml.Node) error {
-	switch n.Kind {
-	case yaml.ScalarNode:
-		if n.ShortTag() == "!!null" {
-			*l = nil
-			return nil
-		}
-		var out List
-		for _, s := range strings.Split(n.Value, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				out = append(out, s)
-			}
-		}
-		*l = out
-		return nil
-	case yaml.SequenceNode:
-		var ss []string
-		if err := n.Decode(&ss); err != nil {
-			return err
-		}
-		*l = ss
-		return nil
-	default:
-		return fmt.Errorf("want a list or a comma-separated string")
-	}
-}
+// List is config.List: a YAML sequence or a comma-separated string, as in
+// a Debezium properties file.
+type List = config.List
 
 // Config holds the Debezium MySQL connector keys Sluice supports, spelled as
 // in Debezium. It lives in the mysql: block of a source in sluice.yaml.
