@@ -792,6 +792,16 @@ func (s *Source) snapshot(ctx context.Context, emit func(context.Context, event.
 	if err != nil {
 		return position{}, fatal(err)
 	}
+	if interrupted == nil && run.start != 0 {
+		// Record the snapshot's start before reading anything: a crash from
+		// here on resumes (nothing read yet: every table at a new point)
+		// instead of re-creating the slot, which would lose the logical
+		// messages and short-lived rows committed since it was created.
+		start := run.apply(nil)
+		if err := s.emitBatch(ctx, emit, event.Batch{{Position: start.encode()}}, start); err != nil {
+			return position{}, err
+		}
+	}
 	si := sourceInfo{name: s.opts.TopicPrefix, db: db}
 	var pending event.Batch
 	var marks []snapMark // progress each pending event adds, in step with pending

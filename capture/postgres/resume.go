@@ -174,8 +174,6 @@ func (s *Source) resumable(resume *position, slot slotInfo) (*snapPos, error) {
 		why = "the interrupted snapshot did not own an exported snapshot"
 	case uint64(sp.Start) != slot.confirmed:
 		why = fmt.Sprintf("slot confirmed LSN %s is not the snapshot's start %s", pglogrepl.LSN(slot.confirmed), pglogrepl.LSN(sp.Start))
-	case len(sp.Tables) == 0:
-		why = "no snapshot progress was acked"
 	}
 	for name, t := range sp.Tables {
 		if why != "" {
