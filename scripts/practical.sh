@@ -142,14 +142,18 @@ print(len(v) if length else (v if isinstance(v, str) else json.dumps(v)))
 ' "$1"
 }
 
-# http METHOD PATH [BODY]: sets CODE and BODY (the answer's status and body).
+# http METHOD PATH [BODY]: sets CODE and BODY (the answer's status and body;
+# 000 and curl's error when there was no answer).
 http() {
 	local args=(-sS -o "$WORK/body" -w '%{http_code}' -X "$1" "$BASE$2")
 	if (($# > 2)); then
 		args+=(-H 'Content-Type: application/json' --data-binary "$3")
 	fi
-	CODE="$(curl "${args[@]}")" || CODE=000
-	BODY="$(cat "$WORK/body" 2>/dev/null || true)"
+	if CODE="$(curl "${args[@]}" 2>"$WORK/curl.err")"; then
+		BODY="$(cat "$WORK/body")"
+	else
+		CODE=000 BODY="$(cat "$WORK/curl.err")"
+	fi
 }
 
 # ---------------------------------------------------------------- 1. binary
