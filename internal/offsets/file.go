@@ -85,26 +85,62 @@ func (f *File) Load(key string) ([]byte, error) {
 	return append([]byte(nil), pos...), nil
 }
 
-// Save records pos for key and writes the store durably. On error the
-// previous file is left in place and the in-memory state is unchanged.
+// Save records pos for key and writes the store durably; a nil pos removes
+// key. On error the previous file is left in place and the in-memory state
+// is unchanged.
 func (f *File) Save(key string, pos []byte) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.saveLocked(map[string][]byte{key: pos}); err != nil {
+		return fmt.Errorf("offsets %s: save %q: %w", f.path, key, err)
+	}
+	return nil
+}
+
+// SaveAll records every entry (a nil value removes its key) in one durable
+// write: after a crash either all of them or none are in the file.
+func (f *File) SaveAll(entries map[string][]byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.saveLocked(entries); err != nil {
+		return fmt.Errorf("offsets %s: save %d entries: %w", f.path, len(entries), err)
+	}
+	return nil
+}
+
+func (f *File) saveLocked(entries map[string][]byte) error {
 	next := maps.Clone(f.offsets)
-	if pos == nil {
-		delete(next, key)
-	} else {
-		next[key] = append([]byte(nil), pos...)
+	for key, pos := range entries {
+		if pos == nil {
+			delete(next, key)
+		} else {
+			next[key] = append([]byte(nil), pos...)
+		}
 	}
 	data, err := json.MarshalIndent(fileFormat{Version: formatVersion, Offsets: next}, "", "  ")
 	if err != nil {
-		return fmt.Errorf("offsets %s: encode: %w", f.path, err)
+		return fmt.Errorf("encode: %w", err)
 	}
 	if err := f.replace(append(data, '\n')); err != nil {
-		return fmt.Errorf("offsets %s: save %q: %w", f.path, key, err)
+		return err
 	}
 	f.offsets = next
 	return nil
+}
+
+// Entries returns a copy of every key that starts with prefix and its
+// position (Kafka Connect's source offsets are one key per source
+// partition, prefixed by the connector name).
+func (f *File) Entries(prefix string) (map[string][]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string][]byte{}
+	for k, pos := range f.offsets {
+		if strings.HasPrefix(k, prefix) {
+			out[k] = append([]byte(nil), pos...)
+		}
+	}
+	return out, nil
 }
 
 // replace writes data to a temporary file in the store's directory, syncs

@@ -3,6 +3,7 @@ package offsets
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -214,6 +215,76 @@ func BenchmarkSave(b *testing.B) {
 	for b.Loop() {
 		if err := f.Save("inventory", pos); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestSaveAllEntries(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "o.json")
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Save("inventory", []byte("lsn")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SaveAll(map[string][]byte{
+		`["src",{"filename":"a"}]`:  []byte(`{"position":1}`),
+		`["src",{"filename":"b"}]`:  []byte(`{"position":2}`),
+		`["srcx",{"filename":"c"}]`: []byte(`{"position":3}`),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SaveAll(map[string][]byte{`["src",{"filename":"a"}]`: nil, `["src",{"filename":"b"}]`: []byte(`{"position":5}`)}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		prefix string
+		want   map[string]string
+	}{
+		{`["src",`, map[string]string{`["src",{"filename":"b"}]`: `{"position":5}`}},
+		{`["srcx",`, map[string]string{`["srcx",{"filename":"c"}]`: `{"position":3}`}},
+		{`inv`, map[string]string{"inventory": "lsn"}},
+		{`["none",`, map[string]string{}},
+	}
+	for _, tt := range tests {
+		for _, store := range []*File{f, g} {
+			got, err := store.Entries(tt.prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gs := map[string]string{}
+			for k, v := range got {
+				gs[k] = string(v)
+			}
+			if fmt.Sprint(gs) != fmt.Sprint(tt.want) {
+				t.Errorf("Entries(%q) = %v, want %v", tt.prefix, gs, tt.want)
+			}
+		}
+	}
+}
+
+// TestSaveAllTornWrite: a failed SaveAll changes none of its entries.
+func TestSaveAllTornWrite(t *testing.T) {
+	f, err := Open(filepath.Join(t.TempDir(), "o.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SaveAll(map[string][]byte{"a": []byte("1"), "b": []byte("1")}); err != nil {
+		t.Fatal(err)
+	}
+	errCrash := errors.New("power lost")
+	f.write = func(w io.Writer, data []byte) error { return errCrash }
+	if err := f.SaveAll(map[string][]byte{"a": []byte("2"), "b": nil}); !errors.Is(err, errCrash) {
+		t.Fatalf("SaveAll = %v, want the write error", err)
+	}
+	for _, k := range []string{"a", "b"} {
+		if got, _ := f.Load(k); string(got) != "1" {
+			t.Errorf("Load(%s) after failed SaveAll = %q, want 1", k, got)
 		}
 	}
 }
