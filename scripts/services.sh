@@ -17,7 +17,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-KNOWN_SERVICES=(postgres kafka mariadb)
+KNOWN_SERVICES=(postgres kafka mariadb mongo)
 
 STATE="$ROOT/.services"
 ENV_FILE="$ROOT/.services.env"
@@ -701,6 +701,152 @@ svc_mariadb_status() {
 		fi
 	else
 		printf 'mariadb: stopped\n'
+	fi
+}
+
+# ---------------------------------------------------------------- mongo
+#
+# A MongoDB stand-in, not mongod (no registry reachable here ships one):
+# mongo-java-server (de.bwaldvogel, Maven Central) with its in-memory backend
+# and oplog enabled, so change streams (resumeAfter/startAfter resume tokens,
+# startAtOperationTime, fullDocument: updateLookup) work on single
+# collections. No replica set, sessions, transactions, pre-images or
+# updateDescription; data is lost when it stops. Run by
+# scripts/mongo/SluiceMongo.java, compiled against jars cached in
+# .services/mongo/libs. Wire protocol on 127.0.0.1:27019.
+
+MONGO_PORT="${SERVICES_MONGO_PORT:-27019}"
+MONGO_URL="mongodb://127.0.0.1:${MONGO_PORT}/?directConnection=true"
+MONGO_TIMEOUT=60
+MONGO_DIR="$STATE/mongo"
+MONGO_LIBS="$MONGO_DIR/libs"
+MONGO_CLASSES="$MONGO_DIR/classes"
+MONGO_PIDFILE="$MONGO_DIR/pid"
+MONGO_LOG="$MONGO_DIR/log"
+MONGO_POM="$ROOT/scripts/mongo/pom.xml"
+MONGO_MAIN="$ROOT/scripts/mongo/SluiceMongo.java"
+
+# mongo_resolve: the stand-in's jars from Maven into .services/mongo/libs and
+# the main class compiled into .services/mongo/classes, once per content of
+# pom.xml and SluiceMongo.java.
+mongo_resolve() {
+	local want
+	want="$(cat "$MONGO_POM" "$MONGO_MAIN" | cksum | cut -d' ' -f1)"
+	if [[ -f "$MONGO_CLASSES/.stamp" && "$(cat "$MONGO_CLASSES/.stamp")" == "$want" ]]; then
+		return 0
+	fi
+	log "mongo: resolving jars with Maven (first run only)"
+	mkdir -p "$MONGO_DIR"
+	rm -rf "$MONGO_LIBS.tmp" "$MONGO_CLASSES"
+	if ! mvn -B -q -f "$MONGO_POM" dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory="$MONGO_LIBS.tmp" >"$MONGO_DIR/mvn.log" 2>&1; then
+		fail_with_log mongo "$MONGO_DIR/mvn.log" "Maven could not resolve scripts/mongo/pom.xml"
+	fi
+	rm -rf "$MONGO_LIBS"
+	mv "$MONGO_LIBS.tmp" "$MONGO_LIBS"
+	mkdir -p "$MONGO_CLASSES"
+	if ! javac -d "$MONGO_CLASSES" -cp "$MONGO_LIBS/*" "$MONGO_MAIN" >"$MONGO_DIR/javac.log" 2>&1; then
+		rm -rf "$MONGO_CLASSES"
+		fail_with_log mongo "$MONGO_DIR/javac.log" "javac scripts/mongo/SluiceMongo.java failed"
+	fi
+	printf '%s\n' "$want" >"$MONGO_CLASSES/.stamp"
+}
+
+mongo_running_pid() {
+	local pid pattern="SluiceMongo $MONGO_PORT"
+	pid="$(read_pid "$MONGO_PIDFILE")"
+	if ! pid_alive "$pid" "$pattern"; then
+		# A server of ours whose pid file was lost: adopt it.
+		pid="$(pgrep -f -n -- "$pattern\$" || true)"
+		pid_alive "$pid" "$pattern" || return 1
+		printf '%s\n' "$pid" >"$MONGO_PIDFILE"
+	fi
+	printf '%s\n' "$pid"
+}
+
+# mongo_healthy: the server logged that it listens and accepts connections
+# (there is no mongosh here to send a ping).
+mongo_healthy() {
+	grep -q 'sluice-mongo: listening' "$MONGO_LOG" 2>/dev/null && port_open "$MONGO_PORT"
+}
+
+mongo_wait_healthy() {
+	local pid="$1" deadline=$(($(now) + $2))
+	while :; do
+		mongo_healthy && return 0
+		kill -0 "$pid" 2>/dev/null || {
+			log "mongo: process $pid exited"
+			return 1
+		}
+		(($(now) < deadline)) || return 1
+		sleep 0.3
+	done
+}
+
+svc_mongo_up() {
+	local pid start
+	command -v java >/dev/null && command -v javac >/dev/null || ensure_packages openjdk-17-jdk-headless
+	command -v mvn >/dev/null || ensure_packages maven
+	mkdir -p "$MONGO_DIR"
+
+	if pid="$(mongo_running_pid)"; then
+		if mongo_wait_healthy "$pid" "$MONGO_TIMEOUT"; then
+			env_set "SLUICE_MONGO_URL=$MONGO_URL"
+			printf 'mongo: already running (pid %s) on 127.0.0.1:%s\n' "$pid" "$MONGO_PORT"
+			return 0
+		fi
+		fail_with_log mongo "$MONGO_LOG" "running (pid $pid) but not healthy within ${MONGO_TIMEOUT}s"
+	fi
+	rm -f "$MONGO_PIDFILE"
+	if ! port_free "$MONGO_PORT"; then
+		die "mongo: port $MONGO_PORT is taken by another process (not ours); see: ss -ltnp 'sport = :$MONGO_PORT'"
+	fi
+
+	start=$(now)
+	mongo_resolve
+	rotate_log "$MONGO_LOG"
+	setsid java -Xmx256m -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+		-cp "$MONGO_CLASSES:$MONGO_LIBS/*" SluiceMongo "$MONGO_PORT" </dev/null >>"$MONGO_LOG" 2>&1 9>&- &
+	pid=$!
+	printf '%s\n' "$pid" >"$MONGO_PIDFILE"
+
+	if ! mongo_wait_healthy "$pid" "$MONGO_TIMEOUT"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		fail_with_log mongo "$MONGO_LOG" "not listening within ${MONGO_TIMEOUT}s"
+	fi
+	env_set "SLUICE_MONGO_URL=$MONGO_URL"
+	printf 'mongo: started (pid %s) on 127.0.0.1:%s in %ss\n' "$pid" "$MONGO_PORT" "$(($(now) - start))"
+}
+
+svc_mongo_down() {
+	local pid
+	if ! pid="$(mongo_running_pid)"; then
+		rm -f "$MONGO_PIDFILE"
+		env_unset SLUICE_MONGO_URL
+		printf 'mongo: not running\n'
+		return 0
+	fi
+	kill -TERM "$pid" 2>/dev/null || true
+	if ! wait_gone "$pid" 30; then
+		log "mongo: pid $pid did not stop in 30s; killing"
+		kill -KILL "$pid" 2>/dev/null || true
+		wait_gone "$pid" 10 || die "mongo: pid $pid would not die"
+	fi
+	rm -f "$MONGO_PIDFILE"
+	env_unset SLUICE_MONGO_URL
+	printf 'mongo: stopped (pid %s)\n' "$pid"
+}
+
+svc_mongo_status() {
+	local pid
+	if pid="$(mongo_running_pid)"; then
+		if mongo_healthy; then
+			printf 'mongo: running (pid %s) SLUICE_MONGO_URL=%s\n' "$pid" "$MONGO_URL"
+		else
+			printf 'mongo: running (pid %s) but not answering\n' "$pid"
+		fi
+	else
+		printf 'mongo: stopped\n'
 	fi
 }
 
