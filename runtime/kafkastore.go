@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -148,11 +151,16 @@ func (l *kafkaLog) write(ctx context.Context, key string, value []byte) error {
 }
 
 // kafkaOffsets is the OffsetStore of a distributed worker: the offsets
-// topic, keyed by the store key.
+// topic, keyed by the store key, with an in-memory index of what this
+// worker has read and written.
 type kafkaOffsets struct {
 	log *kafkaLog
-	mu  sync.Mutex
-	m   map[string][]byte
+	// guard, when set, is asked before every write: a worker cut off from
+	// its group must not write offsets of tasks it may no longer own.
+	guard func() error
+
+	mu sync.Mutex
+	m  map[string][]byte
 }
 
 func (o *kafkaOffsets) applyRecord(r *kgo.Record) {
@@ -165,11 +173,15 @@ func (o *kafkaOffsets) applyRecord(r *kgo.Record) {
 	o.m[string(r.Key)] = r.Value
 }
 
-// Load reads the offsets topic to its end, then returns key's value.
-func (o *kafkaOffsets) Load(key string) ([]byte, error) {
+func (o *kafkaOffsets) readToEnd() error {
 	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
 	defer cancel()
-	if err := o.log.readToEnd(ctx); err != nil {
+	return o.log.readToEnd(ctx)
+}
+
+// Load reads the offsets topic to its end, then returns key's value.
+func (o *kafkaOffsets) Load(key string) ([]byte, error) {
+	if err := o.readToEnd(); err != nil {
 		return nil, err
 	}
 	o.mu.Lock()
@@ -177,15 +189,62 @@ func (o *kafkaOffsets) Load(key string) ([]byte, error) {
 	return o.m[key], nil
 }
 
-// Save writes key's value and returns once Kafka acknowledged it.
+// Entries reads the offsets topic to its end, then returns every key
+// starting with prefix and its value.
+func (o *kafkaOffsets) Entries(prefix string) (map[string][]byte, error) {
+	if err := o.readToEnd(); err != nil {
+		return nil, err
+	}
+	return o.cached(prefix), nil
+}
+
+// cached is Entries without reading to the end first.
+func (o *kafkaOffsets) cached(prefix string) map[string][]byte {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := map[string][]byte{}
+	for k, v := range o.m {
+		if strings.HasPrefix(k, prefix) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// Save writes key's value (nil: a tombstone) and returns once Kafka
+// acknowledged it.
 func (o *kafkaOffsets) Save(key string, pos []byte) error {
+	return o.SaveAll(map[string][]byte{key: pos})
+}
+
+// SaveAll writes every entry (nil: a tombstone) and returns once Kafka
+// acknowledged them all.
+func (o *kafkaOffsets) SaveAll(entries map[string][]byte) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	if o.guard != nil {
+		if err := o.guard(); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
 	defer cancel()
-	if err := o.log.write(ctx, key, pos); err != nil {
-		return err
+	recs := make([]*kgo.Record, 0, len(entries))
+	for _, k := range slices.Sorted(maps.Keys(entries)) {
+		recs = append(recs, &kgo.Record{Topic: o.log.topic, Key: []byte(k), Value: entries[k]})
+	}
+	if err := o.log.prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("write %d offsets to %s: %w", len(recs), o.log.topic, err)
 	}
 	o.mu.Lock()
-	o.m[key] = pos
-	o.mu.Unlock()
+	defer o.mu.Unlock()
+	for k, v := range entries {
+		if v == nil {
+			delete(o.m, k)
+		} else {
+			o.m[k] = v
+		}
+	}
 	return nil
 }

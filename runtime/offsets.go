@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,49 +25,125 @@ type ConnectorOffsets struct {
 	Offsets []SourceOffset `json:"offsets"`
 }
 
-// offsetKey is the OffsetStore key of a connector's source offsets.
-func offsetKey(connector string) string { return "connector/" + connector }
+// Source offsets are stored as Kafka Connect stores them: one entry per
+// source partition, keyed by the JSON array ["<connector>",{<partition>}]
+// and valued by the JSON offset map (JsonConverter without schemas, as
+// OffsetStorageWriter writes them); a removed partition is a nil value (a
+// tombstone on the offsets topic). Two tasks of one connector therefore
+// never rewrite each other's partitions. Partition maps are written with
+// their keys sorted; Kafka Connect writes a Java map's iteration order, so
+// a multi-key partition written by both may be two keys (reads merge them).
+
+// sourceOffsetStore is what source offsets need from an OffsetStore:
+// internal/offsets.File and the worker's offsets topic provide it.
+type sourceOffsetStore interface {
+	OffsetStore
+	// Entries returns every key starting with prefix and its value.
+	Entries(prefix string) (map[string][]byte, error)
+	// SaveAll saves entries (a nil value removes the key) durably.
+	SaveAll(entries map[string][]byte) error
+}
+
+// legacyOffsetKey is where Sluice kept a connector's whole offset list
+// before per-partition keys; such a record is migrated when read.
+func legacyOffsetKey(connector string) string { return "connector/" + connector }
+
+// encodeJSON marshals v as Jackson does: compact, no HTML escaping.
+func encodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// sourceOffsetKey is Kafka Connect's offset key of a connector's partition.
+func sourceOffsetKey(connector string, partition map[string]any) (string, error) {
+	b, err := encodeJSON([]any{connector, partition})
+	if err != nil {
+		return "", fmt.Errorf("encode partition %v of %s: %w", partition, connector, err)
+	}
+	return string(b), nil
+}
+
+// sourceOffsetPrefix starts every offset key of connector (the closing
+// quote of the JSON string makes it unambiguous).
+func sourceOffsetPrefix(connector string) string {
+	b, _ := encodeJSON(connector)
+	return "[" + string(b) + ","
+}
+
+// decodeSourceOffset parses an offset entry of connector; ok is false for
+// a key of another connector or one that does not parse.
+func decodeSourceOffset(connector, key string, value []byte) (SourceOffset, bool) {
+	var parts []json.RawMessage
+	if err := decodeJSON([]byte(key), &parts); err != nil || len(parts) != 2 {
+		return SourceOffset{}, false
+	}
+	var name string
+	if err := json.Unmarshal(parts[0], &name); err != nil || name != connector {
+		return SourceOffset{}, false
+	}
+	var o SourceOffset
+	if err := decodeJSON(parts[1], &o.Partition); err != nil {
+		return SourceOffset{}, false
+	}
+	if err := decodeJSON(value, &o.Offset); err != nil || o.Offset == nil {
+		return SourceOffset{}, false
+	}
+	return o, true
+}
 
 func partitionKey(p map[string]any) string {
 	b, _ := json.Marshal(p) // maps marshal with sorted keys
 	return string(b)
 }
 
+func (h *Herder) sourceStore() (sourceOffsetStore, error) {
+	st, ok := h.cfg.Offsets.(sourceOffsetStore)
+	if !ok {
+		return nil, fmt.Errorf("offset store %T cannot list source partitions", h.cfg.Offsets)
+	}
+	return st, nil
+}
+
+// loadSourceOffsets returns the saved offsets of every source partition of
+// connector name, sorted by partition.
 func (h *Herder) loadSourceOffsets(name string) ([]SourceOffset, error) {
 	if h.cfg.Offsets == nil {
 		return nil, nil
 	}
-	b, err := h.cfg.Offsets.Load(offsetKey(name))
-	if err != nil {
-		return nil, fmt.Errorf("load offsets of %s: %w", name, err)
-	}
-	if len(b) == 0 {
-		return nil, nil
-	}
-	var out []SourceOffset
-	if err := decodeJSON(b, &out); err != nil {
-		return nil, fmt.Errorf("decode offsets of %s: %w", name, err)
-	}
-	return out, nil
-}
-
-// mergeSourceOffsets replaces the offsets of the given partitions (a nil
-// Offset removes one) and saves the result.
-func (h *Herder) mergeSourceOffsets(name string, upd []SourceOffset) ([]SourceOffset, error) {
 	h.offMu.Lock()
 	defer h.offMu.Unlock()
-	cur, err := h.loadSourceOffsets(name)
+	return h.sourceOffsetsLocked(name, true)
+}
+
+// sourceOffsetsLocked lists the offsets of connector name; offMu held.
+// Unless fresh, a distributed worker answers from what it has read of the
+// offsets topic so far (its own writes included).
+func (h *Herder) sourceOffsetsLocked(name string, fresh bool) ([]SourceOffset, error) {
+	st, err := h.sourceStore()
 	if err != nil {
 		return nil, err
 	}
-	byKey := map[string]SourceOffset{}
-	for _, o := range cur {
-		byKey[partitionKey(o.Partition)] = o
+	var entries map[string][]byte
+	if ko, ok := st.(*kafkaOffsets); ok && !fresh {
+		entries = ko.cached(sourceOffsetPrefix(name))
+	} else if entries, err = st.Entries(sourceOffsetPrefix(name)); err != nil {
+		return nil, fmt.Errorf("load offsets of %s: %w", name, err)
 	}
-	for _, o := range upd {
-		if o.Offset == nil {
-			delete(byKey, partitionKey(o.Partition))
-		} else {
+	if fresh {
+		migrated, err := h.migrateLegacyOffsets(st, name, entries)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(entries, migrated)
+	}
+	byKey := map[string]SourceOffset{}
+	for _, k := range slices.Sorted(maps.Keys(entries)) {
+		if o, ok := decodeSourceOffset(name, k, entries[k]); ok {
 			byKey[partitionKey(o.Partition)] = o
 		}
 	}
@@ -74,16 +151,100 @@ func (h *Herder) mergeSourceOffsets(name string, upd []SourceOffset) ([]SourceOf
 	for _, k := range slices.Sorted(maps.Keys(byKey)) {
 		out = append(out, byKey[k])
 	}
-	return out, h.saveSourceOffsets(name, out)
+	return out, nil
 }
 
-func (h *Herder) saveSourceOffsets(name string, offs []SourceOffset) error {
-	b, err := json.Marshal(offs)
-	if err != nil {
-		return fmt.Errorf("encode offsets of %s: %w", name, err)
+// migrateLegacyOffsets rewrites a connector/<name> record (the whole list)
+// as per-partition entries, those already present winning, and removes it;
+// it returns the entries it wrote.
+func (h *Herder) migrateLegacyOffsets(st sourceOffsetStore, name string, have map[string][]byte) (map[string][]byte, error) {
+	b, err := st.Load(legacyOffsetKey(name))
+	if err != nil || len(b) == 0 {
+		return nil, err
 	}
-	if err := h.cfg.Offsets.Save(offsetKey(name), b); err != nil {
-		return fmt.Errorf("save offsets of %s: %w", name, err)
+	var legacy []SourceOffset
+	if err := decodeJSON(b, &legacy); err != nil {
+		return nil, fmt.Errorf("decode legacy offsets of %s: %w", name, err)
+	}
+	write := map[string][]byte{}
+	for _, o := range legacy {
+		k, err := sourceOffsetKey(name, o.Partition)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := have[k]; ok || o.Offset == nil {
+			continue
+		}
+		if write[k], err = encodeJSON(o.Offset); err != nil {
+			return nil, fmt.Errorf("encode offset of %s: %w", name, err)
+		}
+	}
+	if len(write) > 0 {
+		if err := st.SaveAll(write); err != nil {
+			return nil, fmt.Errorf("migrate offsets of %s: %w", name, err)
+		}
+	}
+	if err := st.Save(legacyOffsetKey(name), nil); err != nil {
+		return nil, fmt.Errorf("migrate offsets of %s: %w", name, err)
+	}
+	h.log.Info("source offsets migrated to per-partition keys", "connector", name, "partitions", len(write))
+	return write, nil
+}
+
+// mergeSourceOffsets saves the offsets of the given partitions (a nil
+// Offset removes one) and returns every offset of the connector. Only the
+// given partitions are written, so that tasks of one connector, here or on
+// other workers, do not overwrite each other.
+func (h *Herder) mergeSourceOffsets(name string, upd []SourceOffset) ([]SourceOffset, error) {
+	st, err := h.sourceStore()
+	if err != nil {
+		return nil, err
+	}
+	write := make(map[string][]byte, len(upd))
+	for _, o := range upd {
+		k, err := sourceOffsetKey(name, o.Partition)
+		if err != nil {
+			return nil, err
+		}
+		write[k] = nil
+		if o.Offset != nil {
+			if write[k], err = encodeJSON(o.Offset); err != nil {
+				return nil, fmt.Errorf("encode offset of %s: %w", name, err)
+			}
+		}
+	}
+	h.offMu.Lock()
+	defer h.offMu.Unlock()
+	if err := st.SaveAll(write); err != nil {
+		return nil, fmt.Errorf("save offsets of %s: %w", name, err)
+	}
+	return h.sourceOffsetsLocked(name, false)
+}
+
+// clearSourceOffsets removes every offset of connector name.
+func (h *Herder) clearSourceOffsets(name string) error {
+	h.offMu.Lock()
+	defer h.offMu.Unlock()
+	// Reading first migrates a legacy record.
+	if _, err := h.sourceOffsetsLocked(name, true); err != nil {
+		return err
+	}
+	st, _ := h.sourceStore()
+	// Every key of the connector, including duplicates of one partition in
+	// another key order.
+	entries, err := st.Entries(sourceOffsetPrefix(name))
+	if err != nil {
+		return fmt.Errorf("load offsets of %s: %w", name, err)
+	}
+	write := map[string][]byte{}
+	for k := range entries {
+		write[k] = nil
+	}
+	if len(write) == 0 {
+		return nil
+	}
+	if err := st.SaveAll(write); err != nil {
+		return fmt.Errorf("reset offsets of %s: %w", name, err)
 	}
 	return nil
 }
@@ -243,9 +404,7 @@ func (h *Herder) ResetOffsets(ctx context.Context, name string) error {
 // p.
 func (h *Herder) resetOffsets(ctx context.Context, name string, p *Plugin) error {
 	if p.Type == SourceType {
-		h.offMu.Lock()
-		defer h.offMu.Unlock()
-		if err := h.saveSourceOffsets(name, []SourceOffset{}); err != nil {
+		if err := h.clearSourceOffsets(name); err != nil {
 			return internal(err, "%v", err)
 		}
 		return nil
