@@ -49,6 +49,10 @@ type Config struct {
 	// row (MariaDB annotate-rows events, MySQL rows-query events).
 	IncludeQuery bool `yaml:"include.query" json:"include.query"`
 	MaxBatchSize int  `yaml:"max.batch.size" json:"max.batch.size"`
+	// SchemaHistoryFile is the schema history file
+	// (schema.history.internal.file.filename, as Debezium's
+	// FileSchemaHistory). Options.History, when set, takes precedence.
+	SchemaHistoryFile string `yaml:"schema.history.internal.file.filename" json:"schema.history.internal.file.filename"`
 }
 
 // DefaultConfig returns Debezium's defaults for every supported key.

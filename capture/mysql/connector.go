@@ -33,6 +33,10 @@ type Options struct {
 	Logger      *slog.Logger
 	Registerer  prometheus.Registerer // may be nil
 	Start       event.Position        // last saved position (nil on first start)
+	// History stores the schema history. Nil means a FileHistory at
+	// schema.history.internal.file.filename, or without that key a
+	// MemoryHistory (a restart then uses the catalog's current schemas).
+	History SchemaHistory
 }
 
 // Source is the MySQL/MariaDB capture connector.
@@ -46,6 +50,8 @@ type Source struct {
 	start    *position // decoded Options.Start
 
 	addr, user, password, db string
+
+	memHistory *MemoryHistory // the fallback history, kept across Run calls
 
 	mu    sync.Mutex
 	acked event.Position
@@ -193,41 +199,63 @@ func (s *Source) Run(ctx context.Context, emit func(context.Context, event.Batch
 		return err
 	}
 	flavor, err := s.checkServer(c)
-	c.Close()
 	if err != nil {
+		c.Close()
 		return err
 	}
+	sc := s.newSchemaContext(c, flavor, nil)
+	c.Close()
 	var from position
 	switch {
 	case s.start != nil && !s.start.Snapshot && s.cfg.SnapshotMode != SnapshotAlways:
 		from = *s.start
+		if from.Flavor != "" && from.Flavor != flavor {
+			return fmt.Errorf("%w: position was taken on %s, server is %s", ErrBadPosition, from.Flavor, flavor)
+		}
+		from.Flavor = flavor
+		if sc.model, err = s.resumeSchema(ctx, sc.hist, from); err != nil {
+			return err
+		}
 	case s.cfg.SnapshotMode == SnapshotNoData:
-		if from, err = s.currentPosition(ctx, flavor); err != nil {
+		if from, sc.model, err = s.schemaOnly(ctx, flavor, sc.hist); err != nil {
 			return err
 		}
 	default:
-		if from, err = s.snapshot(ctx, flavor, emit); err != nil {
+		if from, sc.model, err = s.snapshot(ctx, flavor, sc.hist, emit); err != nil {
 			return err
 		}
 		if s.cfg.SnapshotMode == SnapshotInitialOnly {
 			return nil
 		}
 	}
-	if from.Flavor != "" && from.Flavor != flavor {
-		return fmt.Errorf("%w: position was taken on %s, server is %s", ErrBadPosition, from.Flavor, flavor)
-	}
 	from.Flavor = flavor
-	return s.stream(ctx, from, emit)
+	return s.stream(ctx, from, sc, emit)
 }
 
-// currentPosition reads the server's executed GTID set and binlog end.
-func (s *Source) currentPosition(ctx context.Context, flavor string) (position, error) {
+// schemaOnly reads the binlog end and the tracked tables' schemas (under the
+// global read lock with snapshot.locking.mode=minimal, so they agree) and
+// records the schemas in the history.
+func (s *Source) schemaOnly(ctx context.Context, flavor string, hist SchemaHistory) (position, *schemaModel, error) {
 	c, err := s.connect(ctx)
 	if err != nil {
-		return position{}, err
+		return position{}, nil, err
 	}
 	defer c.Close()
-	return readPosition(c, flavor)
+	if s.cfg.SnapshotLockingMode == LockingMinimal {
+		if _, err := c.Execute("FLUSH TABLES WITH READ LOCK"); err != nil {
+			return position{}, nil, fmt.Errorf("%w: global read lock: %v", ErrPrerequisite, err)
+		}
+		defer c.Execute("UNLOCK TABLES")
+	}
+	from, err := readPosition(c, flavor)
+	if err != nil {
+		return position{}, nil, err
+	}
+	m, err := s.captureSchema(ctx, c, from, hist)
+	if err != nil {
+		return position{}, nil, err
+	}
+	return from, m, nil
 }
 
 func readPosition(c *client.Conn, flavor string) (position, error) {

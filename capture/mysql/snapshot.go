@@ -19,22 +19,22 @@ import (
 // position streaming starts from, which the last snapshot event carries;
 // earlier events carry a snapshot position that makes a restart snapshot
 // again.
-func (s *Source) snapshot(ctx context.Context, flavor string, emit func(context.Context, event.Batch) error) (position, error) {
+func (s *Source) snapshot(ctx context.Context, flavor string, hist SchemaHistory, emit func(context.Context, event.Batch) error) (position, *schemaModel, error) {
 	lock, err := s.connect(ctx)
 	if err != nil {
-		return position{}, err
+		return position{}, nil, err
 	}
 	defer lock.Close()
 	snap, err := s.connect(ctx)
 	if err != nil {
-		return position{}, err
+		return position{}, nil, err
 	}
 	defer snap.Close()
 
 	locked := false
 	if s.cfg.SnapshotLockingMode == LockingMinimal {
 		if _, err := lock.Execute("FLUSH TABLES WITH READ LOCK"); err != nil {
-			return position{}, fmt.Errorf("%w: global read lock: %v", ErrPrerequisite, err)
+			return position{}, nil, fmt.Errorf("%w: global read lock: %v", ErrPrerequisite, err)
 		}
 		locked = true
 	}
@@ -52,70 +52,54 @@ func (s *Source) snapshot(ctx context.Context, flavor string, emit func(context.
 		"START TRANSACTION WITH CONSISTENT SNAPSHOT",
 	} {
 		if _, err := snap.Execute(q); err != nil {
-			return position{}, fmt.Errorf("snapshot: %s: %w", q, err)
+			return position{}, nil, fmt.Errorf("snapshot: %s: %w", q, err)
 		}
 	}
 	from, err := readPosition(lock, flavor)
 	if err != nil {
-		return position{}, err
+		return position{}, nil, err
+	}
+	// The catalog is not transactional: read it while the lock holds.
+	model, err := s.captureSchema(ctx, lock, from, hist)
+	if err != nil {
+		return position{}, nil, err
 	}
 	unlock()
 	s.log.Info("snapshot started", "gtids", from.GTIDs, "file", from.File, "pos", from.Pos)
 
-	ids, err := s.listTables(snap)
-	if err != nil {
-		return position{}, err
+	var ids []TableID
+	for id := range model.tables {
+		if s.filter.table(id.DB, id.Table) {
+			ids = append(ids, id)
+		}
 	}
+	slices.SortFunc(ids, compareIDs)
 	var tables []*Table
 	for _, id := range ids {
-		t, ok, err := loadTable(ctx, snap, s.opts.TopicPrefix, id, s.types)
+		d := model.tables[id]
+		t, err := NewTable(s.opts.TopicPrefix, id, d.Columns, d.Key, s.types)
 		if err != nil {
-			return position{}, err
+			return position{}, nil, err
 		}
-		if ok {
-			tables = append(tables, t)
-		}
+		tables = append(tables, t)
 	}
 
 	inProgress := position{Flavor: flavor, Snapshot: true}.encode()
 	sr := &snapshotReader{s: s, emit: emit, from: from, now: time.Now()}
 	for ti, t := range tables {
 		if err := sr.readTable(ctx, snap, t, ti == len(tables)-1, inProgress); err != nil {
-			return position{}, err
+			return position{}, nil, err
 		}
 	}
 	// The held-back last row gets the stream position.
 	if err := sr.finish(ctx); err != nil {
-		return position{}, err
+		return position{}, nil, err
 	}
 	if _, err := snap.Execute("COMMIT"); err != nil {
-		return position{}, fmt.Errorf("snapshot: commit: %w", err)
+		return position{}, nil, fmt.Errorf("snapshot: commit: %w", err)
 	}
 	s.log.Info("snapshot done", "tables", len(tables), "rows", sr.rows)
-	return from, nil
-}
-
-// listTables returns the captured base tables, sorted.
-func (s *Source) listTables(c *client.Conn) ([]TableID, error) {
-	r, err := c.Execute("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE'")
-	if err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
-	}
-	defer r.Close()
-	var ids []TableID
-	for i := 0; i < r.RowNumber(); i++ {
-		id := TableID{DB: fieldText(r.Resultset, i, 0), Table: fieldText(r.Resultset, i, 1)}
-		if s.filter.table(id.DB, id.Table) {
-			ids = append(ids, id)
-		}
-	}
-	slices.SortFunc(ids, func(a, b TableID) int {
-		if a.DB != b.DB {
-			return compareStrings(a.DB, b.DB)
-		}
-		return compareStrings(a.Table, b.Table)
-	})
-	return ids, nil
+	return from, model, nil
 }
 
 func compareStrings(a, b string) int {

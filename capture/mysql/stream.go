@@ -18,8 +18,13 @@ type streamer struct {
 	s      *Source
 	flavor string
 	done   gmysql.GTIDSet // transactions completely emitted
-	tables map[TableID]*Table
-	schema func(ctx context.Context, id TableID) (*Table, bool, error)
+	tables map[TableID]*Table // built from model, dropped when it changes
+	model  *schemaModel       // table definitions at the position read
+	ddl    *ddlApplier
+	hist   SchemaHistory
+	// catalog reads a table's current definition, for tables the schema
+	// history does not know (no history for the start position).
+	catalog func(ctx context.Context, id TableID) (*tableDef, bool, error)
 
 	// Current transaction.
 	gtid    string
@@ -35,7 +40,9 @@ type streamer struct {
 }
 
 // stream reads the binlog after from and emits change events until ctx ends.
-func (s *Source) stream(ctx context.Context, from position, emit func(context.Context, event.Batch) error) error {
+// model holds the table definitions as of from; DDL read from the binlog
+// updates it and is appended to hist.
+func (s *Source) stream(ctx context.Context, from position, sc *schemaContext, emit func(context.Context, event.Batch) error) error {
 	gset, err := gmysql.ParseGTIDSet(from.Flavor, from.GTIDs)
 	if err != nil {
 		return fmt.Errorf("%w: gtid set %q: %v", ErrBadPosition, from.GTIDs, err)
@@ -72,9 +79,10 @@ func (s *Source) stream(ctx context.Context, from position, emit func(context.Co
 	}
 	st := &streamer{
 		s: s, flavor: from.Flavor, done: gset, tables: map[TableID]*Table{},
+		model: sc.model, ddl: sc.ddl, hist: sc.hist,
 		skipTx: from.Tx, skipN: from.N, file: from.File, thread: -1,
-		schema: func(ctx context.Context, id TableID) (*Table, bool, error) {
-			return loadTable(ctx, meta, s.opts.TopicPrefix, id, s.types)
+		catalog: func(ctx context.Context, id TableID) (*tableDef, bool, error) {
+			return loadTable(ctx, meta, id)
 		},
 	}
 	s.log.Info("streaming", "gtids", from.GTIDs, "tx", from.Tx, "skip", from.N)
@@ -120,15 +128,9 @@ func (st *streamer) handle(ctx context.Context, ev *replication.BinlogEvent, emi
 		case strings.EqualFold(q, "COMMIT"): // non-transactional engines
 			return st.commit(ctx, emit)
 		default:
-			// DDL (or another statement logged as a query). Forget the
-			// schemas of the database so they are read again when next
-			// used. TODO(schema history): this reads the current
-			// catalog, right only while the stream keeps up.
-			db := string(e.Schema)
-			for id := range st.tables {
-				if id.DB == db || strings.Contains(q, id.Table) {
-					delete(st.tables, id)
-				}
+			// DDL (or another statement logged as a query).
+			if err := st.schemaChange(ctx, h, string(e.Schema), q); err != nil {
+				return err
 			}
 			// A DDL is its own transaction without an XID.
 			return st.commit(ctx, emit)
@@ -180,24 +182,90 @@ func (st *streamer) flush(ctx context.Context, emit func(context.Context, event.
 	return emit(ctx, b)
 }
 
-// table returns the schema for a rows event, reloading it when the column
-// count disagrees with the catalog read earlier.
-func (st *streamer) table(ctx context.Context, id TableID, ncols int) (*Table, error) {
-	t := st.tables[id]
-	if t == nil || len(t.Columns) != ncols {
-		var ok bool
-		var err error
-		t, ok, err = st.schema(ctx, id)
-		if err != nil {
-			return nil, err
+// schemaChange applies a query event's statement to the schema model and,
+// when it changed a tracked table, appends the change to the schema history
+// before the transaction's position can be emitted.
+func (st *streamer) schemaChange(ctx context.Context, h *replication.EventHeader, db, q string) error {
+	ids, err := st.ddl.apply(st.model, db, q)
+	if err != nil {
+		// The statement's tables can no longer be trusted: forget them so
+		// that their next rows are decoded with the catalog's definition,
+		// which is right while the stream keeps up with the server.
+		forgot := st.forget(db, q)
+		st.s.log.Warn("schema history: DDL not applied; affected tables will be read from the catalog",
+			"error", err, "db", db, "tables", len(forgot))
+		ids = forgot
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	for _, id := range ids {
+		delete(st.tables, id)
+	}
+	at := st.done.Clone()
+	if st.gtid != "" {
+		if err := at.Update(st.gtid); err != nil {
+			return fmt.Errorf("gtid %s: %w", st.gtid, err)
 		}
-		if !ok {
-			return nil, fmt.Errorf("table %s: rows in the binlog but the table no longer exists (schema history is not implemented)", id)
+	}
+	rec := st.model.record(ids)
+	rec.GTIDs, rec.Flavor, rec.File, rec.Pos = at.String(), st.flavor, st.txFile, st.txPos
+	rec.TsMs, rec.DB, rec.DDL = int64(h.Timestamp)*1000, db, q
+	if err := st.hist.Append(ctx, rec); err != nil {
+		return fmt.Errorf("schema history: %w", err)
+	}
+	st.s.log.Info("schema change", "db", db, "tables", len(ids), "gtid", st.gtid)
+	return nil
+}
+
+// forget drops from the model every table of db, or named in q, whose
+// definition an unapplied statement may have changed.
+func (st *streamer) forget(db, q string) []TableID {
+	var out []TableID
+	for id := range st.model.tables {
+		if id.DB == db && strings.Contains(q, id.Table) || strings.Contains(q, id.DB) && strings.Contains(q, id.Table) {
+			delete(st.model.tables, id)
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// table returns the schema for a rows event: the schema history's
+// definition, or the catalog's for a table the history does not know. The
+// column count (and names, when the server logs them) must agree.
+func (st *streamer) table(ctx context.Context, id TableID, tm *replication.TableMapEvent) (*Table, error) {
+	t := st.tables[id]
+	if t == nil {
+		d := st.model.tables[id]
+		if d == nil {
+			var ok bool
+			var err error
+			d, ok, err = st.catalog(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, fmt.Errorf("%w: table %s: rows in the binlog, but the table is neither in the schema history nor in the catalog", ErrSchemaMismatch, id)
+			}
+			st.s.log.Warn("schema history has no definition; using the catalog's", "table", id.String())
+			st.model.tables[id] = d
+		}
+		var err error
+		if t, err = NewTable(st.s.opts.TopicPrefix, id, d.Columns, d.Key, st.s.types); err != nil {
+			return nil, err
 		}
 		st.tables[id] = t
 	}
-	if len(t.Columns) != ncols {
-		return nil, fmt.Errorf("table %s: binlog rows have %d columns, catalog has %d (schema history is not implemented)", id, ncols, len(t.Columns))
+	if len(t.Columns) != int(tm.ColumnCount) {
+		return nil, fmt.Errorf("%w: table %s: binlog rows have %d columns, the schema history has %d", ErrSchemaMismatch, id, tm.ColumnCount, len(t.Columns))
+	}
+	if len(tm.ColumnName) == len(t.Columns) {
+		for i, n := range tm.ColumnName {
+			if !strings.EqualFold(string(n), t.Columns[i].Name) {
+				return nil, fmt.Errorf("%w: table %s: binlog column %d is %q, the schema history says %q", ErrSchemaMismatch, id, i+1, n, t.Columns[i].Name)
+			}
+		}
 	}
 	return t, nil
 }
@@ -207,7 +275,7 @@ func (st *streamer) rows(ctx context.Context, h *replication.EventHeader, e *rep
 	if !st.s.filter.table(id.DB, id.Table) {
 		return nil
 	}
-	t, err := st.table(ctx, id, int(e.ColumnCount))
+	t, err := st.table(ctx, id, e.Table)
 	if err != nil {
 		return err
 	}

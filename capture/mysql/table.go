@@ -122,51 +122,74 @@ func fieldInt(r *gmysql.Resultset, row, col int) int {
 	return n
 }
 
-// loadTable reads a table's columns and primary key from information_schema.
-// ok is false when the table does not exist.
-func loadTable(ctx context.Context, c *client.Conn, prefix string, id TableID, o TypeOptions) (t *Table, ok bool, err error) {
+// readCatalog reads from information_schema the definitions of the base
+// tables of every database tracked accepts, or only of table only when it
+// is not nil.
+func readCatalog(ctx context.Context, c *client.Conn, tracked func(db string) bool, only *TableID) (map[TableID]*tableDef, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	res, err := c.Execute(`SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE,
-		COALESCE(NUMERIC_PRECISION, 0), COALESCE(NUMERIC_SCALE, 0), COALESCE(DATETIME_PRECISION, 0),
-		COALESCE(CHARACTER_SET_NAME, '')
-		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ` + quote(id.DB) + ` AND TABLE_NAME = ` + quote(id.Table) + `
-		ORDER BY ORDINAL_POSITION`)
+	where := "t.TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')"
+	if only != nil {
+		where = "t.TABLE_SCHEMA = " + quote(only.DB) + " AND t.TABLE_NAME = " + quote(only.Table)
+	}
+	res, err := c.Execute(`SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.IS_NULLABLE,
+		COALESCE(c.NUMERIC_PRECISION, 0), COALESCE(c.NUMERIC_SCALE, 0), COALESCE(c.DATETIME_PRECISION, 0),
+		COALESCE(c.CHARACTER_SET_NAME, '')
+		FROM information_schema.TABLES t JOIN information_schema.COLUMNS c
+		ON c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME
+		WHERE t.TABLE_TYPE = 'BASE TABLE' AND ` + where + `
+		ORDER BY c.TABLE_SCHEMA, c.TABLE_NAME, c.ORDINAL_POSITION`)
 	if err != nil {
-		return nil, false, fmt.Errorf("read columns of %s: %w", id, err)
+		return nil, fmt.Errorf("read columns: %w", err)
 	}
 	defer res.Close()
-	if res.RowNumber() == 0 {
-		return nil, false, nil
-	}
-	cols := make([]Column, res.RowNumber())
-	for i := range cols {
-		cols[i] = Column{
-			Name:       fieldText(res.Resultset, i, 0),
-			DataType:   strings.ToLower(fieldText(res.Resultset, i, 1)),
-			ColumnType: fieldText(res.Resultset, i, 2),
-			Nullable:   fieldText(res.Resultset, i, 3) == "YES",
-			Precision:  fieldInt(res.Resultset, i, 4),
-			Scale:      fieldInt(res.Resultset, i, 5),
-			FSP:        fieldInt(res.Resultset, i, 6),
-			Charset:    fieldText(res.Resultset, i, 7),
+	out := map[TableID]*tableDef{}
+	for i := 0; i < res.RowNumber(); i++ {
+		id := TableID{DB: fieldText(res.Resultset, i, 0), Table: fieldText(res.Resultset, i, 1)}
+		if !tracked(id.DB) {
+			continue
 		}
+		d := out[id]
+		if d == nil {
+			d = &tableDef{}
+			out[id] = d
+		}
+		d.Columns = append(d.Columns, Column{
+			Name:       fieldText(res.Resultset, i, 2),
+			DataType:   strings.ToLower(fieldText(res.Resultset, i, 3)),
+			ColumnType: fieldText(res.Resultset, i, 4),
+			Nullable:   fieldText(res.Resultset, i, 5) == "YES",
+			Precision:  fieldInt(res.Resultset, i, 6),
+			Scale:      fieldInt(res.Resultset, i, 7),
+			FSP:        fieldInt(res.Resultset, i, 8),
+			Charset:    fieldText(res.Resultset, i, 9),
+		})
 	}
-	kres, err := c.Execute(`SELECT COLUMN_NAME FROM information_schema.STATISTICS
-		WHERE TABLE_SCHEMA = ` + quote(id.DB) + ` AND TABLE_NAME = ` + quote(id.Table) + ` AND INDEX_NAME = 'PRIMARY'
-		ORDER BY SEQ_IN_INDEX`)
+	kres, err := c.Execute(`SELECT s.TABLE_SCHEMA, s.TABLE_NAME, s.COLUMN_NAME FROM information_schema.STATISTICS s
+		JOIN information_schema.TABLES t ON s.TABLE_SCHEMA = t.TABLE_SCHEMA AND s.TABLE_NAME = t.TABLE_NAME
+		WHERE s.INDEX_NAME = 'PRIMARY' AND ` + where + `
+		ORDER BY s.TABLE_SCHEMA, s.TABLE_NAME, s.SEQ_IN_INDEX`)
 	if err != nil {
-		return nil, false, fmt.Errorf("read primary key of %s: %w", id, err)
+		return nil, fmt.Errorf("read primary keys: %w", err)
 	}
 	defer kres.Close()
-	var key []string
 	for i := 0; i < kres.RowNumber(); i++ {
-		key = append(key, fieldText(kres.Resultset, i, 0))
+		id := TableID{DB: fieldText(kres.Resultset, i, 0), Table: fieldText(kres.Resultset, i, 1)}
+		if d := out[id]; d != nil {
+			d.Key = append(d.Key, fieldText(kres.Resultset, i, 2))
+		}
 	}
-	t, err = NewTable(prefix, id, cols, key, o)
+	return out, nil
+}
+
+// loadTable reads one table's definition from information_schema. ok is
+// false when the table does not exist.
+func loadTable(ctx context.Context, c *client.Conn, id TableID) (d *tableDef, ok bool, err error) {
+	defs, err := readCatalog(ctx, c, func(string) bool { return true }, &id)
 	if err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("table %s: %w", id, err)
 	}
-	return t, true, nil
+	d = defs[id]
+	return d, d != nil, nil
 }

@@ -73,14 +73,14 @@ var ErrUnsupportedType = errors.New("unsupported column type")
 
 // Column describes one table column as information_schema.COLUMNS gives it.
 type Column struct {
-	Name       string
-	DataType   string // DATA_TYPE, lower case: int, varchar, datetime, ...
-	ColumnType string // COLUMN_TYPE: int(10) unsigned, enum('a','b'), ...
-	Nullable   bool
-	Precision  int // NUMERIC_PRECISION (decimal), or the bit length for bit
-	Scale      int // NUMERIC_SCALE
-	FSP        int // DATETIME_PRECISION: fractional seconds digits
-	Charset    string
+	Name       string `json:"name"`
+	DataType   string `json:"dataType"`   // DATA_TYPE, lower case: int, varchar, datetime, ...
+	ColumnType string `json:"columnType"` // COLUMN_TYPE: int(10) unsigned, enum('a','b'), ...
+	Nullable   bool   `json:"nullable"`
+	Precision  int    `json:"precision,omitempty"` // NUMERIC_PRECISION (decimal), or the bit length for bit
+	Scale      int    `json:"scale,omitempty"`     // NUMERIC_SCALE
+	FSP        int    `json:"fsp,omitempty"`       // DATETIME_PRECISION: fractional seconds digits
+	Charset    string `json:"charset,omitempty"`
 }
 
 // Unsigned reports whether the column is an unsigned number.
