@@ -42,7 +42,8 @@ func (w *Worker) Definitions(p *Plugin) []ConfigKey { return w.h.Definitions(p) 
 // Forward wraps the REST API: a write under /connectors reaching a worker
 // that is not the leader is sent to the leader's advertised URL, once (a
 // forwarded request reaching a non-leader gets Kafka Connect's 409 for a
-// rebalance in progress).
+// rebalance in progress). The leader's answer is passed on as it is, headers
+// included: an answer without Content-Type (415) keeps none.
 func (w *Worker) Forward(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		write := r.Method != http.MethodGet && r.Method != http.MethodHead && strings.HasPrefix(r.URL.Path, "/connectors")
@@ -58,15 +59,13 @@ func (w *Worker) Forward(next http.Handler) http.Handler {
 			return
 		}
 		if leaderURL == "" || r.Header.Get(forwardedHeader) != "" {
-			rw.Header().Set("Content-Type", "application/json")
-			rw.WriteHeader(http.StatusConflict)
-			_ = json.NewEncoder(rw).Encode(map[string]any{"error_code": http.StatusConflict,
-				"message": "Cannot complete request momentarily due to no known leader URL, likely because a rebalance was underway."})
+			forwardError(rw, http.StatusConflict,
+				"Cannot complete request momentarily due to no known leader URL, likely because a rebalance was underway.")
 			return
 		}
 		target, err := url.Parse(leaderURL)
 		if err != nil {
-			http.Error(rw, err.Error(), http.StatusInternalServerError)
+			forwardError(rw, http.StatusInternalServerError, fmt.Sprintf("Invalid leader URL %s: %v", leaderURL, err))
 			return
 		}
 		proxy := httputil.NewSingleHostReverseProxy(target)
@@ -75,8 +74,23 @@ func (w *Worker) Forward(next http.Handler) http.Handler {
 			orig(req)
 			req.Header.Set(forwardedHeader, w.url)
 		}
+		// As Kafka Connect when the leader cannot be reached: 500.
+		proxy.ErrorHandler = func(rw http.ResponseWriter, _ *http.Request, err error) {
+			forwardError(rw, http.StatusInternalServerError, "IO Error trying to forward REST request: "+err.Error())
+		}
+		// The proxy adds the leader's headers to these: a present but nil
+		// Content-Type stops net/http from sniffing one when the leader's
+		// answer has none.
+		rw.Header()["Content-Type"] = nil
 		proxy.ServeHTTP(rw, r)
 	})
+}
+
+// forwardError writes Kafka Connect's error body.
+func forwardError(rw http.ResponseWriter, status int, msg string) {
+	rw.Header().Set("Content-Type", "application/json")
+	rw.WriteHeader(status)
+	_ = json.NewEncoder(rw).Encode(map[string]any{"error_code": status, "message": msg})
 }
 
 func (w *Worker) readConfigs() error {
@@ -169,16 +183,18 @@ func (w *Worker) putConfig(name string, cfg map[string]string, allowUpdate bool)
 		return ConnectorInfo{}, false, err
 	}
 	old, _, exists := w.view(name)
-	if exists && !allowUpdate {
-		return ConnectorInfo{}, false, &Error{Kind: KindConflict, Message: fmt.Sprintf("Connector %s already exists", name)}
-	}
 	cfg = maps.Clone(cfg)
-	if exists {
+	if exists && allowUpdate {
 		unmask(cfg, old.config)
 	}
+	// As Kafka Connect: the configuration is validated first, so an invalid
+	// one is 400 even under an existing name; only a valid one is 409.
 	p, cfg, err := w.h.checkConfig(name, cfg)
 	if err != nil {
 		return ConnectorInfo{}, false, err
+	}
+	if exists && !allowUpdate {
+		return ConnectorInfo{}, false, &Error{Kind: KindConflict, Message: fmt.Sprintf("Connector %s already exists", name)}
 	}
 	if err := w.writeConfig([2]any{prefixConnector + name, connectorRecord{Properties: cfg}}); err != nil {
 		return ConnectorInfo{}, false, err
