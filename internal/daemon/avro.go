@@ -30,6 +30,23 @@ type avroSides struct {
 	key, value avroSide
 }
 
+// only returns the sides whose converter c still says is avro: a source
+// whose override turns a side to JSON encodes that side as JSON. A nil
+// receiver stays nil.
+func (a *avroSides) only(c ConvertersConfig) *avroSides {
+	if a == nil {
+		return nil
+	}
+	out := *a
+	if c.Key.Type != "avro" {
+		out.key = avroSide{}
+	}
+	if c.Value.Type != "avro" {
+		out.value = avroSide{}
+	}
+	return &out
+}
+
 type avroSide struct {
 	conv     *avroconv.Converter
 	reg      avroconv.Registry

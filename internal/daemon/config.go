@@ -45,6 +45,28 @@ type Config struct {
 	// more. 0 (the default) saves on every advance.
 	OffsetFlushIntervalMs int            `yaml:"offset.flush.interval.ms" json:"offset.flush.interval.ms"`
 	Sources               []SourceConfig `yaml:"sources" json:"sources"`
+	// Connectors are more connectors in Kafka Connect's JSON form (name and
+	// flat config), e.g. a FileStreamSink, or a Debezium connector JSON
+	// pasted in unchanged: `sluice run` creates them beside the sources.
+	Connectors []ConnectorConfig `yaml:"connectors" json:"connectors"`
+	// REST protects the Kafka Connect REST API served on http.addr.
+	REST RESTConfig `yaml:"rest" json:"rest"`
+}
+
+// ConnectorConfig is one connector in Kafka Connect's JSON form:
+// {"name": …, "config": {"connector.class": …, …}}.
+type ConnectorConfig struct {
+	Name   string            `yaml:"name" json:"name"`
+	Config map[string]string `yaml:"config" json:"config"`
+}
+
+// RESTConfig protects the REST API: with neither key set (the default) it
+// is open, as Kafka Connect's. /metrics, /healthz and /readyz stay open.
+type RESTConfig struct {
+	// BasicAuth maps user names to passwords (HTTP basic authentication).
+	BasicAuth map[string]string `yaml:"basic.auth" json:"basic.auth"`
+	// BearerTokens are accepted as "Authorization: Bearer <token>".
+	BearerTokens []string `yaml:"bearer.tokens" json:"bearer.tokens"`
 }
 
 // DefaultOffsetFlushIntervalMs is offset.flush.interval.ms's default: save
@@ -177,6 +199,25 @@ type SourceConfig struct {
 	ErrorsContextHeaders bool `yaml:"errors.deadletterqueue.context.headers.enable" json:"errors.deadletterqueue.context.headers.enable"`
 	// ErrorsLogEnable logs each tolerated error with its details.
 	ErrorsLogEnable bool `yaml:"errors.log.enable" json:"errors.log.enable"`
+
+	// Converters and TombstonesOnDelete, when set, replace the daemon-wide
+	// settings for this source: a connector created through the REST API
+	// with its own key.converter, value.converter or tombstones.on.delete.
+	// They have no sluice.yaml key (the daemon-wide keys set them there).
+	Converters         *ConvertersConfig `yaml:"-" json:"-"`
+	TombstonesOnDelete *bool             `yaml:"-" json:"-"`
+}
+
+// effective returns the daemon configuration with this source's overrides
+// applied.
+func (s SourceConfig) effective(c Config) Config {
+	if s.Converters != nil {
+		c.Converters = *s.Converters
+	}
+	if s.TombstonesOnDelete != nil {
+		c.TombstonesOnDelete = *s.TombstonesOnDelete
+	}
+	return c
 }
 
 // errors.tolerance values.
@@ -225,6 +266,21 @@ func (c Config) Validate() error {
 		p.Addf("offset.flush.interval.ms", "must be 0 (every advance) or positive, got %d", c.OffsetFlushIntervalMs)
 	}
 	seen := map[string]int{}
+	for i, cc := range c.Connectors {
+		prefix := fmt.Sprintf("connectors[%d]", i)
+		switch {
+		case cc.Name == "":
+			p.Addf(prefix+".name", "required")
+		case !nameRE.MatchString(cc.Name):
+			p.Addf(prefix+".name", "name %q may only contain letters, digits, '.', '_' and '-'", cc.Name)
+		}
+		if cc.Config["connector.class"] == "" {
+			p.Addf(prefix+".config", "connector.class is required")
+		}
+		if n, ok := cc.Config["name"]; ok && n != cc.Name {
+			p.Addf(prefix+".config", "name %q differs from the connector's name %q", n, cc.Name)
+		}
+	}
 	for i, s := range c.Sources {
 		prefix := fmt.Sprintf("sources[%d]", i)
 		p.Merge(prefix, s.Validate())
@@ -235,6 +291,11 @@ func (c Config) Validate() error {
 			p.Addf(prefix+".name", "duplicate source name %q (also sources[%d])", s.Name, j)
 		} else {
 			seen[s.Name] = i
+		}
+	}
+	for i, cc := range c.Connectors {
+		if j, dup := seen[cc.Name]; dup && cc.Name != "" {
+			p.Addf(fmt.Sprintf("connectors[%d].name", i), "connector name %q is also sources[%d]'s name", cc.Name, j)
 		}
 	}
 	return p.Err()

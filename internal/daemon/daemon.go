@@ -36,6 +36,7 @@ type Daemon struct {
 	shutdown time.Duration
 	noHTTP   bool
 	noMemLim bool
+	host     Host
 
 	restarts *prometheus.CounterVec
 	// avro holds the Avro converters, built by Run (see registry.go).
@@ -83,6 +84,11 @@ func WithoutHTTP() Option { return func(d *Daemon) { d.noHTTP = true } }
 // MemoryConfig): for programs that embed the daemon and manage it
 // themselves, or whose heap holds more than the daemon's.
 func WithoutMemoryLimit() Option { return func(d *Daemon) { d.noMemLim = true } }
+
+// WithHost hands the running of sources to host (the Connect runtime of
+// `sluice run` and `sluice worker`) instead of supervising each configured
+// source (see [Host]).
+func WithHost(host Host) Option { return func(d *Daemon) { d.host = host } }
 
 // New validates cfg and returns a Daemon. It starts nothing and does no I/O.
 func New(cfg Config, opts ...Option) (*Daemon, error) {
@@ -171,26 +177,32 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.startAvro(gctx, g, kcfg.Brokers); err != nil {
 		return err
 	}
+	var srv *obs.Server
 	if !d.noHTTP {
-		srv := obs.NewServer(d.cfg.HTTP.Addr, d.metrics, d.Ready, d.log)
+		srv = obs.NewServer(d.cfg.HTTP.Addr, d.metrics, d.Ready, d.log)
 		if d.cfg.HTTP.Pprof {
 			srv.HandlePprof()
 			d.log.Warn("serving Go profiles at /debug/pprof/ (http.pprof: true)")
 		}
 		g.Go(func() error { return srv.Run(gctx) })
 	}
+	if d.host != nil {
+		env := &Env{d: d, kafka: kcfg, srv: srv}
+		g.Go(func() error { return d.host(gctx, env) })
+		return g.Wait()
+	}
 	if len(d.cfg.Sources) == 0 {
 		d.log.Warn("no sources configured")
 	}
 	for _, sc := range d.cfg.Sources {
-		g.Go(func() error { return d.supervise(gctx, sc, kcfg) })
+		g.Go(func() error { return d.supervise(gctx, sc, kcfg, d.store, nil) })
 	}
 	return g.Wait()
 }
 
 // supervise runs one source's pipeline, restarting it with capped
 // exponential backoff until ctx ends or it fails permanently.
-func (d *Daemon) supervise(ctx context.Context, sc SourceConfig, kcfg publish.Config) error {
+func (d *Daemon) supervise(ctx context.Context, sc SourceConfig, kcfg publish.Config, store OffsetStore, onTopic func(string)) error {
 	log := d.log.With(obs.KeyConnector, sc.Name)
 	// Publisher metrics get the connector label here; sources add it
 	// themselves (see SourceParams.Registerer).
@@ -198,7 +210,7 @@ func (d *Daemon) supervise(ctx context.Context, sc SourceConfig, kcfg publish.Co
 	delay := d.minBack
 	for {
 		started := time.Now()
-		err := d.runOnce(ctx, sc, kcfg, log, pubReg)
+		err := d.runOnce(ctx, sc, kcfg, store, onTopic, log, pubReg)
 		d.setRunning(sc.Name, false)
 		switch {
 		case ctx.Err() != nil:
@@ -234,16 +246,16 @@ func (d *Daemon) supervise(ctx context.Context, sc SourceConfig, kcfg publish.Co
 
 // runOnce builds a source and a publisher from the last saved position and
 // runs them until ctx ends or they fail.
-func (d *Daemon) runOnce(ctx context.Context, sc SourceConfig, kcfg publish.Config, log *slog.Logger, pubReg prometheus.Registerer) error {
-	start, err := d.store.Load(sc.Name)
+func (d *Daemon) runOnce(ctx context.Context, sc SourceConfig, kcfg publish.Config, store OffsetStore, onTopic func(string), log *slog.Logger, pubReg prometheus.Registerer) error {
+	start, err := store.Load(sc.Name)
 	if err != nil {
 		return Permanent(fmt.Errorf("load offset: %w", err))
 	}
-	conv, err := newConverter(d.cfg)
+	conv, err := newConverter(sc.effective(d.cfg))
 	if err != nil {
 		return Permanent(err)
 	}
-	conv.avro = d.avro
+	conv.avro = d.avro.only(sc.effective(d.cfg).Converters)
 	if conv.outbox, err = newOutboxRouter(sc, log); err != nil {
 		return Permanent(err)
 	}
@@ -271,7 +283,8 @@ func (d *Daemon) runOnce(ctx context.Context, sc SourceConfig, kcfg publish.Conf
 		src:          src,
 		pub:          pub,
 		conv:         conv,
-		store:        d.store,
+		store:        store,
+		onTopic:      onTopic,
 		log:          log,
 		flushTimeout: d.shutdown,
 		flushEvery:   time.Duration(d.cfg.OffsetFlushIntervalMs) * time.Millisecond,

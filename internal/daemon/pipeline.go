@@ -39,6 +39,11 @@ type pipeline struct {
 	// flushEvery is the least time between two commits (save and ack).
 	flushEvery time.Duration
 
+	// onTopic, when set, is told each topic the source first publishes to
+	// (the runtime's active topics); seen holds those told.
+	onTopic func(string)
+	seen    map[string]bool
+
 	// saved and acked are the last positions saved and acked; only the ack
 	// loop, then (after it stopped) run, touch them.
 	saved, acked event.Position
@@ -108,6 +113,17 @@ func (p *pipeline) emit(ctx context.Context, b event.Batch) error {
 		return Permanent(fmt.Errorf("convert: %w", err))
 	}
 	for _, s := range segs {
+		if p.onTopic != nil {
+			for _, r := range s.records {
+				if !p.seen[r.Topic] {
+					if p.seen == nil {
+						p.seen = map[string]bool{}
+					}
+					p.seen[r.Topic] = true
+					p.onTopic(r.Topic)
+				}
+			}
+		}
 		if len(s.records) > 0 {
 			if err := p.pub.Publish(ctx, s.records); err != nil {
 				return fmt.Errorf("publish: %w", err)

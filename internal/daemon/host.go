@@ -1,0 +1,57 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/sluice-cdc/sluice/internal/obs"
+	"github.com/sluice-cdc/sluice/publish"
+)
+
+// Host runs the sources of a started daemon in its own way: the Connect
+// runtime of `sluice run` and `sluice worker` turns each source into a
+// connector with a task that calls [Env.RunSource]. Run gives the host the
+// daemon's shared parts (the Kafka brokers, the embedded broker and schema
+// registry when configured, the HTTP server, the offset store, metrics) and
+// ends when the host returns.
+type Host func(ctx context.Context, env *Env) error
+
+// Env is what a running daemon offers its [Host].
+type Env struct {
+	d     *Daemon
+	kafka publish.Config
+	srv   *obs.Server
+}
+
+// Brokers returns the Kafka seed brokers sources publish to (the embedded
+// broker's address when kafka.bootstrap.servers is embedded).
+func (e *Env) Brokers() []string { return append([]string(nil), e.kafka.Brokers...) }
+
+// Offsets returns the daemon's offset store (offsets.json in data.dir,
+// unless WithOffsetStore replaced it).
+func (e *Env) Offsets() OffsetStore { return e.d.store }
+
+// Config returns the daemon's configuration.
+func (e *Env) Config() Config { return e.d.cfg }
+
+// Handle serves h under pattern on the daemon's HTTP server, beside
+// /metrics, /healthz and /readyz. It does nothing when the daemon runs
+// without HTTP.
+func (e *Env) Handle(pattern string, h http.Handler) {
+	if e.srv != nil {
+		e.srv.Handle(pattern, h)
+	}
+}
+
+// RunSource runs one source under the daemon's supervisor, with its
+// positions in store (keyed by the source name); onTopic, when not nil, is
+// told each topic the source first publishes to in a run. Transient failures restart
+// it with backoff; it returns nil once ctx ends, or the error of a permanent
+// failure. sc is validated first.
+func (e *Env) RunSource(ctx context.Context, sc SourceConfig, store OffsetStore, onTopic func(string)) error {
+	if err := sc.Validate(); err != nil {
+		return Permanent(fmt.Errorf("source %q: %w", sc.Name, err))
+	}
+	return e.d.supervise(ctx, sc, e.kafka, store, onTopic)
+}
