@@ -248,7 +248,7 @@ func TestWorkerBadInput(t *testing.T) {
 		// Duplicate name: 409; Kafka Connect validates first, so an invalid
 		// configuration under an existing name is 400.
 		{name: "create duplicate", method: "POST", path: "/connectors",
-			body: `{"name":"` + sink + `","config":` + fileSink(`,"file":"/dev/null"`) + `}`,
+			body:   `{"name":"` + sink + `","config":` + fileSink(`,"file":"/dev/null"`) + `}`,
 			status: 409, message: "Connector " + sink + " already exists"},
 		{name: "create duplicate with invalid tasks.max", method: "POST", path: "/connectors",
 			body: `{"name":"` + sink + `","config":` + fileSink(`,"tasks.max":"0"`) + `}`, status: 400,
