@@ -68,6 +68,13 @@ type Worker struct {
 	running      map[string]*runningUnit
 	written      map[string]string // unit → last state this worker wrote
 	restarts     map[string]RestartRequest
+	// Active topics (status topic): connector → topic → status; the keys
+	// this worker wrote and has not read back yet; the task id of each
+	// running task's connector value (what Herder.addTopic is given).
+	topics       map[string]map[string]topicStatus
+	topicPending map[string]bool
+	taskConns    map[*connector]int
+	fenced       bool // cut off from the group: runs and writes nothing
 }
 
 type distConnector struct {
@@ -98,13 +105,14 @@ func NewWorker(cfg WorkerConfig, opts WorkerOptions) (*Worker, error) {
 		wake: make(chan struct{}, 1), rebal: make(chan struct{}, 1),
 		conns: map[string]*distConnector{}, targets: map[string]targetState{},
 		statuses: map[string]statusRecord{}, running: map[string]*runningUnit{},
-		written: map[string]string{}, restarts: map[string]RestartRequest{}}
+		written: map[string]string{}, restarts: map[string]RestartRequest{},
+		topics: map[string]map[string]topicStatus{}, topicPending: map[string]bool{}, taskConns: map[*connector]int{}}
 	if u, err := url.Parse(w.url); err == nil {
 		w.workerID = u.Host
 	}
 	w.offsets = &kafkaOffsets{m: map[string][]byte{}}
 	h, err := NewHerder(Config{WorkerID: w.workerID, Brokers: cfg.Brokers(), KafkaOptions: opts.KafkaOptions,
-		Offsets: w.offsets, KeyConverter: cfg.KeyConverter, ValueConverter: cfg.ValueConverter,
+		Offsets: workerStore{w.offsets, w}, KeyConverter: cfg.KeyConverter, ValueConverter: cfg.ValueConverter,
 		Version: opts.Version, Plugins: opts.Plugins, Loggers: opts.Loggers})
 	if err != nil {
 		return nil, err
@@ -320,6 +328,11 @@ func (w *Worker) applyConfig(r *kgo.Record) {
 		name := strings.TrimPrefix(key, prefixConnector)
 		if r.Value == nil {
 			delete(w.conns, name)
+			if w.current.LeaderURL == w.url && len(w.topics[name]) > 0 {
+				// Kafka Connect forgets a deleted connector's active
+				// topics; the leader writes the tombstones.
+				go w.resetTopics(name)
+			}
 			break
 		}
 		var rec connectorRecord
@@ -408,6 +421,10 @@ func statusKey(name string, id int) string {
 func (w *Worker) applyStatus(r *kgo.Record) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if strings.HasPrefix(string(r.Key), prefixTopicStatus) {
+		w.applyTopicStatus(string(r.Key), r.Value)
+		return
+	}
 	var rec statusRecord
 	if r.Value == nil || json.Unmarshal(r.Value, &rec) != nil {
 		delete(w.statuses, string(r.Key))
@@ -535,7 +552,9 @@ func (w *Worker) startTask(u, key string) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ru := &runningUnit{key: key, cancel: cancel, done: make(chan struct{})}
+	conn := &connector{name: name, topics: map[string]struct{}{}}
 	w.mu.Lock()
+	w.taskConns[conn] = id
 	w.running[u] = ru
 	w.written[u] = StateRunning
 	w.mu.Unlock()
@@ -544,7 +563,11 @@ func (w *Worker) startTask(u, key string) {
 	log.Info("task starting")
 	go func() {
 		defer close(ru.done)
-		conn := &connector{name: name, topics: map[string]struct{}{}}
+		defer func() {
+			w.mu.Lock()
+			delete(w.taskConns, conn)
+			w.mu.Unlock()
+		}()
 		var err error
 		switch c.plugin.Type {
 		case SinkType:
@@ -577,3 +600,131 @@ func (w *Worker) stopAll() {
 		<-ru.done
 	}
 }
+
+// Active topics are recorded as Kafka Connect's KafkaStatusBackingStore
+// records them: key status-topic-<topic>:connector-<connector>, value
+// {"topic":{"name","connector","task","discoverTimestamp"}}, written by the
+// worker running the task that first used the topic; a reset writes
+// tombstones. Every worker reads them from the status topic.
+const (
+	prefixTopicStatus = "status-topic-"
+	topicStatusSep    = ":connector-"
+)
+
+func topicStatusKey(topic, connector string) string {
+	return prefixTopicStatus + topic + topicStatusSep + connector
+}
+
+type topicStatus struct {
+	Name              string `json:"name"`
+	Connector         string `json:"connector"`
+	Task              int    `json:"task"`
+	DiscoverTimestamp int64  `json:"discoverTimestamp"`
+}
+
+type topicStatusRecord struct {
+	Topic topicStatus `json:"topic"`
+}
+
+// workerStore is the OffsetStore a Worker gives its Herder: the offsets
+// topic, and the recorder of active topics that tasks reach through
+// Herder.addTopic.
+type workerStore struct {
+	*kafkaOffsets
+	w *Worker
+}
+
+// topicRecorder records a topic used by a task of a distributed worker
+// (Herder.addTopic checks for it on the offset store).
+type topicRecorder interface {
+	recordTopic(c *connector, topic string)
+}
+
+func (s workerStore) recordTopic(c *connector, topic string) { s.w.recordTopic(c, topic) }
+
+// applyTopicStatus applies a status-topic- record; mu held. Topic names
+// cannot hold a colon, so the topic ends at the first one (as Kafka Connect
+// parses it).
+func (w *Worker) applyTopicStatus(key string, value []byte) {
+	delete(w.topicPending, key)
+	rest := strings.TrimPrefix(key, prefixTopicStatus)
+	i := strings.IndexByte(rest, ':')
+	if i <= 0 || !strings.HasPrefix(rest[i:], topicStatusSep) || len(rest[i:]) == len(topicStatusSep) {
+		w.log.Warn("bad topic status key", "key", key)
+		return
+	}
+	topic, name := rest[:i], rest[i+len(topicStatusSep):]
+	if value == nil {
+		delete(w.topics[name], topic)
+		if len(w.topics[name]) == 0 {
+			delete(w.topics, name)
+		}
+		return
+	}
+	var rec topicStatusRecord
+	if err := json.Unmarshal(value, &rec); err != nil {
+		w.log.Warn("bad topic status", "key", key, "err", err)
+		return
+	}
+	if w.topics[name] == nil {
+		w.topics[name] = map[string]topicStatus{}
+	}
+	w.topics[name][topic] = rec.Topic
+}
+
+// recordTopic writes the active topic status of a task's first use of
+// topic (as Kafka Connect: once per topic until the topics are reset).
+func (w *Worker) recordTopic(c *connector, topic string) {
+	key := topicStatusKey(topic, c.name)
+	w.mu.Lock()
+	id, ok := w.taskConns[c]
+	_, known := w.topics[c.name][topic]
+	if !ok || known || w.topicPending[key] || w.fencedLocked() {
+		w.mu.Unlock()
+		return
+	}
+	w.topicPending[key] = true // until read back from the status topic
+	w.mu.Unlock()
+	b, _ := json.Marshal(topicStatusRecord{Topic: topicStatus{Name: topic, Connector: c.name, Task: id,
+		DiscoverTimestamp: time.Now().UnixMilli()}})
+	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+	defer cancel()
+	if err := w.statusLog.write(ctx, key, b); err != nil {
+		w.log.Warn("record active topic", "connector", c.name, "topic", topic, "err", err)
+		w.mu.Lock()
+		delete(w.topicPending, key)
+		w.mu.Unlock()
+	}
+}
+
+// activeTopics lists the topics connector name used (from the status
+// topic, as far as this worker has read it), sorted.
+func (w *Worker) activeTopics(name string) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string{}, slices.Sorted(maps.Keys(w.topics[name]))...)
+}
+
+// resetTopics forgets connector name's active topics: it reads the status
+// topic to its end and writes a tombstone for each.
+func (w *Worker) resetTopics(name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+	defer cancel()
+	if err := w.statusLog.readToEnd(ctx); err != nil {
+		return internal(err, "%v", err)
+	}
+	for _, topic := range w.activeTopics(name) {
+		if err := w.statusLog.write(ctx, topicStatusKey(topic, name), nil); err != nil {
+			return internal(err, "%v", err)
+		}
+	}
+	// Read back, so that this worker answers without them at once.
+	if err := w.statusLog.readToEnd(ctx); err != nil {
+		return internal(err, "%v", err)
+	}
+	return nil
+}
+
+// fencedLocked reports whether this worker must not act as an owner; mu
+// held.
+func (w *Worker) fencedLocked() bool { return w.fenced }

@@ -733,9 +733,15 @@ func (h *Herder) ResetActiveTopics(name string) {
 
 func (h *Herder) addTopic(c *connector, topic string) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if _, ok := c.topics[topic]; !ok && h.conns[c.name] == c {
+	standalone := h.conns[c.name] == c
+	if _, ok := c.topics[topic]; !ok && standalone {
 		c.topics[topic] = struct{}{}
+	}
+	h.mu.Unlock()
+	// The tasks of a distributed worker record their topics in the status
+	// topic, through the worker's store.
+	if r, ok := h.cfg.Offsets.(topicRecorder); ok && !standalone {
+		r.recordTopic(c, topic)
 	}
 }
 

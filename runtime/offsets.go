@@ -129,8 +129,10 @@ func (h *Herder) sourceOffsetsLocked(name string, fresh bool) ([]SourceOffset, e
 		return nil, err
 	}
 	var entries map[string][]byte
-	if ko, ok := st.(*kafkaOffsets); ok && !fresh {
-		entries = ko.cached(sourceOffsetPrefix(name))
+	if c, ok := st.(interface {
+		cached(string) map[string][]byte
+	}); ok && !fresh {
+		entries = c.cached(sourceOffsetPrefix(name))
 	} else if entries, err = st.Entries(sourceOffsetPrefix(name)); err != nil {
 		return nil, fmt.Errorf("load offsets of %s: %w", name, err)
 	}
