@@ -21,6 +21,10 @@ import (
 // using the wrong columns.
 var ErrUnparseableDDL = errors.New("unparseable DDL statement")
 
+// errUnknownTable: a DDL statement changes a table the model does not have
+// (the schema history started after the table was created).
+var errUnknownTable = errors.New("table not in the schema history")
+
 // schemaDDL matches the statements that can change a table's shape; every
 // other statement in a query event (BEGIN, GRANT, CREATE USER, routines,
 // ...) is ignored without parsing.
@@ -69,7 +73,8 @@ func (a *ddlApplier) apply(m *schemaModel, db, sql string) ([]TableID, error) {
 		}
 		changed = append(changed, ids...)
 	}
-	return changed, nil
+	slices.SortFunc(changed, compareIDs)
+	return slices.Compact(changed), nil
 }
 
 func (a *ddlApplier) id(db string, n *ast.TableName) TableID {
@@ -95,7 +100,7 @@ func (a *ddlApplier) applyStmt(m *schemaModel, db string, st ast.StmtNode) ([]Ta
 		if s.ReferTable != nil {
 			src := m.tables[a.id(db, s.ReferTable)]
 			if src == nil {
-				return nil, fmt.Errorf("CREATE TABLE %s LIKE %s: the source table is not in the schema history", id, a.id(db, s.ReferTable))
+				return nil, fmt.Errorf("CREATE TABLE %s LIKE %s: %w", id, a.id(db, s.ReferTable), errUnknownTable)
 			}
 			m.tables[id] = src.clone()
 			return []TableID{id}, nil
@@ -173,7 +178,7 @@ func (a *ddlApplier) alter(m *schemaModel, db string, s *ast.AlterTableStmt) ([]
 	}
 	old := m.tables[id]
 	if old == nil {
-		return nil, fmt.Errorf("ALTER TABLE %s: the table is not in the schema history", id)
+		return nil, fmt.Errorf("ALTER TABLE %s: %w", id, errUnknownTable)
 	}
 	d := old.clone()
 	rename := id

@@ -14,12 +14,43 @@
 // through Ack; MySQL keeps no replication state for us, so Ack only records
 // the newest acknowledged position.
 //
-// # Table schemas
+// # Schema history
 //
-// Column lists and types come from information_schema when a table is first
-// seen and after any DDL statement in its database (connector.go). That is
-// correct while the connector keeps up with the server; decoding old binlog
-// events after a DDL needs a schema history, which is not built yet.
+// Binlog row events carry values, not column names (MySQL 8 and MariaDB can
+// log names with binlog_row_metadata=FULL, used here only as a check), so
+// rows must be decoded with the table's shape at the event's position, not
+// today's. As Debezium does, the connector keeps a schema history:
+//
+//   - At the start of a snapshot (and of a no_data start), under the global
+//     read lock that fixes the binlog position, it reads every table of the
+//     captured databases from information_schema and records them as one
+//     snapshot record at that position's GTID set.
+//   - Every DDL statement in a binlog query event (ALTER, CREATE [OR
+//     REPLACE], DROP and RENAME TABLE, DROP DATABASE) is parsed with the TiDB
+//     SQL parser (github.com/pingcap/tidb/pkg/parser, Apache-2.0, the parser
+//     go-mysql's canal uses; ddl.go) and applied to an in-memory model; the
+//     full new definitions of the changed tables (or their removal) are
+//     appended as a record carrying the GTID set including the DDL, before
+//     any position past the DDL is emitted.
+//   - A restart from a stored position replays, in order, every record
+//     whose GTID set the position's set contains, giving the schema as of
+//     that position; records past it are skipped and appended again when the
+//     stream re-reads their DDL (replaying a repeat is harmless).
+//
+// Records hold resulting definitions rather than statements, so recovery
+// needs no parser and cannot diverge from what was decoded. The store is a
+// SchemaHistory: a local file of JSON lines, fsynced per record
+// (schema.history.internal.file.filename, as Debezium's FileSchemaHistory,
+// history.go), or any store the wiring passes in Options.History (a Kafka
+// topic as Debezium's schema.history.internal.kafka.topic needs Kafka,
+// which capture packages do not import). Without either, an in-memory
+// history lasts for the Source's life and a restart warns and falls back to
+// the catalog. A table the history does not know (a position older than the
+// history) is read from the catalog; a DDL that does not parse (GEOMETRY
+// columns, for one) drops the tables it names from the model so that they
+// are read from the catalog too, with a warning. Rows whose column count or
+// names disagree with the model fail with ErrSchemaMismatch instead of
+// being decoded into the wrong fields.
 //
 // # Value mapping
 //

@@ -17,7 +17,7 @@ import (
 type streamer struct {
 	s      *Source
 	flavor string
-	done   gmysql.GTIDSet // transactions completely emitted
+	done   gmysql.GTIDSet     // transactions completely emitted
 	tables map[TableID]*Table // built from model, dropped when it changes
 	model  *schemaModel       // table definitions at the position read
 	ddl    *ddlApplier

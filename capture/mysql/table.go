@@ -13,7 +13,10 @@ import (
 )
 
 // TableID names a table.
-type TableID struct{ DB, Table string }
+type TableID struct {
+	DB    string `json:"db"`
+	Table string `json:"table"`
+}
 
 func (id TableID) String() string { return id.DB + "." + id.Table }
 

@@ -1,0 +1,150 @@
+package mysql
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice/event"
+)
+
+// rowSchema renders the field list of an event's row schema, so that a
+// type change shows even where the JSON payload does not.
+func rowSchema(e event.Event) string {
+	row := e.After
+	if row == nil {
+		row = e.Before
+	}
+	var out []string
+	for _, f := range row.Schema().Fields() {
+		s := f.Name + ":" + f.Schema.Type().String()
+		if n := f.Schema.Name(); n != "" {
+			s += "/" + n
+		}
+		if f.Schema.IsOptional() {
+			s += "?"
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, ",")
+}
+
+func describeWithSchema(t *testing.T, e event.Event, db string) string {
+	return describe(t, e, db) + " schema=" + rowSchema(e)
+}
+
+// schemaWorkload is a sequence of DDL statements each followed by a change
+// that must decode with the schema the DDL left.
+var schemaWorkload = []string{
+	"INSERT INTO t VALUES (1, 'one')",
+	"ALTER TABLE t ADD COLUMN b INT NOT NULL DEFAULT 7 AFTER id",
+	"INSERT INTO t VALUES (2, 20, 'two')",
+	"ALTER TABLE t DROP COLUMN a",
+	"INSERT INTO t VALUES (3, 30)",
+	"ALTER TABLE t MODIFY b BIGINT UNSIGNED",
+	"INSERT INTO t VALUES (4, NULL)",
+	"ALTER TABLE t RENAME COLUMN b TO c",
+	"UPDATE t SET c = 41 WHERE id = 4",
+	"RENAME TABLE t TO u",
+	"INSERT INTO u VALUES (5, 50)",
+	"CREATE TABLE n (k VARCHAR(5) PRIMARY KEY, d DECIMAL(5,2), ts DATETIME(6))",
+	"INSERT INTO n VALUES ('a', 1.5, '2020-01-02 03:04:05.123456')",
+	"DROP TABLE n",
+	"CREATE TABLE n (k INT PRIMARY KEY)",
+	"INSERT INTO n VALUES (9)",
+	"DELETE FROM u WHERE id = 1",
+}
+
+var schemaWorkloadEvents = []string{
+	`srv.D.t c key={"id":1} before=null after={"id":1,"a":"one"} src=D.t/false schema=id:int32,a:string?`,
+	`srv.D.t c key={"id":2} before=null after={"id":2,"b":20,"a":"two"} src=D.t/false schema=id:int32,b:int32,a:string?`,
+	`srv.D.t c key={"id":3} before=null after={"id":3,"b":30} src=D.t/false schema=id:int32,b:int32`,
+	`srv.D.t c key={"id":4} before=null after={"id":4,"b":null} src=D.t/false schema=id:int32,b:int64?`,
+	`srv.D.t u key={"id":4} before={"id":4,"c":null} after={"id":4,"c":41} src=D.t/false schema=id:int32,c:int64?`,
+	`srv.D.u c key={"id":5} before=null after={"id":5,"c":50} src=D.u/false schema=id:int32,c:int64?`,
+	`srv.D.n c key={"k":"a"} before=null after={"k":"a","d":"AJY=","ts":1577934245123456} src=D.n/false schema=k:string,d:bytes/org.apache.kafka.connect.data.Decimal?,ts:int64/io.debezium.time.MicroTimestamp?`,
+	`srv.D.n c key={"k":9} before=null after={"k":9} src=D.n/false schema=k:int32`,
+	`srv.D.u d key={"id":1} before={"id":1,"c":7} after=null src=D.u/false schema=id:int32,c:int64?`,
+}
+
+// TestSchemaHistoryDDL streams changes around every kind of DDL, then
+// restarts from the position of every event (with the schema history file
+// holding DDL past that position): each restart must decode the rest of the
+// stream exactly as the first run did.
+func TestSchemaHistoryDDL(t *testing.T) {
+	e := newMyEnv(t, "CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(10))", "INSERT INTO t VALUES (0, 'zero')")
+	cfg := e.config()
+	cfg.SnapshotMode = SnapshotInitial // records the schema under the read lock
+	cfg.SchemaHistoryFile = filepath.Join(t.TempDir(), "history.jsonl")
+	r := startSource(t, cfg, e.options())
+	first := r.wait(t, 1)[0]
+	for _, s := range schemaWorkload {
+		e.exec(s)
+	}
+	all := r.wait(t, 1+len(schemaWorkloadEvents))
+	r.stop(t)
+	if d := describeWithSchema(t, first, e.db); d != `srv.D.t r key={"id":0} before=null after={"id":0,"a":"zero"} src=D.t/last schema=id:int32,a:string?` {
+		t.Errorf("first event: %s", d)
+	}
+	var got []string
+	for _, ev := range all[1:] {
+		got = append(got, describeWithSchema(t, ev, e.db))
+	}
+	if g, w := strings.Join(got, "\n"), strings.Join(schemaWorkloadEvents, "\n"); g != w {
+		t.Fatalf("events:\n%s\nwant\n%s", g, w)
+	}
+
+	// Restart from each event's position: the next event must be the same.
+	for i := 0; i < len(all)-1; i++ {
+		opts := e.options()
+		opts.Start = all[i].Position
+		if opts.Start == nil {
+			t.Fatalf("event %d has no position", i)
+		}
+		r := startSource(t, cfg, opts)
+		rest := r.wait(t, len(all)-1-i)
+		r.stop(t)
+		for j, ev := range rest {
+			if g, w := describeWithSchema(t, ev, e.db), describeWithSchema(t, all[i+1+j], e.db); g != w {
+				t.Errorf("restart after event %d, event %d:\n got %s\nwant %s", i, j, g, w)
+			}
+		}
+	}
+}
+
+// TestSchemaHistoryMissing: without the history, a restart from before a
+// DROP COLUMN cannot decode the old rows with the catalog's current schema
+// and says so rather than shifting values into the wrong fields.
+func TestSchemaHistoryMissing(t *testing.T) {
+	e := newMyEnv(t, "CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(10), b INT)")
+	start := e.binlogEnd()
+	e.exec("INSERT INTO t VALUES (1, 'x', 2)")
+	e.exec("ALTER TABLE t DROP COLUMN a")
+	opts := e.options()
+	opts.Start = start
+	cfg := e.config()
+	src, err := New(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = runUntilError(t, src)
+	if !strings.Contains(fmt.Sprint(err), "do not match the schema history") {
+		t.Errorf("Run = %v, want ErrSchemaMismatch", err)
+	}
+}
+
+// runUntilError runs src until Run returns, discarding events, and returns
+// its error; it fails the test if Run is still going after a minute.
+func runUntilError(t *testing.T, src *Source) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := src.Run(ctx, func(context.Context, event.Batch) error { return nil })
+	if ctx.Err() != nil {
+		t.Fatalf("Run did not fail: %v", err)
+	}
+	return err
+}
