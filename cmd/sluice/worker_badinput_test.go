@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-cdc/sluice/internal/testenv"
 )
@@ -61,10 +65,52 @@ func loadConnectFixture(t *testing.T, name string, placeholders map[string]strin
 	return fx
 }
 
+// internalTopics returns the internal topics of a test cluster, named in
+// its workers' worker.yaml.
+func internalTopics(t *testing.T, ws []*workerProc) []string {
+	t.Helper()
+	doc, err := os.ReadFile(ws[0].cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var topics []string
+	for _, line := range strings.Split(string(doc), "\n") {
+		if k, v, ok := strings.Cut(line, ": "); ok && strings.HasSuffix(k, ".storage.topic") {
+			topics = append(topics, strings.TrimSpace(v))
+		}
+	}
+	return topics
+}
+
+// dropClusterState deletes what a stopped test cluster leaves on the
+// broker: its internal topics and the given consumer groups.
+func dropClusterState(t *testing.T, brokers string, topics []string, groups ...string) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err != nil {
+		t.Logf("cleanup: %v", err)
+		return
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if len(groups) > 0 {
+		if _, err := adm.DeleteGroups(ctx, groups...); err != nil {
+			t.Logf("cleanup: delete groups %v: %v", groups, err)
+		}
+	}
+	if len(topics) > 0 {
+		if _, err := adm.DeleteTopics(ctx, topics...); err != nil {
+			t.Logf("cleanup: delete topics %v: %v", topics, err)
+		}
+	}
+}
+
 // answer is one HTTP answer as the tests compare it.
 type answer struct {
 	status      int
 	contentType string
+	location    string
 	body        []byte
 }
 
@@ -106,7 +152,7 @@ func trySend(method, url, contentType string, body []byte) (answer, error) {
 	if err != nil {
 		return answer{}, fmt.Errorf("%s %s: read answer: %w", method, url, err)
 	}
-	return answer{resp.StatusCode, resp.Header.Get("Content-Type"), b}, nil
+	return answer{resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Location"), b}, nil
 }
 
 // rebalancing tells the 409 a worker answers while it knows no leader.
@@ -127,9 +173,13 @@ type errorAnswer struct {
 // the words given here.
 func TestWorkerBadInput(t *testing.T) {
 	brokers := testenv.Require(t, "SLUICE_KAFKA_BROKERS")
-	ws := newCluster(t, brokers, 2)
 	suffix := fmt.Sprint(time.Now().UnixNano())
 	sink := "bi-sink-" + suffix
+	var topics []string
+	// Registered first, so run last: once the workers have stopped.
+	t.Cleanup(func() { dropClusterState(t, brokers, topics, "connect-"+sink, "connect-"+sink+"-put") })
+	ws := newCluster(t, brokers, 2)
+	topics = internalTopics(t, ws)
 	topic := "bi-topic-" + suffix // never produced to: no need to exist
 	dir := t.TempDir()
 	ph := map[string]string{
@@ -151,10 +201,27 @@ func TestWorkerBadInput(t *testing.T) {
 			return nil
 		})
 	}
+	fileSink := func(extra string) string {
+		return `{"connector.class":"org.apache.kafka.connect.file.FileStreamSinkConnector","topics":"` + topic + `"` + extra + `}`
+	}
 	create := fmt.Sprintf(`{"name":%q,"config":{"connector.class":"org.apache.kafka.connect.file.FileStreamSinkConnector",`+
 		`"tasks.max":"1","topics":%q,"file":%q}}`, sink, topic, ph["@SINK_FILE@"])
 	if a := send(t, "POST", ws[1].url+"/connectors", "application/json", []byte(create)); a.status != http.StatusCreated {
 		t.Fatalf("create %s: %v", sink, a)
+	} else if want := ws[1].url + "/connectors/" + sink; a.location != want {
+		// As Kafka Connect, also when forwarded: the worker asked.
+		t.Errorf("create %s: Location %q, want %q", sink, a.location, want)
+	}
+	// The other worker creates (PUT) and the first deletes a second
+	// connector: one of the two writes is forwarded to the leader.
+	other := sink + "-put"
+	if a := send(t, "PUT", ws[0].url+"/connectors/"+other+"/config", "application/json", []byte(fileSink(`,"file":"/dev/null"`))); a.status != http.StatusCreated {
+		t.Fatalf("PUT /connectors/%s/config: %v", other, a)
+	} else if want := ws[0].url + "/connectors/" + other; a.location != want {
+		t.Errorf("PUT /connectors/%s/config: Location %q, want %q", other, a.location, want)
+	}
+	if a := send(t, "DELETE", ws[1].url+"/connectors/"+other, "", nil); a.status != http.StatusNoContent {
+		t.Fatalf("DELETE /connectors/%s: %v", other, a)
 	}
 	for _, w := range ws {
 		eventually(t, time.Minute, w.id+" sees "+sink, func() error {
@@ -163,9 +230,6 @@ func TestWorkerBadInput(t *testing.T) {
 			}
 			return nil
 		})
-	}
-	fileSink := func(extra string) string {
-		return `{"connector.class":"org.apache.kafka.connect.file.FileStreamSinkConnector","topics":"` + topic + `"` + extra + `}`
 	}
 
 	tests := []struct {
@@ -234,6 +298,18 @@ func TestWorkerBadInput(t *testing.T) {
 			body: `{"name":"bad","config":` + fileSink(`,"tasks.max":"1.5"`) + `}`, status: 400,
 			message: "Connector configuration is invalid and contains the following 2 error(s):\n" +
 				"Invalid value 1.5 for configuration tasks.max: Not a number of type INT\n" +
+				"Invalid value null for configuration tasks.max: Value must be non-null\n" +
+				"You can also find the above list of errors at the endpoint `/connector-plugins/{connectorType}/config/validate`"},
+		{name: "create tasks.max empty", method: "POST", path: "/connectors",
+			body: `{"name":"bad","config":` + fileSink(`,"tasks.max":""`) + `}`, status: 400,
+			message: "Connector configuration is invalid and contains the following 2 error(s):\n" +
+				"Invalid value  for configuration tasks.max: Not a number of type INT\n" +
+				"Invalid value null for configuration tasks.max: Value must be non-null\n" +
+				"You can also find the above list of errors at the endpoint `/connector-plugins/{connectorType}/config/validate`"},
+		{name: "create tasks.max beyond INT", method: "POST", path: "/connectors",
+			body: `{"name":"bad","config":` + fileSink(`,"tasks.max":"2147483648"`) + `}`, status: 400,
+			message: "Connector configuration is invalid and contains the following 2 error(s):\n" +
+				"Invalid value 2147483648 for configuration tasks.max: Not a number of type INT\n" +
 				"Invalid value null for configuration tasks.max: Value must be non-null\n" +
 				"You can also find the above list of errors at the endpoint `/connector-plugins/{connectorType}/config/validate`"},
 		{name: "put config tasks.max abc", fixture: "put-config-tasks-max-abc"},
@@ -362,12 +438,15 @@ func TestWorkerBadInput(t *testing.T) {
 
 	// Nothing above was created, and the existing connector is unchanged.
 	for _, w := range ws {
-		a := send(t, "GET", w.url+"/connectors", "", nil)
-		var names []string
-		if err := json.Unmarshal(a.body, &names); err != nil || !slices.Equal(names, []string{sink}) {
-			t.Errorf("GET /connectors on %s: %v, want [%q]", w.id, a, sink)
-		}
-		a = send(t, "GET", w.url+"/connectors/"+sink+"/config", "", nil)
+		eventually(t, 30*time.Second, "connectors on "+w.id, func() error {
+			a := send(t, "GET", w.url+"/connectors", "", nil)
+			var names []string
+			if err := json.Unmarshal(a.body, &names); err != nil || !slices.Equal(names, []string{sink}) {
+				return fmt.Errorf("GET /connectors: %v, want [%q]", a, sink)
+			}
+			return nil
+		})
+		a := send(t, "GET", w.url+"/connectors/"+sink+"/config", "", nil)
 		var cfg map[string]string
 		if err := json.Unmarshal(a.body, &cfg); err != nil || cfg["tasks.max"] != "1" || cfg["file"] != ph["@SINK_FILE@"] {
 			t.Errorf("GET /connectors/%s/config on %s: %v", sink, w.id, a)
@@ -381,7 +460,10 @@ func TestWorkerBadInput(t *testing.T) {
 // at fault, as Kafka Connect's recorded answer.
 func TestWorkerBadInputValidate(t *testing.T) {
 	brokers := testenv.Require(t, "SLUICE_KAFKA_BROKERS")
+	var topics []string
+	t.Cleanup(func() { dropClusterState(t, brokers, topics) })
 	ws := newCluster(t, brokers, 1)
+	topics = internalTopics(t, ws)
 	fx := loadConnectFixture(t, "validate-errors", nil)
 	type infos struct {
 		Name       string `json:"name"`
