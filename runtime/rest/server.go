@@ -237,31 +237,38 @@ func (s *Server) bodyError(w http.ResponseWriter, err error) {
 }
 
 // stringConfig turns a JSON object into a configuration: strings as is,
-// numbers and booleans as their text (tasks.max 1 is "1"), objects and
-// arrays as JSON text; null values are left out.
-func stringConfig(in map[string]any) map[string]string {
+// numbers and booleans as their text (tasks.max 1 is "1"); null values are
+// left out. As Kafka Connect, whose configurations are string maps, an
+// object or array value is an error (answered 500).
+func stringConfig(in map[string]any) (map[string]string, error) {
 	out := make(map[string]string, len(in))
 	for k, v := range in {
-		if s, ok := configString(v); ok {
+		s, ok, err := configString(k, v)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
 			out[k] = s
 		}
 	}
-	return out
+	return out, nil
 }
 
-func configString(v any) (string, bool) {
+// configString is one configuration value as text; ok is false for null.
+func configString(key string, v any) (s string, ok bool, err error) {
 	switch v := v.(type) {
 	case nil:
-		return "", false
+		return "", false, nil
 	case string:
-		return v, true
+		return v, true, nil
 	case json.Number:
-		return v.String(), true
+		return v.String(), true, nil
 	case bool:
-		return strconv.FormatBool(v), true
+		return strconv.FormatBool(v), true, nil
+	case map[string]any:
+		return "", false, fmt.Errorf("malformed JSON body: the value of %q is an object, want a string", key)
 	default:
-		b, _ := json.Marshal(v)
-		return string(b), true
+		return "", false, fmt.Errorf("malformed JSON body: the value of %q is an array, want a string", key)
 	}
 }
 
@@ -298,7 +305,12 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
 		s.bodyError(w, err)
 		return
 	}
-	infos, err := s.h.Validate(r.PathValue("plugin"), stringConfig(body))
+	cfg, err := stringConfig(body)
+	if err != nil {
+		s.bodyError(w, err)
+		return
+	}
+	infos, err := s.h.Validate(r.PathValue("plugin"), cfg)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -332,7 +344,7 @@ func (s *Server) listConnectors(w http.ResponseWriter, r *http.Request) {
 }
 
 type createRequest struct {
-	Name   *string        `json:"name"`
+	Name   any            `json:"name"`
 	Config map[string]any `json:"config"`
 }
 
@@ -354,11 +366,18 @@ func (s *Server) createConnector(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "connector creation request has no config", true)
 		return
 	}
-	name := ""
-	if req.Name != nil {
-		name = strings.TrimSpace(*req.Name)
+	// As Kafka Connect, a number or boolean name is taken as its text.
+	name, _, err := configString("name", req.Name)
+	if err != nil {
+		s.bodyError(w, err)
+		return
 	}
-	info, err := s.h.CreateConnector(name, stringConfig(req.Config))
+	cfg, err := stringConfig(req.Config)
+	if err != nil {
+		s.bodyError(w, err)
+		return
+	}
+	info, err := s.h.CreateConnector(strings.TrimSpace(name), cfg)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -399,8 +418,13 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
 		s.bodyError(w, err)
 		return
 	}
+	cfg, err := stringConfig(body)
+	if err != nil {
+		s.bodyError(w, err)
+		return
+	}
 	name := r.PathValue("name")
-	info, created, err := s.h.PutConnectorConfig(name, stringConfig(body))
+	info, created, err := s.h.PutConnectorConfig(name, cfg)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -421,9 +445,14 @@ func (s *Server) patchConfig(w http.ResponseWriter, r *http.Request) {
 	}
 	patch := make(map[string]*string, len(body))
 	for k, v := range body {
-		if sv, ok := configString(v); ok {
+		sv, ok, err := configString(k, v)
+		switch {
+		case err != nil:
+			s.bodyError(w, err)
+			return
+		case ok:
 			patch[k] = &sv
-		} else {
+		default:
 			patch[k] = nil
 		}
 	}
@@ -479,16 +508,24 @@ func (s *Server) tasks(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, ts)
 }
 
-func taskID(r *http.Request) int {
-	id, err := strconv.Atoi(r.PathValue("id"))
+// taskID is the {id} path segment. As Kafka Connect (JAX-RS), one that is
+// not an integer matches no resource: 404 "HTTP 404 Not Found", without
+// Content-Type, answered here (ok false).
+func taskID(w http.ResponseWriter, r *http.Request) (int, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 32)
 	if err != nil {
-		return -1
+		writeError(w, http.StatusNotFound, "HTTP 404 Not Found", false)
+		return 0, false
 	}
-	return id
+	return int(id), true
 }
 
 func (s *Server) taskStatus(w http.ResponseWriter, r *http.Request) {
-	st, err := s.h.TaskStatus(r.PathValue("name"), taskID(r))
+	id, ok := taskID(w, r)
+	if !ok {
+		return
+	}
+	st, err := s.h.TaskStatus(r.PathValue("name"), id)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -497,7 +534,11 @@ func (s *Server) taskStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) restartTask(w http.ResponseWriter, r *http.Request) {
-	if err := s.h.RestartTask(r.PathValue("name"), taskID(r)); err != nil {
+	id, ok := taskID(w, r)
+	if !ok {
+		return
+	}
+	if err := s.h.RestartTask(r.PathValue("name"), id); err != nil {
 		s.fail(w, err)
 		return
 	}
