@@ -15,6 +15,9 @@ const (
 	SnapshotInitialOnly = "initial_only" // snapshot when no position is stored, then stop
 	SnapshotNoData      = "no_data"      // never snapshot rows; stream from the current binlog end
 	SnapshotAlways      = "always"       // snapshot on every start, then stream
+	// SnapshotWhenNeeded snapshots when no position is stored or when the
+	// binlog after the stored position has been purged, then streams.
+	SnapshotWhenNeeded = "when_needed"
 )
 
 // Snapshot locking modes (snapshot.locking.mode).
@@ -117,11 +120,11 @@ func (c Config) Validate() error {
 		p.Addf("table.exclude.list", "cannot be used together with table.include.list")
 	}
 	switch c.SnapshotMode {
-	case SnapshotInitial, SnapshotInitialOnly, SnapshotNoData, SnapshotAlways:
+	case SnapshotInitial, SnapshotInitialOnly, SnapshotNoData, SnapshotAlways, SnapshotWhenNeeded:
 	case "never", "schema_only":
 		p.Addf("snapshot.mode", "%q was renamed \"no_data\" in Debezium 2.x; use no_data", c.SnapshotMode)
 	default:
-		p.Addf("snapshot.mode", "unknown or unsupported mode %q (want initial, initial_only, no_data or always)", c.SnapshotMode)
+		p.Addf("snapshot.mode", "unknown or unsupported mode %q (want initial, initial_only, no_data, always or when_needed)", c.SnapshotMode)
 	}
 	switch c.SnapshotLockingMode {
 	case LockingMinimal, LockingNone:

@@ -204,14 +204,28 @@ func (s *Source) Run(ctx context.Context, emit func(context.Context, event.Batch
 		return err
 	}
 	sc := s.newSchemaContext(c, flavor, nil)
+	resume := s.start != nil && !s.start.Snapshot && s.cfg.SnapshotMode != SnapshotAlways
+	if resume {
+		if s.start.Flavor != "" && s.start.Flavor != flavor {
+			c.Close()
+			return fmt.Errorf("%w: position was taken on %s, server is %s", ErrBadPosition, s.start.Flavor, flavor)
+		}
+		p := *s.start
+		p.Flavor = flavor
+		if err := checkAvailable(c, p); err != nil {
+			if !errors.Is(err, ErrBinlogPurged) || s.cfg.SnapshotMode != SnapshotWhenNeeded {
+				c.Close()
+				return err
+			}
+			s.log.Warn("the binlog after the stored position is gone; taking a new snapshot (snapshot.mode=when_needed)", "error", err)
+			resume = false
+		}
+	}
 	c.Close()
 	var from position
 	switch {
-	case s.start != nil && !s.start.Snapshot && s.cfg.SnapshotMode != SnapshotAlways:
+	case resume:
 		from = *s.start
-		if from.Flavor != "" && from.Flavor != flavor {
-			return fmt.Errorf("%w: position was taken on %s, server is %s", ErrBadPosition, from.Flavor, flavor)
-		}
 		from.Flavor = flavor
 		if sc.model, err = s.resumeSchema(ctx, sc.hist, from); err != nil {
 			return err

@@ -92,6 +92,9 @@ func (s *Source) stream(ctx context.Context, from position, sc *schemaContext, e
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if isReadBinlogFatal(err) {
+				return fmt.Errorf("%w: the server cannot send the binlog after gtids %q: %v", ErrBinlogPurged, from.GTIDs, err)
+			}
 			return fmt.Errorf("read binlog: %w", err)
 		}
 		if err := st.handle(ctx, ev, emit); err != nil {

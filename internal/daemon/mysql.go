@@ -32,7 +32,9 @@ func (s mySource) Run(ctx context.Context, emit func(context.Context, event.Batc
 	err := s.src.Run(ctx, emit)
 	switch {
 	case errors.Is(err, mysql.ErrPrerequisite), // binlog settings, privileges
-		errors.Is(err, mysql.ErrBadPosition): // the offset file is not ours
+		errors.Is(err, mysql.ErrBadPosition),    // the offset file is not ours
+		errors.Is(err, mysql.ErrBinlogPurged),   // needs snapshot.mode=when_needed or a reset
+		errors.Is(err, mysql.ErrSchemaMismatch): // the schema history is missing or wrong
 		return Permanent(err)
 	}
 	return err
