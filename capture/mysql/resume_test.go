@@ -436,8 +436,8 @@ func TestCheckKeyOrder(t *testing.T) {
 	}{
 		{w, true},
 		{[]change{{'r', 1}, {'u', 5}, {'r', 1}, {'u', 5}, {'d', 5}, {'d', 5}, {'c', 9}}, true},
-		{[]change{{'r', 1}, {'d', 5}, {'c', 9}}, false},          // missing
-		{[]change{{'r', 1}, {'u', 5}, {'d', 5}}, false},          // missing tail
+		{[]change{{'r', 1}, {'d', 5}, {'c', 9}}, false},           // missing
+		{[]change{{'r', 1}, {'u', 5}, {'d', 5}}, false},           // missing tail
 		{[]change{{'r', 1}, {'d', 5}, {'u', 5}, {'c', 9}}, false}, // out of order
 		{[]change{{'r', 1}, {'u', 5}, {'u', 6}, {'d', 5}, {'c', 9}}, false},
 	} {
