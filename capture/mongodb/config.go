@@ -1,0 +1,103 @@
+package mongodb
+
+import (
+	"time"
+
+	"github.com/sluice-cdc/sluice/config"
+)
+
+// Capture modes (capture.mode), as Debezium's MongoDB connector names them.
+const (
+	// CaptureChangeStreams: update events carry updateDescription only.
+	CaptureChangeStreams = "change_streams"
+	// CaptureChangeStreamsUpdateFull: update events also carry the whole
+	// document as it is when the stream reads the event (fullDocument:
+	// updateLookup). Debezium's default.
+	CaptureChangeStreamsUpdateFull = "change_streams_update_full"
+)
+
+// Snapshot modes (snapshot.mode).
+const (
+	SnapshotInitial     = "initial"      // snapshot when no position is stored, then stream
+	SnapshotInitialOnly = "initial_only" // snapshot when no position is stored, then stop
+	SnapshotNoData      = "no_data"      // never snapshot documents; stream from now
+)
+
+// Config holds the Debezium MongoDB connector keys Sluice supports, spelled
+// as in Debezium. It lives in the mongodb: block of a source in sluice.yaml;
+// the zero value means every default. The captured collections are the
+// source's tables list (db.collection); tombstones.on.delete is handled by
+// the wiring.
+type Config struct {
+	CaptureMode  string `yaml:"capture.mode" json:"capture.mode"`
+	SnapshotMode string `yaml:"snapshot.mode" json:"snapshot.mode"`
+	// SnapshotFetchSize is the cursor batch size while snapshotting.
+	SnapshotFetchSize int `yaml:"snapshot.fetch.size" json:"snapshot.fetch.size"`
+	// MaxBatchSize bounds the events handed downstream at once.
+	MaxBatchSize int `yaml:"max.batch.size" json:"max.batch.size"`
+	// PollIntervalMs is the pause after a change stream poll that found
+	// nothing.
+	PollIntervalMs int `yaml:"poll.interval.ms" json:"poll.interval.ms"`
+	// CursorMaxAwaitTimeMs is how long the server holds a change stream
+	// getMore that has nothing to return (0: the server's default).
+	CursorMaxAwaitTimeMs int `yaml:"cursor.max.await.time.ms" json:"cursor.max.await.time.ms"`
+}
+
+// Defaults of the keys whose zero value is not the default.
+const (
+	DefaultSnapshotFetchSize = 1024
+	DefaultMaxBatchSize      = 2048
+	DefaultPollIntervalMs    = 500
+)
+
+func (c Config) withDefaults() Config {
+	if c.CaptureMode == "" {
+		c.CaptureMode = CaptureChangeStreamsUpdateFull
+	}
+	if c.SnapshotMode == "" {
+		c.SnapshotMode = SnapshotInitial
+	}
+	if c.SnapshotFetchSize == 0 {
+		c.SnapshotFetchSize = DefaultSnapshotFetchSize
+	}
+	if c.MaxBatchSize == 0 {
+		c.MaxBatchSize = DefaultMaxBatchSize
+	}
+	if c.PollIntervalMs == 0 {
+		c.PollIntervalMs = DefaultPollIntervalMs
+	}
+	return c
+}
+
+// Validate reports every problem with c; zero values stand for defaults.
+func (c Config) Validate() error {
+	var p config.Problems
+	switch c.CaptureMode {
+	case "", CaptureChangeStreams, CaptureChangeStreamsUpdateFull:
+	case "change_streams_with_pre_image", "change_streams_update_full_with_pre_image":
+		p.Addf("capture.mode", "capture mode %q is not supported yet (pre-images)", c.CaptureMode)
+	default:
+		p.Addf("capture.mode", "unknown capture mode %q (want %s or %s)", c.CaptureMode, CaptureChangeStreams, CaptureChangeStreamsUpdateFull)
+	}
+	switch c.SnapshotMode {
+	case "", SnapshotInitial, SnapshotInitialOnly, SnapshotNoData:
+	default:
+		p.Addf("snapshot.mode", "unknown snapshot mode %q (want %s, %s or %s)", c.SnapshotMode, SnapshotInitial, SnapshotInitialOnly, SnapshotNoData)
+	}
+	for _, f := range []struct {
+		key string
+		v   int
+	}{
+		{"snapshot.fetch.size", c.SnapshotFetchSize},
+		{"max.batch.size", c.MaxBatchSize},
+		{"poll.interval.ms", c.PollIntervalMs},
+		{"cursor.max.await.time.ms", c.CursorMaxAwaitTimeMs},
+	} {
+		if f.v < 0 {
+			p.Addf(f.key, "must not be negative, got %d", f.v)
+		}
+	}
+	return p.Err()
+}
+
+func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }

@@ -1,0 +1,427 @@
+package mongodb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/sluice-cdc/sluice/event"
+)
+
+// ErrPrerequisite is returned (wrapped) when the deployment cannot be
+// captured as configured: no cluster time to start a change stream from.
+// A restart does not help.
+var ErrPrerequisite = errors.New("mongodb prerequisite not met")
+
+// Options are what the wiring gives a source besides its Config.
+type Options struct {
+	Name        string   // source (connector) name from sluice.yaml
+	TopicPrefix string   // topic.prefix; also Debezium's source.name
+	URL         string   // mongodb://... connection string (never log it)
+	Tables      []string // "db.collection" list; empty: every collection found at start
+	Logger      *slog.Logger
+	Registerer  prometheus.Registerer // unused for now; may be nil
+	Start       event.Position        // last saved position (nil on first start)
+	// Now, when set, replaces time.Now for the event and source timestamps
+	// (tests).
+	Now func() time.Time
+}
+
+// Source is the MongoDB capture connector.
+type Source struct {
+	cfg   Config
+	opts  Options
+	log   *slog.Logger
+	colls []namespace // from Options.Tables
+	start *position   // decoded Options.Start
+
+	mu    sync.Mutex
+	acked event.Position
+}
+
+// New validates cfg and opts; it starts no goroutines and does no I/O.
+func New(cfg Config, opts Options) (*Source, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if opts.TopicPrefix == "" {
+		return nil, errors.New("mongodb: topic prefix is required")
+	}
+	if !strings.HasPrefix(opts.URL, "mongodb://") && !strings.HasPrefix(opts.URL, "mongodb+srv://") {
+		return nil, errors.New("mongodb: url must be a mongodb:// or mongodb+srv:// connection string") // never echo it
+	}
+	s := &Source{cfg: cfg, opts: opts, log: opts.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.log = s.log.With("connector", opts.Name)
+	for _, t := range opts.Tables {
+		db, coll, ok := strings.Cut(t, ".")
+		if !ok || db == "" || coll == "" {
+			return nil, fmt.Errorf("mongodb: collection %q must be db.collection", t)
+		}
+		s.colls = append(s.colls, namespace{db, coll})
+	}
+	if opts.Start != nil {
+		p, err := decodePosition(opts.Start)
+		if err != nil {
+			return nil, err
+		}
+		s.start = &p
+	}
+	return s, nil
+}
+
+// Ack records that every event up to pos is durably in Kafka and its
+// position saved. Change streams keep no state on the server, so nothing is
+// sent; the next start resumes from the saved position.
+func (s *Source) Ack(_ context.Context, pos event.Position) error {
+	if _, err := decodePosition(pos); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.acked = append(s.acked[:0], pos...)
+	s.mu.Unlock()
+	return nil
+}
+
+// Acked returns the last acknowledged position (nil before the first Ack).
+func (s *Source) Acked() event.Position {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append(event.Position(nil), s.acked...)
+}
+
+// Run connects, snapshots per snapshot.mode, then streams every captured
+// collection's changes until ctx ends or a fatal error. Positions are
+// handed out with the events; Run returns ctx.Err() on cancellation.
+func (s *Source) Run(ctx context.Context, emit func(context.Context, event.Batch) error) error {
+	client, err := mongo.Connect(options.Client().ApplyURI(s.opts.URL))
+	if err != nil {
+		return fmt.Errorf("mongodb: connect: %w", err)
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = client.Disconnect(dctx)
+	}()
+	if err := client.Ping(ctx, nil); err != nil {
+		return fmt.Errorf("mongodb: ping: %w", err)
+	}
+	colls := s.colls
+	if len(colls) == 0 {
+		if colls, err = listCollections(ctx, client); err != nil {
+			return err
+		}
+	}
+	conv := newConverter(s.opts.TopicPrefix, s.cfg.CaptureMode == CaptureChangeStreamsUpdateFull, s.opts.Now)
+
+	var pos position
+	switch {
+	case s.start != nil:
+		pos = s.start.clone()
+	case s.cfg.SnapshotMode == SnapshotNoData:
+		if pos.Start, err = currentClusterTime(ctx, client); err != nil {
+			return err
+		}
+	default:
+		if pos.Start, err = currentClusterTime(ctx, client); err != nil {
+			return err
+		}
+		pos.Snapshot = &snapshotState{}
+	}
+	if pos.Snapshot != nil {
+		if err := s.snapshot(ctx, client, conv, colls, &pos, emit); err != nil {
+			return err
+		}
+		if s.cfg.SnapshotMode == SnapshotInitialOnly {
+			return nil
+		}
+	}
+	return s.stream(ctx, client, conv, colls, pos, emit)
+}
+
+// listCollections returns every collection outside admin, config and local.
+func listCollections(ctx context.Context, client *mongo.Client) ([]namespace, error) {
+	dbs, err := client.ListDatabaseNames(ctx, bson.D{})
+	if err != nil {
+		return nil, fmt.Errorf("mongodb: list databases: %w", err)
+	}
+	slices.Sort(dbs)
+	var out []namespace
+	for _, db := range dbs {
+		if db == "admin" || db == "config" || db == "local" {
+			continue
+		}
+		names, err := client.Database(db).ListCollectionNames(ctx, bson.D{})
+		if err != nil {
+			return nil, fmt.Errorf("mongodb: list collections of %s: %w", db, err)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			if !strings.HasPrefix(n, "system.") {
+				out = append(out, namespace{db, n})
+			}
+		}
+	}
+	return out, nil
+}
+
+// currentClusterTime returns the first cluster time after the deployment's
+// last operation, the point the change streams start from after a snapshot
+// (startAtOperationTime is inclusive; every operation up to the last is in
+// what the snapshot reads): after the operationTime of a hello (replica
+// sets and sharded clusters report it), else after the newest oplog entry's
+// ts, else (an empty oplog, as on a fresh stand-in test server) the zero
+// time, the beginning of the oplog.
+func currentClusterTime(ctx context.Context, client *mongo.Client) (clusterTime, error) {
+	res := client.Database("admin").RunCommand(ctx, bson.D{{Key: "hello", Value: 1}})
+	if raw, err := res.Raw(); err == nil {
+		if v, err := raw.LookupErr("operationTime"); err == nil {
+			if t, i, ok := v.TimestampOK(); ok {
+				return clusterTime{T: t, I: i}.next(), nil
+			}
+		}
+	}
+	var last struct {
+		TS bson.Timestamp `bson:"ts"`
+	}
+	err := client.Database("local").Collection("oplog.rs").
+		FindOne(ctx, bson.D{}, options.FindOne().SetSort(bson.D{{Key: "$natural", Value: -1}})).Decode(&last)
+	switch {
+	case err == nil:
+		return clusterTime{T: last.TS.T, I: last.TS.I}.next(), nil
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return clusterTime{}, nil
+	}
+	return clusterTime{}, fmt.Errorf("%w: no cluster time (hello has no operationTime and local.oplog.rs cannot be read: %v); change streams need a replica set", ErrPrerequisite, err)
+}
+
+// snapshot reads every collection not yet done in _id order and emits its
+// documents as op=r events. Each event's position keeps the snapshot state;
+// the last document of a collection marks it done, so a restart reads only
+// the collections not completely acknowledged.
+func (s *Source) snapshot(ctx context.Context, client *mongo.Client, conv *converter, colls []namespace, pos *position, emit func(context.Context, event.Batch) error) error {
+	var todo []namespace
+	for _, ns := range colls {
+		if !slices.Contains(pos.Snapshot.Done, ns.String()) {
+			todo = append(todo, ns)
+		}
+	}
+	s.log.Info("mongodb snapshot", "collections", len(todo), "done", len(pos.Snapshot.Done))
+	ord := int32(pos.Start.I)
+	batch := make(event.Batch, 0, s.cfg.MaxBatchSize)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := emit(ctx, batch)
+		batch = make(event.Batch, 0, s.cfg.MaxBatchSize)
+		return err
+	}
+	for ci, ns := range todo {
+		cur, err := client.Database(ns.db).Collection(ns.coll).Find(ctx, bson.D{},
+			options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(int32(s.cfg.SnapshotFetchSize)))
+		if err != nil {
+			return fmt.Errorf("mongodb: snapshot %s: %w", ns, err)
+		}
+		var prev bson.Raw
+		n := 0
+		add := func(doc bson.Raw, lastInColl bool) error {
+			mark := SnapshotTrue
+			if lastInColl {
+				pos.Snapshot.Done = append(pos.Snapshot.Done, ns.String())
+				if ci == len(todo)-1 {
+					mark = SnapshotLast
+				}
+			}
+			ev, err := conv.read(doc, ns, mark, ord)
+			if err != nil {
+				return err
+			}
+			ev.Position = pos.encode()
+			batch = append(batch, ev)
+			n++
+			if len(batch) >= s.cfg.MaxBatchSize {
+				return flush()
+			}
+			return nil
+		}
+		for cur.Next(ctx) {
+			if prev != nil {
+				if err := add(prev, false); err != nil {
+					cur.Close(ctx)
+					return err
+				}
+			}
+			prev = slices.Clone(cur.Current)
+		}
+		err = cur.Err()
+		cur.Close(ctx)
+		if err != nil {
+			return fmt.Errorf("mongodb: snapshot %s: %w", ns, err)
+		}
+		if prev != nil {
+			if err := add(prev, true); err != nil {
+				return err
+			}
+		} else {
+			pos.Snapshot.Done = append(pos.Snapshot.Done, ns.String())
+		}
+		s.log.Info("mongodb snapshot: collection read", "table", ns.String(), "documents", n)
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	pos.Snapshot = nil
+	return nil
+}
+
+// streamed is one change stream event on its way to the emitting goroutine.
+type streamed struct {
+	ns    namespace
+	raw   bson.Raw
+	token bson.Raw
+}
+
+// stream watches every collection (one change stream each: the stand-in
+// test server supports no database-level stream) and emits their events in
+// the order they arrive. Each event's position holds every collection's
+// last token handed on, so an acknowledged position resumes each stream
+// right after its last acknowledged event.
+func (s *Source) stream(ctx context.Context, client *mongo.Client, conv *converter, colls []namespace, pos position, emit func(context.Context, event.Batch) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	ch := make(chan streamed, s.cfg.MaxBatchSize)
+	for _, ns := range colls {
+		tok, err := pos.token(ns.String())
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return s.watch(gctx, client, ns, tok, pos.Start, ch) })
+	}
+	g.Go(func() error {
+		for {
+			var first streamed
+			select {
+			case first = <-ch:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			msgs := []streamed{first}
+		drain:
+			for len(msgs) < s.cfg.MaxBatchSize {
+				select {
+				case m := <-ch:
+					msgs = append(msgs, m)
+				default:
+					break drain
+				}
+			}
+			batch := make(event.Batch, 0, len(msgs))
+			for _, m := range msgs {
+				ev, ok, err := conv.change(m.raw, m.ns)
+				if err != nil {
+					return err
+				}
+				pos.setToken(m.ns.String(), m.token)
+				if !ok {
+					continue
+				}
+				ev.Position = pos.encode()
+				batch = append(batch, ev)
+			}
+			if len(batch) == 0 {
+				continue
+			}
+			if err := emit(gctx, batch); err != nil {
+				return err
+			}
+		}
+	})
+	err := g.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// watch reads the change stream of one collection into ch, from after tok
+// or, without one, from the cluster time start (inclusive). An invalidate
+// event (the collection was dropped or renamed) ends the stream; it is
+// opened again after it.
+func (s *Source) watch(ctx context.Context, client *mongo.Client, ns namespace, tok bson.Raw, start clusterTime, ch chan<- streamed) error {
+	coll := client.Database(ns.db).Collection(ns.coll)
+	startAfter := false
+	for {
+		opts := options.ChangeStream()
+		if s.cfg.CaptureMode == CaptureChangeStreamsUpdateFull {
+			opts.SetFullDocument(options.UpdateLookup)
+		}
+		if s.cfg.CursorMaxAwaitTimeMs > 0 {
+			opts.SetMaxAwaitTime(ms(s.cfg.CursorMaxAwaitTimeMs))
+		}
+		switch {
+		case tok != nil && startAfter:
+			opts.SetStartAfter(tok)
+		case tok != nil:
+			opts.SetResumeAfter(tok)
+		default:
+			opts.SetStartAtOperationTime(start.timestamp())
+		}
+		cs, err := coll.Watch(ctx, mongo.Pipeline{}, opts)
+		if err != nil {
+			return fmt.Errorf("mongodb: watch %s: %w", ns, err)
+		}
+		s.log.Debug("mongodb change stream open", "table", ns.String(), "resume", tok != nil)
+		invalidated, err := s.pump(ctx, cs, ns, ch)
+		cs.Close(context.WithoutCancel(ctx))
+		if err != nil {
+			return err
+		}
+		if invalidated != nil {
+			tok, startAfter = invalidated, true
+		}
+	}
+}
+
+// pump forwards events until ctx ends, an error, or an invalidate event,
+// whose token it returns.
+func (s *Source) pump(ctx context.Context, cs *mongo.ChangeStream, ns namespace, ch chan<- streamed) (bson.Raw, error) {
+	poll := ms(s.cfg.PollIntervalMs)
+	for {
+		if cs.TryNext(ctx) {
+			m := streamed{ns: ns, raw: slices.Clone(cs.Current), token: slices.Clone(cs.ResumeToken())}
+			select {
+			case ch <- m:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			if op, _ := m.raw.Lookup("operationType").StringValueOK(); op == "invalidate" {
+				return m.token, nil
+			}
+			continue
+		}
+		if err := cs.Err(); err != nil {
+			return nil, fmt.Errorf("mongodb: change stream of %s: %w", ns, err)
+		}
+		t := time.NewTimer(poll)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+	}
+}
