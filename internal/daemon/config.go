@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sluice-cdc/sluice/capture/mongodb"
 	"github.com/sluice-cdc/sluice/capture/mysql"
 	"github.com/sluice-cdc/sluice/capture/postgres"
 	"github.com/sluice-cdc/sluice/config"
@@ -183,6 +184,7 @@ type SourceConfig struct {
 	// validated.
 	Postgres postgres.Config `yaml:"postgres" json:"postgres"`
 	MySQL    mysql.Config    `yaml:"mysql" json:"mysql"`
+	MongoDB  mongodb.Config  `yaml:"mongodb" json:"mongodb"`
 
 	// Outbox routes the source's outbox table and outbox logical decoding
 	// messages as Debezium's Outbox Event Router does (see outbox.go).
@@ -426,6 +428,9 @@ func (s SourceConfig) Validate() error {
 	}
 	if kind == MySQL {
 		p.Merge("mysql", s.MySQL.Validate())
+	}
+	if kind == MongoDB {
+		p.Merge("mongodb", s.MongoDB.Validate())
 	}
 	p.Merge("outbox", validateOutbox(s))
 	switch s.ErrorsTolerance {
