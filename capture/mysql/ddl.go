@@ -250,6 +250,10 @@ func (a *ddlApplier) alter(m *schemaModel, db string, s *ast.AlterTableStmt) ([]
 			}
 		case ast.AlterTableDropPrimaryKey:
 			d.Key = nil
+		case ast.AlterTableDropIndex:
+			if strings.EqualFold(sp.Name, "PRIMARY") { // DROP INDEX `PRIMARY`
+				d.Key = nil
+			}
 		case ast.AlterTableRenameTable:
 			rename = a.id(db, sp.NewTable)
 		}
@@ -301,12 +305,14 @@ func (d *tableDef) insert(c Column, pos *ast.ColumnPosition, replace int) error 
 }
 
 // setKey makes names the primary key; key columns are NOT NULL.
+// Names that are not columns are left out (the server rejects such a
+// statement, so it is never in the binlog).
 func (d *tableDef) setKey(names []string) {
-	d.Key = names
+	d.Key = nil
 	for _, k := range names {
 		if i := d.index(k); i >= 0 {
 			d.Columns[i].Nullable = false
-			d.Key[slices.Index(d.Key, k)] = d.Columns[i].Name
+			d.Key = append(d.Key, d.Columns[i].Name)
 		}
 	}
 }

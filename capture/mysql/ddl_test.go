@@ -73,6 +73,9 @@ func TestDDLApply(t *testing.T) {
 		{name: "primary key", stmts: []string{"ALTER TABLE t DROP PRIMARY KEY, ADD PRIMARY KEY (a, id)"},
 			want:    "d.t(id int(11), a varchar(10), b decimal(5,2) 5/2/0) key(a,id)",
 			changed: "d.t"},
+		{name: "drop index primary", stmts: []string{"ALTER TABLE t DROP INDEX `PRIMARY`, DROP INDEX other"},
+			want:    "d.t(id int(11), a varchar(10) null, b decimal(5,2) 5/2/0) key()",
+			changed: "d.t"},
 		{name: "rename table", stmts: []string{"RENAME TABLE t TO u, u TO v"},
 			want:    "d.v(id int(11), a varchar(10) null, b decimal(5,2) 5/2/0) key(id)",
 			changed: "d.t,d.u,d.v"},
@@ -221,4 +224,37 @@ func TestFileHistory(t *testing.T) {
 	if recs, err := h.Load(ctx); err != nil || len(recs) != 3 {
 		t.Errorf("Load after append = %d records, %v", len(recs), err)
 	}
+}
+
+// FuzzDDLApply: no statement makes the applier panic, and every key column
+// stays a column of its table.
+func FuzzDDLApply(f *testing.F) {
+	for _, s := range []string{
+		"ALTER TABLE t ADD COLUMN c INT AFTER id, ADD z TINYINT FIRST",
+		"ALTER TABLE t CHANGE id ident BIGINT",
+		"ALTER TABLE t DROP PRIMARY KEY, ADD PRIMARY KEY (a, id)",
+		"RENAME TABLE t TO u, u TO v",
+		"CREATE TABLE l LIKE t",
+		"CREATE OR REPLACE TABLE t (x INT)",
+		"DROP DATABASE d",
+		"ALTER TABLE t MODIFY COLUMN IF EXISTS q INT FIRST",
+		"CREATE TABLE x (a ENUM('a','b''c'), b SET('x'), c BIT(64), d DECIMAL(65,30), e TIME(6), PRIMARY KEY (a, b))",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, sql string) {
+		a := newDDLApplier(gmysql.MariaDBFlavor, false, func(db string) bool { return db == "d" })
+		m := newSchemaModel()
+		if _, err := a.apply(m, "d", "CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(10), b DECIMAL(5,2) NOT NULL)"); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = a.apply(m, "d", sql)
+		for id, d := range m.tables {
+			for _, k := range d.Key {
+				if d.index(k) < 0 {
+					t.Errorf("%s: key column %s is not a column", id, k)
+				}
+			}
+		}
+	})
 }
