@@ -32,8 +32,9 @@ const (
 // Sluice's strings are byte-for-byte Debezium's. indent reproduces
 // Debezium's COMPACT_JSON_SETTINGS (indent on, empty indent and newline
 // characters), which drops the space after the comma between document
-// fields: {"_id": 1,"a": "x"}. Without indent fields are separated by ", ".
-// Arrays are always separated by ", ".
+// fields and array elements: {"_id": 1,"a": [1,2]}. Without indent both are
+// separated by ", ". testdata/ejson holds the Java driver's own output for
+// the cases ejson_test.go checks.
 type jsonWriter struct {
 	mode   jsonMode
 	indent bool
@@ -98,7 +99,10 @@ func (w *jsonWriter) appendValue(v bson.RawValue) error {
 		w.b = append(w.b, '[')
 		for i, x := range vals {
 			if i > 0 {
-				w.b = append(w.b, ',', ' ')
+				w.b = append(w.b, ',')
+				if !w.indent {
+					w.b = append(w.b, ' ')
+				}
 			}
 			if err := w.appendValue(x); err != nil {
 				return err
@@ -150,13 +154,8 @@ func (w *jsonWriter) appendValue(v bson.RawValue) error {
 		ns, oid := v.DBPointer()
 		id := jsonWriter{mode: w.mode, indent: w.indent}
 		id.object("$oid", quote(hex.EncodeToString(oid[:])))
-		if w.mode == modeStrict {
-			w.object("$ref", quote(ns), "$id", string(id.b))
-		} else {
-			inner := jsonWriter{mode: w.mode, indent: w.indent}
-			inner.object("$ref", quote(ns), "$id", string(id.b))
-			w.object("$dbPointer", string(inner.b))
-		}
+		// Both modes: the driver writes no $dbPointer wrapper.
+		w.object("$ref", quote(ns), "$id", string(id.b))
 	case bson.TypeJavaScript:
 		w.object("$code", quote(v.JavaScript()))
 	case bson.TypeSymbol:
