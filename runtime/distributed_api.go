@@ -152,15 +152,15 @@ func (w *Worker) PutConnectorConfig(name string, cfg map[string]string) (Connect
 }
 
 // PatchConnectorConfig merges patch into the configuration (a nil value
-// removes the key).
+// removes the key). The read, merge and write happen under one write lock,
+// so a concurrent write is not lost.
 func (w *Worker) PatchConnectorConfig(name string, patch map[string]*string) (ConnectorInfo, error) {
 	w.writeMu.Lock()
+	defer w.writeMu.Unlock()
 	if err := w.readConfigs(); err != nil {
-		w.writeMu.Unlock()
 		return ConnectorInfo{}, err
 	}
 	c, _, ok := w.view(name)
-	w.writeMu.Unlock()
 	if !ok {
 		return ConnectorInfo{}, notFound("Connector %s not found", name)
 	}
@@ -172,7 +172,7 @@ func (w *Worker) PatchConnectorConfig(name string, patch map[string]*string) (Co
 			merged[k] = *v
 		}
 	}
-	info, _, err := w.putConfig(name, merged, true)
+	info, _, err := w.putConfigLocked(name, merged, true)
 	return info, err
 }
 
@@ -182,6 +182,12 @@ func (w *Worker) putConfig(name string, cfg map[string]string, allowUpdate bool)
 	if err := w.readConfigs(); err != nil {
 		return ConnectorInfo{}, false, err
 	}
+	return w.putConfigLocked(name, cfg, allowUpdate)
+}
+
+// putConfigLocked checks and writes a configuration; the caller holds
+// writeMu and has read the config topic to its end.
+func (w *Worker) putConfigLocked(name string, cfg map[string]string, allowUpdate bool) (ConnectorInfo, bool, error) {
 	old, _, exists := w.view(name)
 	cfg = maps.Clone(cfg)
 	if exists && allowUpdate {
