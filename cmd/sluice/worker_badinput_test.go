@@ -558,3 +558,72 @@ func TestWorkerBadInputValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkerBadInputLeaderGone: a write reaching a worker whose leader has
+// just died (SIGKILL; the group has not noticed yet) cannot be forwarded:
+// Kafka Connect's 500 "IO Error trying to forward REST request: …" as a
+// JSON error body. Once the group has moved on, the survivor leads and
+// answers itself.
+func TestWorkerBadInputLeaderGone(t *testing.T) {
+	brokers := testenv.Require(t, "SLUICE_KAFKA_BROKERS")
+	var topics []string
+	t.Cleanup(func() { dropClusterState(t, brokers, topics) })
+	ws := newCluster(t, brokers, 2)
+	topics = internalTopics(t, ws)
+
+	// A request marked as already forwarded is served by the leader only
+	// (another worker answers 409 instead of forwarding it again).
+	leader, follower := -1, -1
+	eventually(t, time.Minute, "one leader, one follower", func() error {
+		var codes []int
+		for _, w := range ws {
+			req, err := http.NewRequest("PUT", w.url+"/connectors/nope/pause", nil)
+			if err != nil {
+				return err
+			}
+			req.Header.Set("X-Sluice-Forwarded", "test")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			codes = append(codes, resp.StatusCode)
+		}
+		switch {
+		case codes[0] == http.StatusNotFound && codes[1] == http.StatusConflict:
+			leader, follower = 0, 1
+		case codes[0] == http.StatusConflict && codes[1] == http.StatusNotFound:
+			leader, follower = 1, 0
+		default:
+			return fmt.Errorf("answers %v, want one 404 (leader) and one 409", codes)
+		}
+		// The follower knows the leader: it forwards.
+		a, err := trySend("PUT", ws[follower].url+"/connectors/nope/pause", "", nil)
+		if err != nil || a.status != http.StatusNotFound {
+			return fmt.Errorf("follower: %v %v", a, err)
+		}
+		return nil
+	})
+
+	if err := ws[leader].cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-ws[leader].done
+	// session.timeout.ms is 6 s: the follower still names the dead leader.
+	a := send(t, "PUT", ws[follower].url+"/connectors/nope/pause", "", nil)
+	var e errorAnswer
+	if err := json.Unmarshal(a.body, &e); err != nil || e.ErrorCode == nil || e.Message == nil {
+		t.Fatalf("answer %v is not a JSON error body", a)
+	}
+	if a.status != http.StatusInternalServerError || *e.ErrorCode != 500 || a.contentType != "application/json" ||
+		!strings.HasPrefix(*e.Message, "IO Error trying to forward REST request: ") {
+		t.Errorf("write with the leader gone: %v, want 500 IO Error trying to forward REST request", a)
+	}
+	eventually(t, time.Minute, "the survivor leads", func() error {
+		a, err := trySend("PUT", ws[follower].url+"/connectors/nope/pause", "", nil)
+		if err != nil || a.status != http.StatusNotFound || !bytes.Contains(a.body, []byte("Unknown connector nope")) {
+			return fmt.Errorf("%v %v", a, err)
+		}
+		return nil
+	})
+}
