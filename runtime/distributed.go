@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -74,7 +75,15 @@ type Worker struct {
 	topics       map[string]map[string]topicStatus
 	topicPending map[string]bool
 	taskConns    map[*connector]int
-	fenced       bool // cut off from the group: runs and writes nothing
+	// Session: a worker whose group session may have expired (no
+	// heartbeat answered for session.timeout.ms, or kgo reported the
+	// membership lost) is fenced: it stops every connector and task and
+	// writes nothing until an assignment arrives again.
+	lease        time.Time // the session is alive at least until then
+	joinSent     time.Time // a JoinGroup or SyncGroup was written then
+	joinInFlight bool      // and is not answered yet
+	fenced       bool
+	fenceReason  string // why it was last fenced
 }
 
 type distConnector struct {
@@ -86,6 +95,7 @@ type distConnector struct {
 type runningUnit struct {
 	key    string // task configuration it runs, as JSON
 	cancel context.CancelFunc
+	stop   <-chan struct{} // closed once the task is told to stop
 	done   chan struct{}
 	failed bool
 }
@@ -110,7 +120,7 @@ func NewWorker(cfg WorkerConfig, opts WorkerOptions) (*Worker, error) {
 	if u, err := url.Parse(w.url); err == nil {
 		w.workerID = u.Host
 	}
-	w.offsets = &kafkaOffsets{m: map[string][]byte{}}
+	w.offsets = &kafkaOffsets{m: map[string][]byte{}, guard: w.ownerErr}
 	h, err := NewHerder(Config{WorkerID: w.workerID, Brokers: cfg.Brokers(), KafkaOptions: opts.KafkaOptions,
 		Offsets: workerStore{w.offsets, w}, KeyConverter: cfg.KeyConverter, ValueConverter: cfg.ValueConverter,
 		Version: opts.Version, Plugins: opts.Plugins, Loggers: opts.Loggers})
@@ -181,6 +191,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		kgo.HeartbeatInterval(c.HeartbeatInterval()),
 		kgo.RebalanceTimeout(c.RebalanceTimeout()),
 		kgo.DisableAutoCommit(),
+		kgo.OnPartitionsLost(w.onLost),
+		kgo.WithHooks(sessionHooks{w}),
 	)...)
 	if err != nil {
 		return fmt.Errorf("worker group client: %w", err)
@@ -189,6 +201,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	var loops sync.WaitGroup
 	loops.Go(func() { w.reconcileLoop(ctx) })
 	loops.Go(func() { w.rebalanceLoop(ctx) })
+	loops.Go(func() { w.sessionWatch(ctx) })
 	// Polling is what starts kgo's group management; no partition is ever
 	// assigned, so the poll only returns when ctx ends.
 	loops.Go(func() {
@@ -198,7 +211,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	})
 	<-ctx.Done()
 	loops.Wait()
-	w.stopAll()
+	w.stopAll(0)
 	w.group.Close() // leaves the group: the survivors rebalance at once
 	w.h.Close()
 	w.log.Info("worker stopped")
@@ -223,6 +236,10 @@ func (w *Worker) memberMeta() memberMeta {
 func (w *Worker) assigned(a assignment) {
 	w.mu.Lock()
 	w.current = a
+	if w.fenced {
+		w.fenced = false
+		w.log.Info("worker rejoined its group after being fenced")
+	}
 	w.mu.Unlock()
 	w.log.Info("assignment", "leader", a.LeaderURL, "work", a.Work, "revoked", a.Revoked)
 	w.signal(w.wake)
@@ -434,6 +451,10 @@ func (w *Worker) applyStatus(r *kgo.Record) {
 }
 
 func (w *Worker) writeStatus(name string, id int, state, trace string) {
+	if err := w.ownerErr(); err != nil {
+		w.log.Info("status not written", "connector", name, "task", id, "state", state, "err", err)
+		return
+	}
 	b, _ := json.Marshal(statusRecord{State: state, Trace: trace, WorkerID: w.workerID})
 	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
 	defer cancel()
@@ -551,9 +572,14 @@ func (w *Worker) startTask(u, key string) {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ru := &runningUnit{key: key, cancel: cancel, done: make(chan struct{})}
+	ru := &runningUnit{key: key, cancel: cancel, stop: ctx.Done(), done: make(chan struct{})}
 	conn := &connector{name: name, topics: map[string]struct{}{}}
 	w.mu.Lock()
+	if w.fenced || !slices.Contains(w.current.Work, u) {
+		w.mu.Unlock()
+		cancel()
+		return
+	}
 	w.taskConns[conn] = id
 	w.running[u] = ru
 	w.written[u] = StateRunning
@@ -567,6 +593,7 @@ func (w *Worker) startTask(u, key string) {
 			w.mu.Lock()
 			delete(w.taskConns, conn)
 			w.mu.Unlock()
+			log.Info("task stopped")
 		}()
 		var err error
 		switch c.plugin.Type {
@@ -588,7 +615,9 @@ func (w *Worker) startTask(u, key string) {
 	}()
 }
 
-func (w *Worker) stopAll() {
+// stopAll stops every running unit and waits for them, at most for
+// within when it is positive; it reports whether they all ended.
+func (w *Worker) stopAll(within time.Duration) bool {
 	w.mu.Lock()
 	all := slices.Collect(maps.Values(w.running))
 	w.running = map[string]*runningUnit{}
@@ -596,9 +625,20 @@ func (w *Worker) stopAll() {
 	for _, ru := range all {
 		ru.cancel()
 	}
-	for _, ru := range all {
-		<-ru.done
+	var timeout <-chan time.Time
+	if within > 0 {
+		t := time.NewTimer(within)
+		defer t.Stop()
+		timeout = t.C
 	}
+	for _, ru := range all {
+		select {
+		case <-ru.done:
+		case <-timeout:
+			return false
+		}
+	}
+	return true
 }
 
 // Active topics are recorded as Kafka Connect's KafkaStatusBackingStore
@@ -727,4 +767,133 @@ func (w *Worker) resetTopics(name string) error {
 
 // fencedLocked reports whether this worker must not act as an owner; mu
 // held.
-func (w *Worker) fencedLocked() bool { return w.fenced }
+func (w *Worker) fencedLocked() bool { return w.ownerErrLocked(time.Now()) != nil }
+
+// errFenced is returned by writes of a worker whose group session may have
+// expired: another worker may own its work by now.
+var errFenced = errors.New("worker is not a live member of its group (fenced): not writing")
+
+// ownerErrLocked reports whether this worker may act as the owner of its
+// assignment at now; mu held. The session lasts session.timeout.ms from the
+// last heartbeat the coordinator answered (counted from when the request
+// was written, an earlier time than the coordinator saw it), and a member
+// waiting for a JoinGroup or SyncGroup answer is kept alive by the
+// coordinator (up to rebalance.timeout.ms).
+func (w *Worker) ownerErrLocked(now time.Time) error {
+	if w.fenced || w.lease.IsZero() {
+		return errFenced
+	}
+	if now.Before(w.lease) || (w.joinInFlight && now.Before(w.joinSent.Add(w.cfg.RebalanceTimeout()))) {
+		return nil
+	}
+	return errFenced
+}
+
+func (w *Worker) ownerErr() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ownerErrLocked(time.Now())
+}
+
+// sessionHooks watch the group client's requests to the coordinator.
+type sessionHooks struct{ w *Worker }
+
+const (
+	keyJoinGroup = 11
+	keyHeartbeat = 12
+	keySyncGroup = 14
+)
+
+var (
+	_ kgo.HookBrokerWrite = sessionHooks{}
+	_ kgo.HookBrokerE2E   = sessionHooks{}
+)
+
+func (s sessionHooks) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if (key != keyJoinGroup && key != keySyncGroup) || err != nil {
+		return
+	}
+	s.w.mu.Lock()
+	s.w.joinSent, s.w.joinInFlight = time.Now(), true
+	s.w.mu.Unlock()
+}
+
+func (s sessionHooks) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo.BrokerE2E) {
+	if key != keyJoinGroup && key != keySyncGroup && key != keyHeartbeat {
+		return
+	}
+	now := time.Now()
+	w := s.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if key != keyHeartbeat {
+		w.joinInFlight = false
+	}
+	if e2e.Err() != nil {
+		return
+	}
+	// A heartbeat refreshed the session when the coordinator read it,
+	// after it was written; a join or sync when the coordinator answered.
+	// (An answer carrying an error still comes from a live session;
+	// errors that end it reach onLost.)
+	at := now.Add(-e2e.TimeToRead)
+	if key == keyHeartbeat {
+		at = at.Add(-e2e.ReadWait)
+	}
+	if until := at.Add(w.cfg.SessionTimeout()); until.After(w.lease) {
+		w.lease = until
+	}
+}
+
+// onLost is kgo's OnPartitionsLost: the group session ended with an error
+// (member unknown, generation stale, fenced, coordinator unreachable).
+// kgo rejoins once it returns, so the work is stopped first.
+func (w *Worker) onLost(context.Context, *kgo.Client, map[string][]int32) {
+	w.fence("group membership lost")
+}
+
+// fence stops every connector and task of this worker and drops its
+// assignment; nothing is written until the next assignment.
+func (w *Worker) fence(reason string) {
+	w.mu.Lock()
+	if w.fenced {
+		w.mu.Unlock()
+		return
+	}
+	w.fenced, w.fenceReason = true, reason
+	w.lease = time.Time{}
+	w.current = assignment{}
+	w.written = map[string]string{}
+	n := len(w.running)
+	w.mu.Unlock()
+	w.log.Warn("worker fenced: stopping its connectors and tasks until it rejoins the group", "reason", reason, "tasks", n)
+	// The tasks are told to stop at once; waiting for them is bounded, as
+	// a task may wait on Kafka it cannot reach (leaving its consumer
+	// group) while it does no more work.
+	if !w.stopAll(w.cfg.SessionTimeout()) {
+		w.log.Warn("fenced worker: some tasks are still closing their Kafka clients")
+	}
+	w.signal(w.wake)
+}
+
+// sessionWatch fences the worker when its session may have expired without
+// kgo noticing (heartbeats unanswered), and then makes it rejoin.
+func (w *Worker) sessionWatch(ctx context.Context) {
+	tick := min(max(w.cfg.HeartbeatInterval()/4, 20*time.Millisecond), 250*time.Millisecond)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		w.mu.Lock()
+		expired := !w.fenced && !w.lease.IsZero() && w.ownerErrLocked(time.Now()) != nil
+		w.mu.Unlock()
+		if expired {
+			w.fence(fmt.Sprintf("no heartbeat answered within session.timeout.ms (%v)", w.cfg.SessionTimeout()))
+			w.group.ForceRebalance()
+		}
+	}
+}

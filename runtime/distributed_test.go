@@ -2,13 +2,17 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,12 +29,14 @@ type testCluster struct {
 	workers []*Worker
 	stops   []func()
 	adm     *kadm.Client
+	// opts are extra Kafka options of worker i.
+	opts map[int][]kgo.Opt
 }
 
-func newTestCluster(t *testing.T, n int) *testCluster {
+func newTestCluster(t *testing.T, n int, opts map[int][]kgo.Opt) *testCluster {
 	t.Helper()
 	brokers := strings.Split(testenv.Require(t, "SLUICE_KAFKA_BROKERS"), ",")
-	c := &testCluster{brokers: brokers, prefix: "sluice-rt-" + randomSuffix()}
+	c := &testCluster{brokers: brokers, prefix: "sluice-rt-" + randomSuffix(), opts: opts}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +69,7 @@ func (c *testCluster) config(i int) WorkerConfig {
 // start starts worker i (again, if it was stopped).
 func (c *testCluster) start(t *testing.T, i int) {
 	t.Helper()
-	w, err := NewWorker(c.config(i), WorkerOptions{Version: "test", Plugins: testPlugins(),
+	w, err := NewWorker(c.config(i), WorkerOptions{Version: "test", Plugins: testPlugins(), KafkaOptions: c.opts[i],
 		Loggers: NewLoggers(slog.NewTextHandler(t.Output(), nil), slog.LevelInfo)})
 	if err != nil {
 		t.Fatal(err)
@@ -155,10 +161,12 @@ func (c *testCluster) leader(t *testing.T) *Worker {
 // records in Kafka Connect's format; a reset clears them on both, and the
 // next use records them again.
 func TestWorkerActiveTopics(t *testing.T) {
-	c := newTestCluster(t, 2)
+	c := newTestCluster(t, 2, nil)
 	ta, tb := c.prefix+"-a", c.prefix+"-b"
 	c.createTopics(t, ta, tb)
-	if _, err := c.leader(t).CreateConnector("sink", map[string]string{"connector.class": "FileStreamSink",
+	// Sink consumer groups are connect-<name>: a name of this test only.
+	sink := c.prefix + "-sink"
+	if _, err := c.leader(t).CreateConnector(sink, map[string]string{"connector.class": "FileStreamSink",
 		"topics": ta + "," + tb, "tasks.max": "2", "file": filepath.Join(t.TempDir(), "out.txt")}); err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +194,7 @@ func TestWorkerActiveTopics(t *testing.T) {
 		t.Helper()
 		waitFor(t, fmt.Sprintf("both workers report %v", want), func() error {
 			for i, w := range c.workers {
-				if got := w.activeTopics("sink"); !slices.Equal(got, want) {
+				if got := w.activeTopics(sink); !slices.Equal(got, want) {
 					return fmt.Errorf("worker %d reports %v", i, got)
 				}
 			}
@@ -199,15 +207,15 @@ func TestWorkerActiveTopics(t *testing.T) {
 	// The records, as Kafka Connect's KafkaStatusBackingStore writes them.
 	status := readTopic(t, c.brokers, c.prefix+"-status")
 	for _, topic := range []string{ta, tb} {
-		key := "status-topic-" + topic + ":connector-sink"
+		key := "status-topic-" + topic + ":connector-" + sink
 		vals := status[key]
-		re := regexp.MustCompile(`^\{"topic":\{"name":"` + topic + `","connector":"sink","task":[01],"discoverTimestamp":[0-9]{13}\}\}$`)
+		re := regexp.MustCompile(`^\{"topic":\{"name":"` + topic + `","connector":"` + sink + `","task":[01],"discoverTimestamp":[0-9]{13}\}\}$`)
 		if len(vals) != 1 || !re.MatchString(vals[0]) {
 			t.Errorf("status topic %s = %q, want one record matching %s", key, vals, re)
 		}
 	}
 
-	if err := c.workers[1].resetTopics("sink"); err != nil {
+	if err := c.workers[1].resetTopics(sink); err != nil {
 		t.Fatal(err)
 	}
 	wantTopics()
@@ -215,7 +223,7 @@ func TestWorkerActiveTopics(t *testing.T) {
 	wantTopics(ta)
 
 	// Deleting the connector forgets its topics (the leader resets them).
-	if err := c.leader(t).DeleteConnector("sink"); err != nil {
+	if err := c.leader(t).DeleteConnector(sink); err != nil {
 		t.Fatal(err)
 	}
 	wantTopics()
@@ -254,4 +262,310 @@ func readTopic(t *testing.T, brokers []string, topic string) map[string][]string
 		})
 	}
 	return out
+}
+
+// netCut is a dialer whose connections can be cut, as a network partition
+// between one worker and Kafka would: refused (new dials fail, open
+// connections are closed) or stalled (nothing gets through, connections
+// stay open: requests wait for their deadlines).
+type netCut struct {
+	mu    sync.Mutex
+	conns []net.Conn
+	heal  chan struct{} // closed when not stalled
+	// refuse makes new dials fail.
+	refuse bool
+}
+
+func newNetCut() *netCut {
+	n := &netCut{heal: make(chan struct{})}
+	close(n.heal)
+	return n
+}
+
+func (n *netCut) dial(ctx context.Context, network, host string) (net.Conn, error) {
+	n.mu.Lock()
+	refuse, heal := n.refuse, n.heal
+	n.mu.Unlock()
+	if refuse {
+		return nil, errors.New("network cut by the test")
+	}
+	select {
+	case <-heal:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, network, host)
+	if err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	n.conns = append(n.conns, conn)
+	n.mu.Unlock()
+	return &stallConn{Conn: conn, n: n, closed: make(chan struct{})}, nil
+}
+
+// refuseAll closes every connection and fails new dials.
+func (n *netCut) refuseAll() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.refuse = true
+	for _, c := range n.conns {
+		c.Close()
+	}
+	n.conns = nil
+}
+
+// stall stops all traffic until restore.
+func (n *netCut) stall() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.heal = make(chan struct{})
+}
+
+func (n *netCut) restore() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.refuse = false
+	select {
+	case <-n.heal:
+	default:
+		close(n.heal)
+	}
+}
+
+func (n *netCut) healed() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.heal
+}
+
+// stallConn blocks reads and writes while its netCut is stalled, up to the
+// deadlines kgo sets.
+type stallConn struct {
+	net.Conn
+	n      *netCut
+	mu     sync.Mutex
+	rd, wd time.Time
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (c *stallConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.rd, c.wd = t, t
+	c.mu.Unlock()
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *stallConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.rd = t
+	c.mu.Unlock()
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *stallConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.wd = t
+	c.mu.Unlock()
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *stallConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+func (c *stallConn) wait(deadline *time.Time) error {
+	c.mu.Lock()
+	d := *deadline
+	c.mu.Unlock()
+	var timeout <-chan time.Time
+	if !d.IsZero() {
+		timer := time.NewTimer(time.Until(d))
+		defer timer.Stop()
+		timeout = timer.C
+	}
+	select {
+	case <-c.n.healed():
+		return nil
+	case <-timeout:
+		return os.ErrDeadlineExceeded
+	case <-c.closed:
+		return net.ErrClosed
+	}
+}
+
+func (c *stallConn) Read(b []byte) (int, error) {
+	if err := c.wait(&c.rd); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(b)
+}
+
+func (c *stallConn) Write(b []byte) (int, error) {
+	if err := c.wait(&c.wd); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(b)
+}
+
+// twoSinks creates file sinks <prefix>-s0 and -s1 (one task each; names of
+// this test only, so that their consumer groups are too) and waits until
+// each worker runs one task.
+func (c *testCluster) twoSinks(t *testing.T) {
+	t.Helper()
+	t0, t1 := c.prefix+"-0", c.prefix+"-1"
+	c.createTopics(t, t0, t1)
+	dir := t.TempDir()
+	for i, topic := range []string{t0, t1} {
+		name := fmt.Sprintf("%s-s%d", c.prefix, i)
+		if _, err := c.leader(t).CreateConnector(name, map[string]string{"connector.class": "FileStreamSink",
+			"topics": topic, "file": filepath.Join(dir, name+".txt")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "one task on each worker", func() error {
+		a, b := runningUnits(c.workers[0]), runningUnits(c.workers[1])
+		if len(a) != 1 || len(b) != 1 {
+			return fmt.Errorf("running %v and %v", a, b)
+		}
+		return nil
+	})
+}
+
+// taskStates returns "sN/task=state@worker" for both sinks' tasks, from
+// worker w's view of the status topic.
+func (c *testCluster) taskStates(w *Worker) (string, error) {
+	var out []string
+	for i := range 2 {
+		st, err := w.ConnectorStatus(fmt.Sprintf("%s-s%d", c.prefix, i))
+		if err != nil {
+			return "", err
+		}
+		for _, tk := range st.Tasks {
+			out = append(out, fmt.Sprintf("s%d/%d=%s@%s", i, *tk.ID, tk.State, tk.WorkerID))
+		}
+	}
+	return strings.Join(out, " "), nil
+}
+
+func units(w *Worker) []*runningUnit {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Collect(maps.Values(w.running))
+}
+
+// TestWorkerFencedOnLost drives kgo's OnPartitionsLost callback of a live
+// worker: it returns only once the worker's tasks have stopped, the worker
+// then writes neither statuses nor offsets, and once it rejoins (what kgo
+// does after the callback) it runs work again.
+func TestWorkerFencedOnLost(t *testing.T) {
+	c := newTestCluster(t, 2, nil)
+	c.twoSinks(t)
+	w := c.workers[1]
+	before := units(w)
+	w.onLost(t.Context(), w.group, map[string][]int32{})
+	for _, ru := range before {
+		select {
+		case <-ru.done:
+		default:
+			t.Fatal("onLost returned before the worker's task stopped")
+		}
+	}
+	if got := runningUnits(w); len(got) != 0 {
+		t.Fatalf("fenced worker runs %v", got)
+	}
+	if err := w.offsets.SaveAll(map[string][]byte{`["x",{"p":1}]`: []byte(`{"o":1}`)}); !errors.Is(err, errFenced) {
+		t.Errorf("offsets write of a fenced worker = %v, want errFenced", err)
+	}
+	end := func() int64 {
+		ends, err := c.adm.ListEndOffsets(t.Context(), c.prefix+"-status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+		return n
+	}
+	n := end()
+	w.writeStatus(c.prefix+"-s0", 0, StateRunning, "")
+	if got := end(); got != n {
+		t.Errorf("a fenced worker wrote %d status records", got-n)
+	}
+	w.group.ForceRebalance()
+	waitFor(t, "the worker runs a task again", func() error {
+		if got := runningUnits(w); len(got) != 1 || w.ownerErr() != nil {
+			return fmt.Errorf("running %v, %v", got, w.ownerErr())
+		}
+		return nil
+	})
+}
+
+// TestWorkerFencedWhenCutOff cuts one worker's network to Kafka: the worker
+// stops its tasks while still cut off, the other worker takes them over,
+// and once the network is back the worker rejoins and gets its share
+// again. Refused connections make kgo's heartbeat fail (OnPartitionsLost);
+// a stalled network leaves kgo waiting on its requests, and the worker's
+// own session watch fences it.
+func TestWorkerFencedWhenCutOff(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		cut    func(*netCut)
+		reason string
+	}{
+		{"refused", (*netCut).refuseAll, "group membership lost"},
+		{"stalled", (*netCut).stall, "no heartbeat answered within session.timeout.ms (6s)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cut := newNetCut()
+			c := newTestCluster(t, 2, map[int][]kgo.Opt{1: {kgo.Dialer(cut.dial)}})
+			c.twoSinks(t)
+			w0, w1 := c.workers[0], c.workers[1]
+			before := units(w1)
+			tt.cut(cut)
+			// The task is told to stop (its goroutine may still wait
+			// to leave its consumer group over the cut network).
+			for _, ru := range before {
+				select {
+				case <-ru.stop:
+				case <-time.After(2 * time.Minute):
+					t.Fatal("the cut-off worker did not stop its task")
+				}
+			}
+			if got := runningUnits(w1); len(got) != 0 {
+				t.Errorf("the cut-off worker runs %v", got)
+			}
+			w1.mu.Lock()
+			reason, ownerErr := w1.fenceReason, w1.ownerErrLocked(time.Now())
+			w1.mu.Unlock()
+			if reason != tt.reason || !errors.Is(ownerErr, errFenced) {
+				t.Errorf("cut-off worker: fenced because %q (%v), want %q", reason, ownerErr, tt.reason)
+			}
+			id0 := w0.workerID
+			waitFor(t, "both tasks RUNNING on the other worker", func() error {
+				got, err := c.taskStates(w0)
+				if want := "s0/0=RUNNING@" + id0 + " s1/0=RUNNING@" + id0; err != nil || got != want {
+					return fmt.Errorf("%s, %v; want %s", got, err, want)
+				}
+				return nil
+			})
+			cut.restore()
+			waitFor(t, "one task on each worker again", func() error {
+				a, b := runningUnits(w0), runningUnits(w1)
+				if len(a) != 1 || len(b) != 1 {
+					return fmt.Errorf("running %v and %v", a, b)
+				}
+				got, err := c.taskStates(w0)
+				if err != nil || strings.Count(got, "RUNNING@"+id0) != 1 || strings.Count(got, "RUNNING@"+w1.workerID) != 1 {
+					return fmt.Errorf("statuses %s, %v", got, err)
+				}
+				return nil
+			})
+			for _, ru := range before {
+				<-ru.done // the old task has ended by now
+			}
+		})
+	}
 }
