@@ -108,6 +108,14 @@ func (s *Source) Acked() event.Position {
 // collection's changes until ctx ends or a fatal error. Positions are
 // handed out with the events; Run returns ctx.Err() on cancellation.
 func (s *Source) Run(ctx context.Context, emit func(context.Context, event.Batch) error) error {
+	err := s.run(ctx, emit)
+	if ctx.Err() != nil {
+		return ctx.Err() // whatever the driver made of the cancellation
+	}
+	return err
+}
+
+func (s *Source) run(ctx context.Context, emit func(context.Context, event.Batch) error) error {
 	client, err := mongo.Connect(options.Client().ApplyURI(s.opts.URL))
 	if err != nil {
 		return fmt.Errorf("mongodb: connect: %w", err)
@@ -335,7 +343,11 @@ func (s *Source) stream(ctx context.Context, client *mongo.Client, conv *convert
 				if err != nil {
 					return err
 				}
-				pos.setToken(m.ns.String(), m.token)
+				// An invalidate token only serves startAfter; a restart
+				// resumes before it and meets the invalidate again.
+				if op, _ := m.raw.Lookup("operationType").StringValueOK(); op != "invalidate" {
+					pos.setToken(m.ns.String(), m.token)
+				}
 				if !ok {
 					continue
 				}
