@@ -154,7 +154,7 @@ func TestSnapshotThenStream(t *testing.T) {
 	topic := "srv." + db.Name() + ".customers"
 	want := []brief{
 		{Topic: topic, Key: "1001", Op: "r", Snapshot: "true", DB: db.Name(), Coll: "customers",
-			After: `{"_id": {"$numberLong": "1001"},"name": "Sally","tags": ["a", 1]}`},
+			After: `{"_id": {"$numberLong": "1001"},"name": "Sally","tags": ["a",1]}`},
 		{Topic: topic, Key: "1002", Op: "r", Snapshot: "last", DB: db.Name(), Coll: "customers",
 			After: `{"_id": {"$numberLong": "1002"},"name": "George"}`},
 	}
