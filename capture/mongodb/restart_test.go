@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,83 +28,9 @@ func TestRandomRestarts(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 1))
 
-	// Documents before the first start: read by the snapshot.
-	const initial = 40
-	for i := range initial {
-		if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: int32(i)}, {Key: "v", Value: int32(0)}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	// The writer. The stand-in server puts update operators in documentKey
-	// and only the looked-up document carries the _id, so documents once
-	// updated are never deleted (the lookup would find nothing).
-	var mu sync.Mutex
-	final := map[int32]int32{} // id -> version; -1 deleted
-	updated := map[int32]bool{}
-	for i := range initial {
-		final[int32(i)] = 0
-	}
+	w := newWorkload(t, coll, 40)
 	writerDone := make(chan error, 1)
-	go func() {
-		wrng := rand.New(rand.NewPCG(uint64(seed), 2))
-		next := int32(initial)
-		for range 400 {
-			mu.Lock()
-			var live []int32
-			for id, v := range final {
-				if v >= 0 {
-					live = append(live, id)
-				}
-			}
-			mu.Unlock()
-			var err error
-			switch r := wrng.IntN(10); {
-			case r < 4 || len(live) == 0:
-				_, err = coll.InsertOne(ctx, bson.D{{Key: "_id", Value: next}, {Key: "v", Value: int32(0)}})
-				mu.Lock()
-				final[next] = 0
-				mu.Unlock()
-				next++
-			case r < 7:
-				id := live[wrng.IntN(len(live))]
-				mu.Lock()
-				v := final[id] + 1
-				final[id], updated[id] = v, true
-				mu.Unlock()
-				_, err = coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: bson.D{{Key: "v", Value: v}}}})
-			case r < 8:
-				id := live[wrng.IntN(len(live))]
-				mu.Lock()
-				v := final[id] + 1
-				final[id], updated[id] = v, true
-				mu.Unlock()
-				_, err = coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "v", Value: v}, {Key: "replaced", Value: true}})
-			default:
-				mu.Lock()
-				var cands []int32
-				for _, id := range live {
-					if !updated[id] {
-						cands = append(cands, id)
-					}
-				}
-				if len(cands) == 0 {
-					mu.Unlock()
-					continue
-				}
-				id := cands[wrng.IntN(len(cands))]
-				final[id] = -1
-				mu.Unlock()
-				_, err = coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
-			}
-			if err != nil {
-				writerDone <- err
-				return
-			}
-			time.Sleep(time.Duration(wrng.IntN(3)) * time.Millisecond)
-		}
-		writerDone <- nil
-	}()
+	go func() { writerDone <- w.run(seed, 400) }()
 
 	opts := Options{Name: "m", TopicPrefix: "srv", URL: url, Tables: []string{db.Name() + ".docs"}}
 	cfg := Config{PollIntervalMs: 5, MaxBatchSize: 16, SnapshotFetchSize: 8}
@@ -142,12 +67,7 @@ func TestRandomRestarts(t *testing.T) {
 	// A last run acknowledges everything until the final state is there.
 	opts.Start = start
 	_, col := run(t, cfg, opts)
-	want := map[string]string{}
-	mu.Lock()
-	for id, v := range final {
-		want[idKey(id)] = stateOf(v)
-	}
-	mu.Unlock()
+	want := w.states()
 	deadline := time.Now().Add(60 * time.Second) // a hang guard, not a timing assertion
 	for {
 		col.mu.Lock()
