@@ -57,20 +57,28 @@
 // {"properties": …}), target states (target-state-<name>) and restart
 // requests (restart-<name>) live in the config topic; task configurations
 // are derived by every worker from the connector config (no task records).
-// Source offsets live in the offsets topic (key connector/<name>, the list
-// of partition/offset pairs; not Kafka Connect's key format), statuses in
-// the status topic, written by the worker running each unit. Topics are
-// created compacted if missing (1, 25 and 5 partitions by default). REST
-// writes under /connectors reaching a non-leader are proxied over HTTP to the
-// leader's advertised URL (Worker.Forward), which serializes them.
+// Source offsets are stored as Kafka Connect stores them, one entry per
+// source partition: key ["<connector>",{<partition>}], value the offset
+// JSON, a tombstone for a removed partition (in the offsets topic, or in
+// internal/offsets.File standalone), so tasks of one connector on
+// different workers never overwrite each other; a record of the former
+// layout (connector/<name>, the whole list) is migrated when read.
+// Statuses live in the status topic, written by the worker running each
+// unit, and so do active topics (status-topic-<topic>:connector-<name>,
+// written by the worker whose task first used the topic; a reset writes
+// tombstones). A worker that may have lost its group session (kgo reports
+// the membership lost, or no heartbeat was answered within
+// session.timeout.ms) fences itself: it stops its connectors and tasks and
+// writes no status, offset or topic record until it has an assignment
+// again. Topics are created compacted if missing (1, 25 and 5 partitions
+// by default). REST writes under /connectors reaching a non-leader are
+// proxied over HTTP to the leader's advertised URL (Worker.Forward), which
+// serializes them.
 //
 // Not yet here (issue 5): `sluice run` does not start the standalone
 // runtime (a follow-up wires NewHerder + rest.New on :8083, with connectors
-// from sluice.yaml and source offsets in internal/offsets.File); in
-// distributed mode, active topics are not tracked, a zombie worker cut off
-// from Kafka keeps its tasks until it rejoins, and several tasks of one
-// source connector on different workers would overwrite each other's
-// offsets record; the Debezium PostgresConnector adapter over
-// capture/postgres (the daemon's convert → publish → save → ack pipeline is
-// unexported in internal/daemon and would be reused through a small export).
+// from sluice.yaml and source offsets in internal/offsets.File); the
+// Debezium PostgresConnector adapter over capture/postgres (the daemon's
+// convert → publish → save → ack pipeline is unexported in internal/daemon
+// and would be reused through a small export).
 package runtime
