@@ -569,3 +569,127 @@ func TestWorkerFencedWhenCutOff(t *testing.T) {
 		})
 	}
 }
+
+// newIdleWorker returns a worker that is not started (no Kafka needed).
+func newIdleWorker(t *testing.T) *Worker {
+	t.Helper()
+	cfg := DefaultWorkerConfig()
+	cfg.GroupID, cfg.BootstrapServers = "g", "127.0.0.1:1"
+	cfg.SessionTimeoutMs, cfg.HeartbeatIntervalMs, cfg.RebalanceTimeoutMs = 6000, 500, 10000
+	w, err := NewWorker(cfg, WorkerOptions{Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func TestApplyTopicStatus(t *testing.T) {
+	val := func(topic, conn string, task int) []byte {
+		return fmt.Appendf(nil, `{"topic":{"name":%q,"connector":%q,"task":%d,"discoverTimestamp":1700000000000}}`, topic, conn, task)
+	}
+	tests := []struct {
+		name string
+		recs [][2]any // key, value ([]byte or nil)
+		want string
+	}{
+		{"two topics of two connectors", [][2]any{
+			{"status-topic-orders:connector-sink", val("orders", "sink", 0)},
+			{"status-topic-users:connector-sink", val("users", "sink", 1)},
+			{"status-topic-orders:connector-other", val("orders", "other", 0)},
+		}, "other=[orders] sink=[orders users]"},
+		{"tombstone removes one", [][2]any{
+			{"status-topic-orders:connector-sink", val("orders", "sink", 0)},
+			{"status-topic-users:connector-sink", val("users", "sink", 1)},
+			{"status-topic-orders:connector-sink", nil},
+		}, "sink=[users]"},
+		// A connector name may hold the separator; the topic cannot hold
+		// a colon.
+		{"connector name with separator", [][2]any{
+			{"status-topic-t:connector-a:connector-b", val("t", "a:connector-b", 0)},
+		}, "a:connector-b=[t]"},
+		{"bad keys and values are skipped", [][2]any{
+			{"status-topic-:connector-x", val("", "x", 0)},
+			{"status-topic-t:connector-", val("t", "", 0)},
+			{"status-topic-t", val("t", "", 0)},
+			{"status-topic-t:connector-x", []byte("{")},
+		}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newIdleWorker(t)
+			for _, r := range tt.recs {
+				v, _ := r[1].([]byte)
+				w.applyStatus(&kgo.Record{Key: []byte(r[0].(string)), Value: v})
+			}
+			var got []string
+			for _, name := range slices.Sorted(maps.Keys(w.topics)) {
+				got = append(got, fmt.Sprintf("%s=%v", name, w.activeTopics(name)))
+			}
+			if strings.Join(got, " ") != tt.want {
+				t.Errorf("topics %s, want %s", strings.Join(got, " "), tt.want)
+			}
+			if len(w.statuses) != 0 {
+				t.Errorf("topic records taken as statuses: %v", w.statuses)
+			}
+		})
+	}
+}
+
+func TestOwnerErr(t *testing.T) {
+	now := time.Now()
+	tests := []struct {
+		name       string
+		fenced     bool
+		lease      time.Duration // from now; 0: never had a session
+		joinSentAt time.Duration // from now; 0: no join in flight
+		ok         bool
+	}{
+		{"never joined", false, 0, 0, false},
+		{"live session", false, time.Second, 0, true},
+		{"session over", false, -time.Millisecond, 0, false},
+		{"session over, join in flight", false, -time.Second, -2 * time.Second, true},
+		{"join in flight past rebalance.timeout.ms", false, -time.Second, -11 * time.Second, false},
+		{"fenced", true, time.Second, 0, false},
+	}
+	for _, tt := range tests {
+		w := newIdleWorker(t)
+		w.fenced = tt.fenced
+		if tt.lease != 0 {
+			w.lease = now.Add(tt.lease)
+		}
+		if tt.joinSentAt != 0 {
+			w.joinSent, w.joinInFlight = now.Add(tt.joinSentAt), true
+		}
+		if err := w.ownerErrLocked(now); (err == nil) != tt.ok {
+			t.Errorf("%s: ownerErr = %v, want ok=%v", tt.name, err, tt.ok)
+		}
+	}
+}
+
+// TestSessionHooks: answered heartbeats extend the session from when they
+// were written; failed requests do not; a join in flight is tracked.
+func TestSessionHooks(t *testing.T) {
+	w := newIdleWorker(t)
+	h := sessionHooks{w}
+	before := time.Now()
+	h.OnBrokerE2E(kgo.BrokerMetadata{}, keyHeartbeat, kgo.BrokerE2E{ReadWait: 2 * time.Second, TimeToRead: time.Second})
+	after := time.Now()
+	// Written 3 s before the answer was read: alive until then + 6 s.
+	if lo, hi := before.Add(3*time.Second), after.Add(3*time.Second); w.lease.Before(lo) || w.lease.After(hi) {
+		t.Errorf("lease %v, want within [%v, %v]", w.lease, lo, hi)
+	}
+	lease := w.lease
+	h.OnBrokerE2E(kgo.BrokerMetadata{}, keyHeartbeat, kgo.BrokerE2E{ReadErr: errors.New("broken pipe")})
+	h.OnBrokerE2E(kgo.BrokerMetadata{}, 1 /* Fetch */, kgo.BrokerE2E{})
+	if !w.lease.Equal(lease) {
+		t.Errorf("a failed heartbeat or another request moved the lease to %v", w.lease)
+	}
+	h.OnBrokerWrite(kgo.BrokerMetadata{}, keyJoinGroup, 100, 0, 0, nil)
+	if !w.joinInFlight {
+		t.Error("JoinGroup written: no join in flight")
+	}
+	h.OnBrokerE2E(kgo.BrokerMetadata{}, keyJoinGroup, kgo.BrokerE2E{TimeToRead: time.Millisecond})
+	if w.joinInFlight || !w.lease.After(after.Add(5*time.Second)) {
+		t.Errorf("after the JoinGroup answer: in flight %v, lease %v", w.joinInFlight, w.lease)
+	}
+}
