@@ -90,8 +90,8 @@ func (c *testCluster) start(t *testing.T, i int) {
 	}
 }
 
-// testPlugins are the file plugins, with a sink that runs tasks.max tasks
-// (each writing file.<id>).
+// testPlugins are the file plugins, running tasks.max tasks each (task i
+// reads or writes file.<i>).
 func testPlugins() []*Plugin {
 	sink := FileSinkPlugin("test")
 	sink.TaskConfigs = func(cfg map[string]string, maxTasks int) []map[string]string {
@@ -102,7 +102,9 @@ func testPlugins() []*Plugin {
 		}
 		return out
 	}
-	return []*Plugin{sink, FileSourcePlugin("test")}
+	source := FileSourcePlugin("test")
+	source.TaskConfigs = sink.TaskConfigs
+	return []*Plugin{sink, source}
 }
 
 func (c *testCluster) createTopics(t *testing.T, names ...string) {
@@ -691,5 +693,85 @@ func TestSessionHooks(t *testing.T) {
 	h.OnBrokerE2E(kgo.BrokerMetadata{}, keyJoinGroup, kgo.BrokerE2E{TimeToRead: time.Millisecond})
 	if w.joinInFlight || !w.lease.After(after.Add(5*time.Second)) {
 		t.Errorf("after the JoinGroup answer: in flight %v, lease %v", w.joinInFlight, w.lease)
+	}
+}
+
+// TestWorkerSourceOffsetsTwoTasks runs two tasks of one file source
+// connector, one on each worker, each reading its own file (its own source
+// partition): both workers report both partitions' offsets at the end of
+// their files, and the offsets topic holds Kafka Connect's records.
+func TestWorkerSourceOffsetsTwoTasks(t *testing.T) {
+	c := newTestCluster(t, 2, nil)
+	topic := c.prefix + "-lines"
+	c.createTopics(t, topic)
+	base := filepath.Join(t.TempDir(), "in.txt")
+	write := func(from, to int) {
+		t.Helper()
+		for i := range 2 {
+			f, err := os.OpenFile(fmt.Sprintf("%s.%d", base, i), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for j := from; j < to; j++ {
+				fmt.Fprintf(f, "file%d-line%d\n", i, j)
+			}
+			f.Close()
+		}
+	}
+	write(0, 50)
+	name := c.prefix + "-src"
+	if _, err := c.leader(t).CreateConnector(name, map[string]string{"connector.class": "FileStreamSource",
+		"file": base, "topic": topic, "tasks.max": "2", "batch.size": "7"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "one task on each worker", func() error {
+		a, b := runningUnits(c.workers[0]), runningUnits(c.workers[1])
+		if len(a) != 1 || len(b) != 1 {
+			return fmt.Errorf("running %v and %v", a, b)
+		}
+		return nil
+	})
+	wantOffsets := func() string {
+		var parts []string
+		for i := range 2 {
+			fi, err := os.Stat(fmt.Sprintf("%s.%d", base, i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts = append(parts, fmt.Sprintf(`{"partition":{"filename":"%s.%d"},"offset":{"position":%d}}`, base, i, fi.Size()))
+		}
+		return `{"offsets":[` + strings.Join(parts, ",") + `]}`
+	}
+	check := func() {
+		t.Helper()
+		want := wantOffsets()
+		waitFor(t, "both workers report both partitions at the end of their files", func() error {
+			for i, w := range c.workers {
+				offs, err := w.Offsets(t.Context(), name)
+				if err != nil {
+					return err
+				}
+				if b, _ := encodeJSON(offs); string(b) != want {
+					return fmt.Errorf("worker %d: %s\nwant %s", i, b, want)
+				}
+			}
+			return nil
+		})
+	}
+	check()
+	write(50, 120)
+	check()
+
+	offsets := readTopic(t, c.brokers, c.prefix+"-offsets")
+	for i := range 2 {
+		key := fmt.Sprintf(`["%s",{"filename":"%s.%d"}]`, name, base, i)
+		vals := offsets[key]
+		fi, _ := os.Stat(fmt.Sprintf("%s.%d", base, i))
+		if want := fmt.Sprintf(`{"position":%d}`, fi.Size()); len(vals) == 0 || vals[len(vals)-1] != want {
+			t.Errorf("offsets topic %s = %q, want last %s", key, vals, want)
+		}
+	}
+	if len(offsets) != 2 {
+		t.Errorf("offsets topic keys %v, want the two partitions", slices.Sorted(maps.Keys(offsets)))
 	}
 }
