@@ -19,7 +19,7 @@ import (
 // The tests below run against the stand-in server of scripts/services.sh
 // (mongo-java-server), see doc.go for what it does and does not prove.
 
-func connect(t *testing.T) (*mongo.Client, string) {
+func connect(t testing.TB) (*mongo.Client, string) {
 	t.Helper()
 	url := testenv.Require(t, "SLUICE_MONGO_URL")
 	c, err := mongo.Connect(options.Client().ApplyURI(url))
@@ -32,7 +32,7 @@ func connect(t *testing.T) (*mongo.Client, string) {
 
 // freshDB returns a database name of its own for one test and creates the
 // collections (the stand-in cannot watch a collection that does not exist).
-func freshDB(t *testing.T, c *mongo.Client, colls ...string) *mongo.Database {
+func freshDB(t testing.TB, c *mongo.Client, colls ...string) *mongo.Database {
 	t.Helper()
 	name := fmt.Sprintf("t%d", time.Now().UnixNano())
 	db := c.Database(name)
