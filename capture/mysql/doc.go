@@ -14,6 +14,12 @@
 // through Ack; MySQL keeps no replication state for us, so Ack only records
 // the newest acknowledged position.
 //
+// Before streaming from a stored position the connector checks that the
+// server still has the binlog after it (MariaDB: the GTID state at the start
+// of the oldest binlog file, BINLOG_GTID_POS; MySQL: gtid_purged). If not,
+// Run fails with ErrBinlogPurged naming the position, the oldest file and
+// its GTID state, or with snapshot.mode=when_needed takes a new snapshot.
+//
 // # Schema history
 //
 // Binlog row events carry values, not column names (MySQL 8 and MariaDB can

@@ -380,14 +380,7 @@ func TestCrashResume(t *testing.T) {
 	if err := <-werr; err != nil {
 		t.Fatalf("workload: %v", err)
 	}
-	last, err := gmysql.ParseMariadbGTIDSet(w.lastGTI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	final, _ := crashRun(t, cfg, opts, rng, func(p position) bool {
-		set, err := gmysql.ParseMariadbGTIDSet(p.GTIDs)
-		return err == nil && set.Contain(last)
-	})
+	final, _ := crashRun(t, cfg, opts, rng, func(p position) bool { return reached(p, w.lastGTI) })
 	all = append(all, final...)
 	t.Logf("%d crashes, %d workload statements, %d events delivered", crashes, w.stmts, len(all))
 
@@ -434,4 +427,22 @@ func TestCheckKeyOrder(t *testing.T) {
 			t.Errorf("checkKeyOrder(%v) = %v, want ok=%v", tt.got, err, tt.ok)
 		}
 	}
+}
+
+// reached reports whether position p is past the single-row transaction
+// gtid: a batch boundary can fall after its row and before its commit, and
+// then the position says "1 row of gtid" instead of listing it as done.
+func reached(p position, gtid string) bool {
+	if p.Snapshot {
+		return false
+	}
+	if p.Tx == gtid && p.N >= 1 {
+		return true
+	}
+	set, err := gmysql.ParseMariadbGTIDSet(p.GTIDs)
+	if err != nil {
+		return false
+	}
+	g, err := gmysql.ParseMariadbGTIDSet(gtid)
+	return err == nil && set.Contain(g)
 }
