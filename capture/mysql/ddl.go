@@ -35,7 +35,20 @@ var schemaDDL = regexp.MustCompile(`(?is)^\s*(?:/\*.*?\*/\s*)*(?:` +
 	`RENAME\s+TABLES?|` +
 	`DROP\s+(?:DATABASE|SCHEMA))\b`)
 
-var createOrReplace = regexp.MustCompile(`(?is)^(\s*(?:/\*.*?\*/\s*)*CREATE\s+)OR\s+REPLACE\s+`)
+// mariadbSyntax rewrites MariaDB-only clauses the TiDB parser does not know
+// and that do not change the resulting table: CREATE OR REPLACE (a create
+// replaces the definition anyway), ALTER ONLINE, WAIT n / NOWAIT and RENAME
+// TABLE IF EXISTS (a missing table is not in the model either).
+var mariadbSyntax = []struct {
+	re   *regexp.Regexp
+	repl string
+}{
+	{regexp.MustCompile(`(?is)^(\s*(?:/\*.*?\*/\s*)*CREATE\s+)OR\s+REPLACE\s+`), "$1"},
+	{regexp.MustCompile(`(?is)^(\s*(?:/\*.*?\*/\s*)*ALTER\s+)ONLINE\s+`), "$1"},
+	{regexp.MustCompile(`(?is)^(\s*(?:/\*.*?\*/\s*)*(?:ALTER\s+(?:IGNORE\s+)?TABLE|DROP\s+TABLE|RENAME\s+TABLE)\s+(?:IF\s+EXISTS\s+)?` +
+		"(?:`[^`]*`|[^\\s`.]+)(?:\\.(?:`[^`]*`|[^\\s`.]+))?)\\s+(?:WAIT\\s+\\d+|NOWAIT)\\b"), "$1"},
+	{regexp.MustCompile(`(?is)^(\s*(?:/\*.*?\*/\s*)*RENAME\s+TABLE\s+)IF\s+EXISTS\s+`), "$1"},
+}
 
 // ddlApplier applies DDL statements to a schema model. It is not safe for
 // concurrent use (the parser is not).
@@ -60,7 +73,9 @@ func (a *ddlApplier) apply(m *schemaModel, db, sql string) ([]TableID, error) {
 	if !schemaDDL.MatchString(sql) {
 		return nil, nil
 	}
-	sql = createOrReplace.ReplaceAllString(sql, "$1") // MariaDB: a create replaces anyway
+	for _, r := range mariadbSyntax {
+		sql = r.re.ReplaceAllString(sql, r.repl)
+	}
 	stmts, _, err := a.p.Parse(sql, "", "")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnparseableDDL, err)
@@ -104,6 +119,11 @@ func (a *ddlApplier) applyStmt(m *schemaModel, db string, st ast.StmtNode) ([]Ta
 			}
 			m.tables[id] = src.clone()
 			return []TableID{id}, nil
+		}
+		if s.Select != nil && len(s.Cols) == 0 {
+			// Row-based binlogs log CREATE ... SELECT with its columns;
+			// without them the shape is unknown.
+			return nil, fmt.Errorf("%w: CREATE TABLE %s ... SELECT without a column list", ErrUnparseableDDL, id)
 		}
 		d := &tableDef{}
 		for _, cd := range s.Cols {
