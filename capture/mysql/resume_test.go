@@ -32,7 +32,8 @@ func (c change) String() string { return fmt.Sprintf("%c%d", c.op, c.v) }
 // crashWorkload changes random rows of tables a (id) and b (a, b) from one
 // connection, in autocommit statements and multi-row transactions, with
 // a version column from one counter so versions rise with commit order per
-// key; every few dozen statements it adds or drops a column of a.
+// key; every few dozen statements it adds, drops, renames or retypes a
+// column of a.
 type crashWorkload struct {
 	e       *myEnv
 	rows    int
@@ -101,7 +102,7 @@ func (w *crashWorkload) run(stop <-chan struct{}, next int64, seed uint64) error
 		live[k] = cs[len(cs)-1].v
 	}
 	w.mu.Unlock()
-	extra := 0 // columns added to a and not yet dropped
+	var extra []string // columns added to a and not yet dropped, oldest first
 	ddlSeq := 0
 	for {
 		select {
@@ -123,13 +124,21 @@ func (w *crashWorkload) run(stop <-chan struct{}, next int64, seed uint64) error
 		w.stmts++
 		if w.stmts%40 == 0 {
 			var ddl string
-			if extra > 0 && rng.IntN(2) == 0 {
-				ddl = fmt.Sprintf("ALTER TABLE a DROP COLUMN x%d, ALGORITHM=COPY", ddlSeq-extra+1) // instant drops pile up hidden columns
-				extra--
-			} else {
+			switch k := rng.IntN(4); {
+			case len(extra) > 0 && k == 0:
+				// Instant drops pile up hidden columns: rebuild.
+				ddl = fmt.Sprintf("ALTER TABLE a DROP COLUMN %s, ALGORITHM=COPY", extra[0])
+				extra = extra[1:]
+			case len(extra) > 0 && k == 1:
+				last := len(extra) - 1
+				ddl = fmt.Sprintf("ALTER TABLE a RENAME COLUMN %s TO r%s", extra[last], extra[last])
+				extra[last] = "r" + extra[last]
+			case len(extra) > 0 && k == 2:
+				ddl = fmt.Sprintf("ALTER TABLE a MODIFY %s BIGINT", extra[len(extra)-1])
+			default:
 				ddlSeq++
-				extra++
-				ddl = fmt.Sprintf("ALTER TABLE a ADD COLUMN x%d VARCHAR(8) DEFAULT 'd%d' AFTER id", ddlSeq, ddlSeq)
+				extra = append(extra, fmt.Sprintf("x%d", ddlSeq))
+				ddl = fmt.Sprintf("ALTER TABLE a ADD COLUMN x%d VARCHAR(8) DEFAULT '%d' AFTER id", ddlSeq, ddlSeq)
 			}
 			if _, err := conn.Execute(ddl); err != nil {
 				return fmt.Errorf("%s: %w", ddl, err)
