@@ -148,3 +148,75 @@ func runUntilError(t *testing.T, src *Source) error {
 	}
 	return err
 }
+
+// TestSavepointInsideTransaction: a SAVEPOINT logged inside a transaction
+// is not a commit; a restart from the row before it still gets the rows
+// after it.
+func TestSavepointInsideTransaction(t *testing.T) {
+	e := newMyEnv(t, "CREATE TABLE s (id INT PRIMARY KEY)")
+	start := e.binlogEnd()
+	e.exec("BEGIN")
+	e.exec("INSERT INTO s VALUES (1)")
+	e.exec("SAVEPOINT sp")
+	e.exec("INSERT INTO s VALUES (2)")
+	e.exec("SAVEPOINT sp2")
+	e.exec("INSERT INTO s VALUES (3)")
+	e.exec("ROLLBACK TO SAVEPOINT sp2")
+	e.exec("INSERT INTO s VALUES (4)")
+	e.exec("COMMIT")
+	e.exec("INSERT INTO s VALUES (5)")
+	opts := e.options()
+	opts.Start = start
+	all := startSource(t, e.config(), opts).wait(t, 4)
+	var ids []string
+	for _, ev := range all {
+		ids = append(ids, fmt.Sprint(ev.After.Get("id")))
+	}
+	if got := strings.Join(ids, ","); got != "1,2,4,5" {
+		t.Fatalf("ids = %s, want 1,2,4,5", got)
+	}
+	for i := 0; i < len(all)-1; i++ {
+		opts.Start = all[i].Position
+		r := startSource(t, e.config(), opts)
+		next := r.wait(t, 1)[0]
+		r.stop(t)
+		if g, w := describe(t, next, e.db), describe(t, all[i+1], e.db); g != w {
+			t.Errorf("restart after event %d (%s): got %s, want %s", i, all[i].Position, g, w)
+		}
+	}
+}
+
+// TestCreateSelect: CREATE TABLE ... SELECT is logged as the CREATE
+// statement (with its columns) and the rows in one transaction.
+func TestCreateSelect(t *testing.T) {
+	e := newMyEnv(t, "CREATE TABLE s (id INT PRIMARY KEY, name VARCHAR(5))", "INSERT INTO s VALUES (1, 'a'), (2, 'b')")
+	cfg := e.config()
+	cfg.SchemaHistoryFile = filepath.Join(t.TempDir(), "history.jsonl")
+	cfg.SnapshotMode = SnapshotInitial
+	r := startSource(t, cfg, e.options())
+	snap := r.wait(t, 2)
+	e.exec("CREATE TABLE c (PRIMARY KEY (id)) SELECT id, CONCAT(name, '!') AS n FROM s")
+	e.exec("INSERT INTO c VALUES (3, 'c')")
+	got := r.wait(t, 5)[2:]
+	r.stop(t)
+	want := []string{
+		`srv.D.c c key={"id":1} before=null after={"id":1,"n":"a!"} src=D.c/false schema=id:int32,n:string?`,
+		`srv.D.c c key={"id":2} before=null after={"id":2,"n":"b!"} src=D.c/false schema=id:int32,n:string?`,
+		`srv.D.c c key={"id":3} before=null after={"id":3,"n":"c"} src=D.c/false schema=id:int32,n:string?`,
+	}
+	for i, ev := range got {
+		if d := describeWithSchema(t, ev, e.db); d != want[i] {
+			t.Errorf("event %d:\n got %s\nwant %s", i, d, want[i])
+		}
+	}
+	// From the end of the snapshot, with the history only.
+	e.exec("DROP TABLE c")
+	opts := e.options()
+	opts.Start = snap[1].Position
+	r2 := startSource(t, cfg, opts)
+	for i, ev := range r2.wait(t, 3) {
+		if d := describeWithSchema(t, ev, e.db); d != want[i] {
+			t.Errorf("after restart, event %d:\n got %s\nwant %s", i, d, want[i])
+		}
+	}
+}

@@ -34,6 +34,7 @@ type streamer struct {
 	thread  int64
 	query   string
 	file    string
+	inTx    bool   // inside a transaction: only an XID or COMMIT ends it
 	skipTx  string // transaction whose first skipN rows were emitted before the restart
 	skipN   int64
 	pending event.Batch
@@ -113,6 +114,9 @@ func (st *streamer) handle(ctx context.Context, ev *replication.BinlogEvent, emi
 		st.file = string(e.NextLogName)
 	case *replication.MariadbGTIDEvent:
 		st.begin(e.GTID.String(), h)
+		// MariaDB logs no BEGIN: a group without FL_STANDALONE is a
+		// transaction that ends with an XID or a COMMIT query.
+		st.inTx = !e.IsStandalone()
 	case *replication.GTIDEvent:
 		next, err := e.GTIDNext()
 		if err != nil {
@@ -128,14 +132,20 @@ func (st *streamer) handle(ctx context.Context, ev *replication.BinlogEvent, emi
 		switch {
 		case strings.EqualFold(q, "BEGIN"):
 			st.thread = int64(e.SlaveProxyID)
-		case strings.EqualFold(q, "COMMIT"): // non-transactional engines
+			st.inTx = true
+		case strings.EqualFold(q, "COMMIT"), strings.EqualFold(q, "ROLLBACK"): // non-transactional engines
 			return st.commit(ctx, emit)
 		default:
-			// DDL (or another statement logged as a query).
+			// DDL, or another statement logged as a query.
 			if err := st.schemaChange(ctx, h, string(e.Schema), q); err != nil {
 				return err
 			}
-			// A DDL is its own transaction without an XID.
+			if st.inTx {
+				// SAVEPOINT, ROLLBACK TO SAVEPOINT, the CREATE of a
+				// CREATE ... SELECT: the transaction goes on.
+				return nil
+			}
+			// A DDL is its own event group without an XID.
 			return st.commit(ctx, emit)
 		}
 	case *replication.XIDEvent:
@@ -171,7 +181,7 @@ func (st *streamer) commit(ctx context.Context, emit func(context.Context, event
 	if st.skipTx == st.gtid {
 		st.skipTx, st.skipN = "", 0
 	}
-	st.gtid, st.n = "", 0
+	st.gtid, st.n, st.inTx = "", 0, false
 	if len(st.pending) == 0 {
 		return nil
 	}
