@@ -183,7 +183,15 @@ func (w *crashWorkload) run(stop <-chan struct{}, next int64, seed uint64) error
 			}{k, c})
 		}
 		if len(stmts) > 1 {
-			stmts = append([]string{"BEGIN"}, append(stmts, "COMMIT")...)
+			// A transaction, with savepoints (logged as queries) here and there.
+			tx := []string{"BEGIN"}
+			for j, s := range stmts {
+				if j > 0 && rng.IntN(3) == 0 {
+					tx = append(tx, fmt.Sprintf("SAVEPOINT sp%d", j))
+				}
+				tx = append(tx, s)
+			}
+			stmts = append(tx, "COMMIT")
 		}
 		for _, s := range stmts {
 			if _, err := conn.Execute(s); err != nil {
