@@ -143,7 +143,7 @@ func commonKeys(t PluginType, classDoc string) []ConfigKey {
 		{Name: KeyName, Type: TypeString, Required: true, Importance: High, Group: "Common", Width: "MEDIUM",
 			DisplayName: "Connector name", Order: 1, Documentation: "Globally unique name to use for this connector.",
 			Check: func(v *string, _ map[string]string) []string {
-				if v == nil || strings.TrimSpace(*v) == "" {
+				if v != nil && strings.TrimSpace(*v) == "" {
 					return []string{"Invalid value  for configuration name: String may not be empty"}
 				}
 				return nil
@@ -256,9 +256,15 @@ func validate(p *Plugin, defs []ConfigKey, cfg map[string]string) ConfigInfos {
 		out.ErrorCount += len(v.Errors)
 		out.Configs = append(out.Configs, ConfigInfo{Definition: k, Value: v})
 	}
+	if p.Validate != nil {
+		addPluginProblems(&out, p.Validate(cfg))
+		for _, ci := range out.Configs {
+			known[ci.Definition.Name] = true
+		}
+	}
 	var unknown []string
 	for _, key := range slices.Sorted(maps.Keys(cfg)) {
-		if !known[key] && !converterSubkey(key) && key != KeyTaskClass {
+		if !known[key] && !converterSubkey(key) && key != KeyTaskClass && (p.Accepts == nil || !p.Accepts(key)) {
 			unknown = append(unknown, key)
 		}
 	}
@@ -278,6 +284,33 @@ func validate(p *Plugin, defs []ConfigKey, cfg map[string]string) ConfigInfos {
 	return out
 }
 
+// addPluginProblems adds a plugin's whole-configuration problems to the
+// values of the keys they concern; a key without a definition gets one
+// (problems about the configuration as a whole go to connector.class).
+func addPluginProblems(out *ConfigInfos, problems map[string][]string) {
+	for _, key := range slices.Sorted(maps.Keys(problems)) {
+		msgs := problems[key]
+		if len(msgs) == 0 {
+			continue
+		}
+		if key == "" {
+			key = KeyConnectorClass
+		}
+		i := slices.IndexFunc(out.Configs, func(ci ConfigInfo) bool { return ci.Definition.Name == key })
+		if i < 0 {
+			out.Configs = append(out.Configs, ConfigInfo{Definition: ConfigKey{Name: key, Type: TypeString, Importance: Low},
+				Value: ConfigValue{Name: key, RecommendedValues: []string{}, Errors: []string{}, Visible: true}})
+			i = len(out.Configs) - 1
+		}
+		for _, m := range msgs {
+			if !slices.Contains(out.Configs[i].Value.Errors, m) {
+				out.Configs[i].Value.Errors = append(out.Configs[i].Value.Errors, m)
+				out.ErrorCount++
+			}
+		}
+	}
+}
+
 func validateKey(k ConfigKey, cfg map[string]string) ConfigValue {
 	cv := ConfigValue{Name: k.Name, RecommendedValues: []string{}, Errors: []string{}, Visible: true}
 	raw, present := cfg[k.Name]
@@ -285,7 +318,7 @@ func validateKey(k ConfigKey, cfg map[string]string) ConfigValue {
 		raw, present = *k.Default, true
 	}
 	if !present {
-		if k.Required && k.Check == nil {
+		if k.Required {
 			cv.Errors = append(cv.Errors, fmt.Sprintf("Missing required configuration %q which has no default value.", k.Name))
 		}
 	} else {
@@ -308,7 +341,11 @@ func validateKey(k ConfigKey, cfg map[string]string) ConfigValue {
 		}
 	}
 	if k.Check != nil {
-		cv.Errors = append(cv.Errors, k.Check(cv.Value, cfg)...)
+		for _, e := range k.Check(cv.Value, cfg) {
+			if !slices.Contains(cv.Errors, e) {
+				cv.Errors = append(cv.Errors, e)
+			}
+		}
 	}
 	if cv.Value != nil && (k.Type == TypePassword || Secret(k.Name)) {
 		cv.Value = str(Hidden)

@@ -392,11 +392,17 @@ func (w *Worker) TaskStatus(name string, id int) (StateInfo, error) {
 	return StateInfo{}, notFound("No status found for task %s-%d", name, id)
 }
 
-// ActiveTopics is not tracked in distributed mode yet: always empty.
-func (w *Worker) ActiveTopics(string) []string { return []string{} }
+// ActiveTopics lists the topics a connector's tasks used, as recorded in
+// the status topic by the workers running them.
+func (w *Worker) ActiveTopics(name string) []string { return w.activeTopics(name) }
 
-// ResetActiveTopics does nothing in distributed mode yet.
-func (w *Worker) ResetActiveTopics(string) {}
+// ResetActiveTopics forgets a connector's active topics (tombstones in the
+// status topic).
+func (w *Worker) ResetActiveTopics(name string) {
+	if err := w.resetTopics(name); err != nil {
+		w.log.Warn("reset active topics", "connector", name, "err", err)
+	}
+}
 
 // Offsets returns a connector's offsets (offsets topic for a source,
 // consumer group offsets for a sink).

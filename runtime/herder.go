@@ -55,6 +55,10 @@ type Config struct {
 	Plugins []*Plugin
 	// Loggers holds the named log levels; a discarding set when nil.
 	Loggers *Loggers
+	// OnTaskFailed, when set, is called (from the task's goroutine) when a
+	// task fails: `sluice run` stops the process when a connector of its
+	// configuration file fails.
+	OnTaskFailed func(connector string, task int, err error)
 }
 
 // Herder runs connectors in one process (Kafka Connect's standalone herder):
@@ -351,16 +355,18 @@ func (h *Herder) putConfig(name string, cfg map[string]string, allowUpdate bool)
 	defer h.ops.Unlock()
 	h.mu.Lock()
 	c, exists := h.conns[name]
-	if exists {
+	if exists && allowUpdate {
 		unmask(cfg, c.config)
 	}
 	h.mu.Unlock()
-	if exists && !allowUpdate {
-		return ConnectorInfo{}, false, &Error{Kind: KindConflict, Message: fmt.Sprintf("Connector %s already exists", name)}
-	}
+	// Kafka Connect validates first: an invalid config under a taken name
+	// is a 400, a valid one a 409.
 	p, cfg, err := h.checkConfig(name, cfg)
 	if err != nil {
 		return ConnectorInfo{}, false, err
+	}
+	if exists && !allowUpdate {
+		return ConnectorInfo{}, false, &Error{Kind: KindConflict, Message: fmt.Sprintf("Connector %s already exists", name)}
 	}
 	if !exists {
 		c = &connector{name: name, config: cfg, plugin: p, state: StateRunning, tasks: map[int]*task{}, topics: map[string]struct{}{}}
@@ -450,6 +456,9 @@ func (h *Herder) startTask(c *connector, t *task) {
 			h.mu.Lock()
 			t.state, t.trace = StateFailed, err.Error()
 			h.mu.Unlock()
+			if h.cfg.OnTaskFailed != nil {
+				h.cfg.OnTaskFailed(c.name, t.id, err)
+			}
 		}
 	}()
 }

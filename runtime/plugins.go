@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 )
@@ -60,6 +61,33 @@ type SourceTask interface {
 	Run(ctx context.Context, emit func(context.Context, []SourceRecord) error) error
 }
 
+// CaptureTask is a source task that publishes by itself: Run returns nil
+// once ctx ends, or the error that failed the task.
+type CaptureTask interface {
+	Run(ctx context.Context) error
+}
+
+// TaskEnv is what the runtime gives a CaptureTask.
+type TaskEnv struct {
+	// Connector names the task's connector.
+	Connector string
+	// Offsets loads and saves the task's source offsets; they belong to the
+	// runtime (the offsets file, or the offsets topic in distributed mode).
+	Offsets TaskOffsets
+	// Topic reports a topic the task produced to (its active topics).
+	Topic func(topic string)
+	// Logger is the task's logger.
+	Logger *slog.Logger
+}
+
+// TaskOffsets keeps a task's source offsets, one per source partition.
+type TaskOffsets interface {
+	// Load returns the saved offset of partition, nil when none.
+	Load(partition map[string]any) (map[string]any, error)
+	// Save records offset for partition; it is durable when Save returns.
+	Save(partition, offset map[string]any) error
+}
+
 // Plugin is a connector class the worker can run.
 type Plugin struct {
 	// Class is the canonical class name, reported by the API.
@@ -80,6 +108,18 @@ type Plugin struct {
 	// NewSourceTask builds a source task (source plugins); offset returns
 	// the saved offset of a source partition, or nil.
 	NewSourceTask func(cfg map[string]string, offset func(partition map[string]any) map[string]any) (SourceTask, error)
+	// NewCaptureTask builds a source task that produces to Kafka itself
+	// (Sluice's CDC connectors: their own publisher, converters and
+	// acknowledgements to the database); it keeps its offsets through the
+	// runtime's TaskOffsets. A source plugin sets this or NewSourceTask.
+	NewCaptureTask func(cfg map[string]string, env TaskEnv) (CaptureTask, error)
+	// Validate checks a whole configuration beyond each key's own Check; it
+	// returns problems by key ("" for the configuration as a whole).
+	Validate func(cfg map[string]string) map[string][]string
+	// Accepts reports whether a key outside Configs is still one the plugin
+	// uses (e.g. transforms.<alias>.*), so validation does not list it as
+	// unsupported.
+	Accepts func(key string) bool
 	// CheckOffset validates one partition/offset pair of an alter-offsets
 	// request (source plugins); a nil offset deletes the partition.
 	CheckOffset func(partition, offset map[string]any) error
@@ -90,7 +130,15 @@ func (p *Plugin) Definitions() []ConfigKey {
 	doc := "Name or alias of the class for this connector. Must be a subclass of org.apache.kafka.connect.connector.Connector. " +
 		"If the connector is " + p.Class + ", you can either specify this full name, or use " + quoteList(p.Aliases) +
 		" to make the configuration a bit shorter"
-	return append(slices.Clone(p.Configs), commonKeys(p.Type, doc)...)
+	out := slices.Clone(p.Configs)
+	for _, k := range commonKeys(p.Type, doc) {
+		// A plugin's own definition of a common key wins (a source that
+		// supports errors.tolerance all, transforms, ...).
+		if !slices.ContainsFunc(p.Configs, func(c ConfigKey) bool { return c.Name == k.Name }) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func quoteList(names []string) string {

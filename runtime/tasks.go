@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -40,8 +41,13 @@ func (h *Herder) runSink(ctx context.Context, c *connector, p *Plugin, cfg map[s
 		return fmt.Errorf("sink consumer: %w", err)
 	}
 	defer func() {
-		// Leaving the group waits for a rebalance this task may be blocking.
+		// Leaving the group waits for a rebalance this task may be blocking,
+		// and for the coordinator, which may be unreachable (a fenced
+		// worker): bounded, the group then expires the member itself.
 		cl.AllowRebalance()
+		lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = cl.LeaveGroupContext(lctx)
+		cancel()
 		cl.Close()
 	}()
 	sink, err := p.NewSinkTask(cfg)
@@ -110,6 +116,9 @@ func (h *Herder) runSource(ctx context.Context, c *connector, p *Plugin, cfg map
 	if h.cfg.Offsets == nil {
 		return errors.New("source connectors need an offset store")
 	}
+	if p.NewCaptureTask != nil {
+		return h.runCapture(ctx, c, p, cfg, log)
+	}
 	keyConv, valueConv, err := h.converters(cfg)
 	if err != nil {
 		return err
@@ -173,4 +182,44 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// runCapture runs a source task that publishes by itself, with its offsets
+// kept by the runtime.
+func (h *Herder) runCapture(ctx context.Context, c *connector, p *Plugin, cfg map[string]string, log *slog.Logger) error {
+	task, err := p.NewCaptureTask(cfg, TaskEnv{
+		Connector: c.name,
+		Offsets:   taskOffsets{h: h, name: c.name},
+		Topic:     func(topic string) { h.addTopic(c, topic) },
+		Logger:    log,
+	})
+	if err != nil {
+		return fmt.Errorf("start source task: %w", err)
+	}
+	log.Info("source task started")
+	return task.Run(ctx)
+}
+
+// taskOffsets is the TaskOffsets of one connector's task.
+type taskOffsets struct {
+	h    *Herder
+	name string
+}
+
+func (o taskOffsets) Load(partition map[string]any) (map[string]any, error) {
+	saved, err := o.h.loadSourceOffsets(o.name)
+	if err != nil {
+		return nil, err
+	}
+	for _, so := range saved {
+		if partitionKey(so.Partition) == partitionKey(partition) {
+			return so.Offset, nil
+		}
+	}
+	return nil, nil
+}
+
+func (o taskOffsets) Save(partition, offset map[string]any) error {
+	_, err := o.h.mergeSourceOffsets(o.name, []SourceOffset{{Partition: partition, Offset: offset}})
+	return err
 }

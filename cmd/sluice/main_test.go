@@ -188,17 +188,27 @@ func TestSummary(t *testing.T) {
 	}
 }
 
-// TestRunFails checks that a daemon failure exits with code 1.
+// TestRunFails checks that a connector of the file that fails, or cannot
+// be created, stops `sluice run` with exit code 1 and says why.
 func TestRunFails(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "sluice.yaml")
-	doc := "http: {addr: \"127.0.0.1:0\"}\nkafka: {bootstrap.servers: [embedded]}\ndata.dir: " + filepath.Join(dir, "data") + "\n" +
-		"sources:\n  - {name: shop, connector: mongodb, topic.prefix: shop, url: \"mongodb://127.0.0.1:1/shop\"}\n"
-	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_, stderr, code := sluice(t, "run", "-c", cfg)
-	if code != exitFailure || !strings.Contains(stderr, `connector mongodb: connector not available yet`) {
-		t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and the missing connector", code, stderr)
+	for _, c := range []struct{ name, connector, want string }{
+		{"task fails", `{name: out, config: {connector.class: FileStreamSink, topics: t, file: /nonexistent/dir/out.txt}}`,
+			`connector out: task 0 failed: start sink task: `},
+		{"unknown class", `{name: x, config: {connector.class: com.example.NoSuchConnector}}`,
+			`connector \"x\": Failed to find any class that implements Connector and which name matches com.example.NoSuchConnector`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := filepath.Join(dir, "sluice.yaml")
+			doc := "http: {addr: \"127.0.0.1:0\"}\nkafka: {bootstrap.servers: [embedded]}\ndata.dir: " + filepath.Join(dir, "data") + "\n" +
+				"connectors:\n  - " + c.connector + "\n"
+			if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, stderr, code := sluice(t, "run", "-c", cfg)
+			if code != exitFailure || !strings.Contains(stderr, c.want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and %q", code, stderr, c.want)
+			}
+		})
 	}
 }

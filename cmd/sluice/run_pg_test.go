@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sluice-cdc/sluice/internal/offsets"
 	"github.com/sluice-cdc/sluice/internal/testenv"
 )
 
@@ -109,8 +110,14 @@ sources:
 	if err != nil {
 		t.Fatalf("sluice run after SIGTERM: %v\n%s", err, log.String())
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "data", "offsets.json"))
-	if err != nil || !strings.Contains(string(data), `"clitest": "`) {
-		t.Errorf("offsets.json = %q, %v; want a position for clitest", data, err)
+	// The position is the runtime's source offset of the connector, under
+	// Kafka Connect's key: the connector and its partition.
+	store, err := offsets.Open(filepath.Join(dir, "data", "offsets.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos, err := store.Load(`["clitest",{"server":"cli"}]`)
+	if err != nil || !strings.Contains(string(pos), `"lsn":"`) {
+		t.Errorf("offset of clitest = %q, %v; want a position with an LSN", pos, err)
 	}
 }

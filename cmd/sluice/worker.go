@@ -5,13 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/sluice-cdc/sluice/internal/connectors"
+	"github.com/sluice-cdc/sluice/internal/daemon"
 	"github.com/sluice-cdc/sluice/internal/obs"
 	"github.com/sluice-cdc/sluice/runtime"
 	"github.com/sluice-cdc/sluice/runtime/rest"
@@ -30,13 +34,6 @@ func cmdWorker(file string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return exitUsage
 	}
-	lvl, _ := obs.ParseLevel(cfg.Log.Level)
-	w, err := runtime.NewWorker(cfg, runtime.WorkerOptions{Version: versionString(),
-		Loggers: runtime.NewLoggers(log.Handler(), lvl)})
-	if err != nil {
-		log.Error("sluice worker failed", obs.KeyError, err)
-		return exitFailure
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ln, err := net.Listen("tcp", cfg.RESTListen)
@@ -44,24 +41,68 @@ func cmdWorker(file string, stderr io.Writer) int {
 		log.Error("sluice worker failed", obs.KeyError, fmt.Errorf("rest.listen: %w", err))
 		return exitFailure
 	}
-	srv := &http.Server{Handler: w.Forward(rest.New(w, rest.Config{}, log)), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("rest server", obs.KeyError, err)
-			stop()
-		}
-	}()
+	defer ln.Close()
+
+	// The capture connectors run through the daemon's pipeline, with the
+	// process-wide settings of a daemon built for the worker: its brokers,
+	// JSON converters (a connector may set its own), no HTTP server of its
+	// own (the REST API below) and offsets in the offsets topic.
+	dcfg := daemon.DefaultConfig()
+	dcfg.Kafka.Brokers = cfg.Brokers()
+	d, err := daemon.New(dcfg, daemon.WithLogger(log), daemon.WithMetrics(obs.NewMetrics()), daemon.WithoutHTTP(),
+		daemon.WithoutMemoryLimit(), daemon.WithOffsetStore(noOffsets{}), daemon.WithHost(distributed(cfg, dcfg, ln, log)))
+	if err != nil {
+		log.Error("sluice worker failed", obs.KeyError, err)
+		return exitFailure
+	}
 	log.Info("sluice worker starting", "version", versionString(), "config", file,
-		"group", cfg.GroupID, "rest", ln.Addr().String(), "url", w.URL())
-	runErr := w.Run(ctx)
-	stop()
-	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(shut)
-	if runErr != nil {
-		log.Error("sluice worker failed", obs.KeyError, runErr)
+		"group", cfg.GroupID, "rest", ln.Addr().String())
+	if err := d.Run(ctx); err != nil {
+		log.Error("sluice worker failed", obs.KeyError, err)
 		return exitFailure
 	}
 	log.Info("sluice worker stopped")
 	return exitOK
 }
+
+// distributed is the host of `sluice worker`: a distributed Connect worker
+// with the file and capture plugins, its REST API on ln.
+func distributed(cfg runtime.WorkerConfig, dcfg daemon.Config, ln net.Listener, log *slog.Logger) daemon.Host {
+	return func(ctx context.Context, env *daemon.Env) error {
+		lvl, _ := obs.ParseLevel(cfg.Log.Level)
+		plugins := append(runtime.DefaultPlugins(versionString()), connectors.Plugins(connectors.Options{
+			Version: versionString(), Base: dcfg, Runner: env})...)
+		w, err := runtime.NewWorker(cfg, runtime.WorkerOptions{Version: versionString(), Plugins: plugins,
+			Loggers: runtime.NewLoggers(log.Handler(), lvl)})
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		srv := &http.Server{Handler: w.Forward(rest.New(w, rest.Config{}, log)), ReadHeaderTimeout: 10 * time.Second}
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("rest server", obs.KeyError, err)
+				cancel()
+			}
+		}()
+		log.Info("sluice worker REST API", "rest", ln.Addr().String(), "url", w.URL())
+		runErr := w.Run(ctx)
+		cancel()
+		shut, stop := context.WithTimeout(context.Background(), 10*time.Second)
+		defer stop()
+		_ = srv.Shutdown(shut)
+		wg.Wait()
+		return runErr
+	}
+}
+
+// noOffsets is the daemon's own offset store in a worker, which keeps every
+// position in the offsets topic instead: it holds nothing.
+type noOffsets struct{}
+
+func (noOffsets) Load(string) ([]byte, error) { return nil, nil }
+func (noOffsets) Save(string, []byte) error   { return nil }

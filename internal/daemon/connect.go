@@ -75,6 +75,7 @@ const (
 	keyDBName       = "database.dbname"
 	keySSLMode      = "database.sslmode"
 	keyURL          = "database.url"
+	keyMongoURL     = "mongodb.connection.string"
 	keyTombstones   = "tombstones.on.delete"
 	keyTransforms   = "transforms"
 	keyKeyConv      = "key.converter"
@@ -94,6 +95,8 @@ func blockOf(sc *SourceConfig, kind string) any {
 		return &sc.Postgres
 	case MySQL:
 		return &sc.MySQL
+	case MongoDB:
+		return &sc.MongoDB
 	}
 	return nil
 }
@@ -184,10 +187,13 @@ func ConnectKeys(kind string, base Config) []ConnectKey {
 		{Name: keyTransforms, Type: ConnectList, Default: s(""),
 			Doc: "At most one transform: Debezium's outbox EventRouter (transforms.<alias>.type=" + outbox.EventRouterClass + ")."},
 	}
-	if kind != Postgres {
-		keys = slices.DeleteFunc(keys, func(k ConnectKey) bool { return k.Name == keySSLMode })
-	} else {
+	switch kind {
+	case Postgres:
 		keys = append(keys, ConnectKey{Name: keySSLMode, Type: ConnectString, Doc: "SSL mode of the connection (disable, require, verify-ca, verify-full)."})
+	case MongoDB:
+		keys = slices.DeleteFunc(keys, func(k ConnectKey) bool { return strings.HasPrefix(k.Name, "database.") })
+		keys = append(keys, ConnectKey{Name: keyMongoURL, Type: ConnectPassword, Required: true,
+			Doc: "The MongoDB connection string (mongodb:// or mongodb+srv://)."})
 	}
 	return append(keys, blockKeys(kind)...)
 }
@@ -336,6 +342,13 @@ func splitList(s string) []string {
 // connectURL builds the source URL from database.url or the database.*
 // keys.
 func connectURL(kind string, cfg map[string]string, problems ConnectProblems) (string, bool) {
+	if kind == MongoDB {
+		u, ok := cfg[keyMongoURL]
+		if !ok {
+			problems.add(keyMongoURL, "Missing required configuration %q which has no default value.", keyMongoURL)
+		}
+		return u, ok
+	}
 	if u, ok := cfg[keyURL]; ok {
 		for _, k := range []string{keyHost, keyUser, keyPassword, keyDBName} {
 			if _, dup := cfg[k]; dup {
@@ -475,6 +488,9 @@ func connectKeyOf(kind, path, alias string, cfg map[string]string) string {
 	case path == "connector":
 		return keyConnClass
 	case path == "url":
+		if kind == MongoDB {
+			return keyMongoURL
+		}
 		if _, ok := cfg[keyURL]; ok {
 			return keyURL
 		}
@@ -557,6 +573,10 @@ func SourceToConnect(sc SourceConfig, base Config) map[string]string {
 // whole as database.url when it carries more than they can say.
 func urlToConnect(kind, raw string, out map[string]string) {
 	u, err := url.Parse(raw)
+	if kind == MongoDB {
+		out[keyMongoURL] = raw
+		return
+	}
 	q := url.Values{}
 	if err == nil {
 		q = u.Query()

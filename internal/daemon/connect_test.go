@@ -38,6 +38,10 @@ sources:
       column.exclude.list: [public.orders.secret, public.orders.notes]
       heartbeat.action.query: "UPDATE hb SET ts = now() -- $${literal}"
 `,
+		"mongodb": `
+sources:
+  - {name: mg, connector: mongodb, topic.prefix: mg, url: "mongodb://u:p@127.0.0.1:27017/?replicaSet=rs0", tables: [shop.orders], mongodb: {poll.interval.ms: 250}}
+`,
 		"url kept whole": `
 sources:
   - {name: m, connector: mysql, topic.prefix: m, url: "mysql://u:p@127.0.0.1:3306/db?tls=skip-verify", mysql: {database.server.id: 77}}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -178,16 +179,27 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	var srv *obs.Server
+	httpAddr := ""
 	if !d.noHTTP {
 		srv = obs.NewServer(d.cfg.HTTP.Addr, d.metrics, d.Ready, d.log)
 		if d.cfg.HTTP.Pprof {
 			srv.HandlePprof()
 			d.log.Warn("serving Go profiles at /debug/pprof/ (http.pprof: true)")
 		}
-		g.Go(func() error { return srv.Run(gctx) })
+		// Listen before anything starts, so that the host knows the
+		// address (port 0 picks one).
+		var lc net.ListenConfig
+		ln, err := lc.Listen(gctx, "tcp", d.cfg.HTTP.Addr)
+		if err != nil {
+			// Through the group, so that what started stops.
+			g.Go(func() error { return fmt.Errorf("http listen %s: %w", d.cfg.HTTP.Addr, err) })
+			return g.Wait()
+		}
+		httpAddr = ln.Addr().String()
+		g.Go(func() error { return srv.Serve(gctx, ln) })
 	}
 	if d.host != nil {
-		env := &Env{d: d, kafka: kcfg, srv: srv}
+		env := &Env{d: d, kafka: kcfg, srv: srv, addr: httpAddr}
 		g.Go(func() error { return d.host(gctx, env) })
 		return g.Wait()
 	}

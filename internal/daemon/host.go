@@ -22,7 +22,11 @@ type Env struct {
 	d     *Daemon
 	kafka publish.Config
 	srv   *obs.Server
+	addr  string
 }
+
+// Addr returns the address the HTTP server listens on ("" without one).
+func (e *Env) Addr() string { return e.addr }
 
 // Brokers returns the Kafka seed brokers sources publish to (the embedded
 // broker's address when kafka.bootstrap.servers is embedded).

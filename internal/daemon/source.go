@@ -46,7 +46,7 @@ var ErrConnectorUnavailable = errors.New("connector not available yet")
 
 // DefaultConstructors returns the connectors built into this binary.
 func DefaultConstructors() Constructors {
-	return Constructors{Postgres: newPostgres, MySQL: newMySQL}
+	return Constructors{Postgres: newPostgres, MySQL: newMySQL, MongoDB: newMongoDB}
 }
 
 func (cs Constructors) build(cfg SourceConfig, p SourceParams) (Source, error) {
