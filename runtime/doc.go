@@ -75,10 +75,10 @@
 // proxied over HTTP to the leader's advertised URL (Worker.Forward), which
 // serializes them.
 //
-// Not yet here (issue 5): `sluice run` does not start the standalone
-// runtime (a follow-up wires NewHerder + rest.New on :8083, with connectors
-// from sluice.yaml and source offsets in internal/offsets.File); the
-// Debezium PostgresConnector adapter over capture/postgres (the daemon's
-// convert → publish → save → ack pipeline is unexported in internal/daemon
-// and would be reused through a small export).
+// Capture connectors (Plugin.NewCaptureTask): Sluice's Debezium sources
+// publish by themselves through the daemon's pipeline (internal/connectors
+// adapts them), so the runtime gives such a task only its TaskOffsets (the
+// same per-partition store) and a callback for its active topics. `sluice
+// run` runs a standalone Herder with the sources and connectors of
+// sluice.yaml and the REST API on http.addr; `sluice worker` a Worker.
 package runtime
