@@ -33,6 +33,10 @@ type WorkerConfig struct {
 	KeyConverter        string    `yaml:"key.converter" json:"key.converter"`
 	ValueConverter      string    `yaml:"value.converter" json:"value.converter"`
 	Log                 WorkerLog `yaml:"log" json:"log"`
+	// RESTBasicAuth (user → password) and RESTBearerTokens protect the REST
+	// API; both empty (the default) leave it open, as Kafka Connect's.
+	RESTBasicAuth    map[string]string `yaml:"rest.basic.auth" json:"rest.basic.auth"`
+	RESTBearerTokens []string          `yaml:"rest.bearer.tokens" json:"rest.bearer.tokens"`
 }
 
 // WorkerLog sets the worker's log output.

@@ -79,7 +79,7 @@ func distributed(cfg runtime.WorkerConfig, dcfg daemon.Config, ln net.Listener, 
 		}
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		srv := &http.Server{Handler: w.Forward(rest.New(w, rest.Config{}, log)), ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: w.Forward(rest.New(w, rest.Config{BasicAuth: cfg.RESTBasicAuth, BearerTokens: cfg.RESTBearerTokens}, log)), ReadHeaderTimeout: 10 * time.Second}
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() {
