@@ -151,6 +151,10 @@ type offsetStore struct {
 	offsets   runtime.TaskOffsets
 	legacy    daemon.OffsetStore
 	log       *slog.Logger
+	// legacyGone is set once a legacy position no longer exists: the first
+	// runtime save deletes it, so that a later offsets reset through the
+	// API does not bring it back.
+	legacyGone bool
 }
 
 // Load returns the saved position: the runtime offset as JSON, else the
@@ -194,6 +198,14 @@ func (s *offsetStore) Save(_ string, pos []byte) error {
 	}
 	if err := s.offsets.Save(s.partition, off); err != nil {
 		return fmt.Errorf("save offset of %s: %w", s.name, err)
+	}
+	if s.legacy != nil && !s.legacyGone {
+		if old, err := s.legacy.Load(s.name); err == nil && old != nil {
+			if err := s.legacy.Save(s.name, nil); err != nil {
+				return fmt.Errorf("remove the earlier position of %s: %w", s.name, err)
+			}
+		}
+		s.legacyGone = true
 	}
 	return nil
 }
