@@ -26,8 +26,11 @@
 //
 // Write inserts an Event into the outbox table inside the caller's
 // transaction (*sql.Tx directly, pgx.Tx through Pgx), optionally deleting it
-// right away (WriterConfig.DeleteAfterInsert); Emit writes it with
-// pg_logical_emit_message(true, prefix, json) instead. Either way nothing
+// right away (WriterConfig.DeleteAfterInsert); on Postgres, Emit writes it
+// with pg_logical_emit_message(true, prefix, json) instead. The package
+// functions speak Postgres; a Writer with WriterConfig.Dialect MySQL writes
+// to the MySQL/MariaDB table of migrations/002_outbox.mysql.sql (CHAR(36)
+// id, JSON payload, DATETIME(6) timestamp set to UTC_TIMESTAMP(6)). Either way nothing
 // reaches Kafka unless the transaction commits, and ids are UUIDv7s unless
 // the caller gives one. Delivery is at least once: consumers deduplicate on
 // the id header.

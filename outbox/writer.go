@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -115,10 +116,41 @@ func (r pgxResult) LastInsertId() (int64, error) {
 }
 func (r pgxResult) RowsAffected() (int64, error) { return pgconn.CommandTag(r).RowsAffected(), nil }
 
+// Dialect is the SQL a Writer speaks to the outbox table.
+type Dialect int
+
+const (
+	// Postgres: $n placeholders, "quoted" identifiers, the timestamp from
+	// the column default; Emit writes logical decoding messages.
+	Postgres Dialect = iota
+	// MySQL covers MySQL and MariaDB: ? placeholders, `quoted`
+	// identifiers, the timestamp set to UTC_TIMESTAMP(6) (a DATETIME is read
+	// as UTC); there are no logical decoding messages, so Emit fails.
+	MySQL
+)
+
+// String returns "postgres" or "mysql".
+func (d Dialect) String() string {
+	switch d {
+	case Postgres:
+		return "postgres"
+	case MySQL:
+		return "mysql"
+	}
+	return fmt.Sprintf("Dialect(%d)", int(d))
+}
+
+// ErrEmitUnsupported is returned by Emit on a dialect without logical
+// decoding messages (MySQL): use Write and an outbox table there.
+var ErrEmitUnsupported = errors.New("logical decoding messages are Postgres-only")
+
 // WriterConfig configures a Writer.
 type WriterConfig struct {
-	// Table is the outbox table, optionally schema-qualified; default
-	// "outbox" (migrations/001_outbox.postgres.sql).
+	// Dialect is the database the transactions go to; default Postgres.
+	Dialect Dialect
+	// Table is the outbox table, optionally qualified (schema.table on
+	// Postgres, database.table on MySQL); default "outbox"
+	// (migrations/001_outbox.postgres.sql, migrations/002_outbox.mysql.sql).
 	Table string
 	// DeleteAfterInsert deletes each row right after inserting it, in the
 	// same transaction: the insert is still captured from the log, and the
@@ -132,21 +164,26 @@ type WriterConfig struct {
 // Writer writes outbox events inside callers' transactions. The zero value
 // is not ready; use NewWriter. A Writer is safe for concurrent use.
 type Writer struct {
+	dialect       Dialect
 	table, prefix string
 	deleteAfter   bool
 }
 
 // NewWriter returns a Writer for cfg.
 func NewWriter(cfg WriterConfig) (*Writer, error) {
-	w := &Writer{table: cfg.Table, prefix: cfg.Prefix, deleteAfter: cfg.DeleteAfterInsert}
+	w := &Writer{dialect: cfg.Dialect, table: cfg.Table, prefix: cfg.Prefix, deleteAfter: cfg.DeleteAfterInsert}
+	if w.dialect != Postgres && w.dialect != MySQL {
+		return nil, fmt.Errorf("outbox writer: unknown %v", w.dialect)
+	}
 	if w.table == "" {
 		w.table = "outbox"
 	}
 	if w.prefix == "" {
 		w.prefix = DefaultMessagePrefix
 	}
-	for _, part := range strings.Split(w.table, ".") {
-		if !validIdent(part) {
+	parts := strings.Split(w.table, ".")
+	for _, part := range parts {
+		if len(parts) > 2 || !validIdent(part) {
 			return nil, fmt.Errorf("outbox writer: table %q: want [schema.]name of letters, digits and _", w.table)
 		}
 	}
@@ -176,7 +213,10 @@ func (w *Writer) Write(ctx context.Context, tx Execer, ev Event) (UUID, error) {
 		return id, err
 	}
 	cols := []string{"id", "aggregatetype", "aggregateid", "type", "payload"}
-	args := []any{id.String(), ev.AggregateType, ev.AggregateID, ev.Type, payload}
+	args := []any{id.String(), ev.AggregateType, ev.AggregateID, ev.Type, nil}
+	if payload != nil {
+		args[4] = *payload
+	}
 	if ev.TracingSpanContext != "" {
 		cols = append(cols, "tracingspancontext")
 		args = append(args, ev.TracingSpanContext)
@@ -190,14 +230,21 @@ func (w *Writer) Write(ctx context.Context, tx Execer, ev Event) (UUID, error) {
 	}
 	ph := make([]string, len(cols))
 	for i := range ph {
-		ph[i] = fmt.Sprintf("$%d", i+1)
+		ph[i] = w.placeholder(i + 1)
 	}
-	q := "INSERT INTO " + w.table + " (" + quoteAll(cols) + ") VALUES (" + strings.Join(ph, ", ") + ")"
+	if w.dialect == MySQL {
+		// A DATETIME has no zone and Debezium reads it as UTC; the
+		// column default would use the session's time zone.
+		cols = append(cols, "timestamp")
+		ph = append(ph, "UTC_TIMESTAMP(6)")
+	}
+	q := "INSERT INTO " + w.table + " (" + w.quote(cols...) + ") VALUES (" + strings.Join(ph, ", ") + ")"
 	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 		return id, fmt.Errorf("insert outbox event %s into %s: %w", id, w.table, err)
 	}
 	if w.deleteAfter {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+w.table+` WHERE "id" = $1`, id.String()); err != nil {
+		q := "DELETE FROM " + w.table + " WHERE " + w.quote("id") + " = " + w.placeholder(1)
+		if _, err := tx.ExecContext(ctx, q, id.String()); err != nil {
 			return id, fmt.Errorf("delete outbox event %s from %s: %w", id, w.table, err)
 		}
 	}
@@ -211,6 +258,9 @@ func (w *Writer) Write(ctx context.Context, tx Execer, ev Event) (UUID, error) {
 // Sluice's router reads like a row of the outbox table. It returns the
 // event id.
 func (w *Writer) Emit(ctx context.Context, tx Execer, ev Event) (UUID, error) {
+	if w.dialect != Postgres {
+		return UUID{}, fmt.Errorf("emit outbox event on %v: %w", w.dialect, ErrEmitUnsupported)
+	}
 	id, payload, err := prepare(&ev)
 	if err != nil {
 		return id, err
@@ -314,12 +364,27 @@ func validIdent(s string) bool {
 	return true
 }
 
-func quoteAll(cols []string) string {
-	q := make([]string, len(cols))
-	for i, c := range cols {
-		q[i] = `"` + c + `"`
+// quote quotes column names (checked by validIdent) and joins them with
+// ", ". The table name stays unquoted, so Postgres folds it to lower case
+// as it does in the migration.
+func (w *Writer) quote(ids ...string) string {
+	q := `"`
+	if w.dialect == MySQL {
+		q = "`"
 	}
-	return strings.Join(q, ", ")
+	out := make([]string, len(ids))
+	for i, c := range ids {
+		out[i] = q + c + q
+	}
+	return strings.Join(out, ", ")
+}
+
+// placeholder returns the n-th (from 1) bind parameter.
+func (w *Writer) placeholder(n int) string {
+	if w.dialect == MySQL {
+		return "?"
+	}
+	return "$" + strconv.Itoa(n)
 }
 
 func sortedKeys(m map[string]any) []string { return slices.Sorted(maps.Keys(m)) }
