@@ -1,0 +1,22 @@
+// Package transform implements Kafka Connect's single message transforms
+// (SMTs) for Sluice's sink side, operating on sink.Record with the Connect
+// data model of package event.
+//
+// A Chain is built from Kafka Connect's flat configuration syntax
+// (transforms=unwrap,route; transforms.unwrap.type=<Java class>;
+// transforms.<alias>.predicate / negate; predicates=…) by Parse, which
+// accepts the Java class names users already have (Debezium's
+// ExtractNewRecordState, Apache Kafka's RegexRouter, Filter, ReplaceField,
+// MaskField, InsertField, ValueToKey, ExtractField, TimestampConverter, Cast,
+// with their $Key/$Value variants, and the predicates TopicNameMatches,
+// RecordIsTombstone and HasHeaderKey). Configuration errors name the exact
+// key. Keys reports which keys of a connector configuration belong to the
+// transforms, so that the runtime's validation can flag the others.
+//
+// Behaviour follows the Java implementations, including on schemaless
+// records ([]event.MapEntry or map[string]any objects) and on tombstones:
+// a transform returns keep=false to drop a record (a Java SMT returning
+// null). Transforms never modify their input: structs, maps and header
+// slices are copied before they are changed, so a record may be shared.
+// Transforms hold no per-record state and are safe for concurrent use.
+package transform

@@ -1,0 +1,237 @@
+package transform
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sluice-cdc/sluice/event"
+	"github.com/sluice-cdc/sluice/sinks/sink"
+)
+
+// deleteMode is what ExtractNewRecordState does with a delete event.
+type deleteMode uint8
+
+const (
+	deleteDrop    deleteMode = iota // drop the record
+	deleteNone                      // keep it with a null value (a tombstone)
+	deleteRewrite                   // the before row with __deleted "true"
+)
+
+// deletedField is the field rewrite mode adds.
+const deletedField = "__deleted"
+
+// unwrap is Debezium's ExtractNewRecordState.
+type unwrap struct {
+	dropTombstones bool
+	deletes        deleteMode
+	fields         []fieldRef
+	headers        []fieldRef
+}
+
+// fieldRef is one entry of add.fields / add.headers: a field of the envelope
+// ("op", "ts_ms"), of its source block ("source.lsn", or a bare "lsn") or of
+// its transaction block ("transaction.id", or "id"), and the name it gets.
+type fieldRef struct {
+	block string // "" for the envelope itself
+	field string
+	name  string
+}
+
+func newExtractNewRecordState(c *conf) (Transform, error) {
+	u := &unwrap{}
+	if mode := c.str("delete.tombstone.handling.mode", ""); mode != "" {
+		// Debezium 2.5+: one option replaces the two legacy ones.
+		switch mode {
+		case "drop":
+			u.dropTombstones, u.deletes = true, deleteDrop
+		case "tombstone":
+			u.dropTombstones, u.deletes = true, deleteNone
+		case "rewrite":
+			u.dropTombstones, u.deletes = true, deleteRewrite
+		case "rewrite-with-tombstone":
+			u.dropTombstones, u.deletes = false, deleteRewrite
+		default:
+			return nil, c.errf("delete.tombstone.handling.mode", "unknown mode %q (want drop, tombstone, rewrite or rewrite-with-tombstone)", mode)
+		}
+	} else {
+		var err error
+		if u.dropTombstones, err = c.boolean("drop.tombstones", true); err != nil {
+			return nil, err
+		}
+		switch mode := c.str("delete.handling.mode", "drop"); mode {
+		case "drop":
+			u.deletes = deleteDrop
+		case "none":
+			u.deletes = deleteNone
+		case "rewrite":
+			u.deletes = deleteRewrite
+		default:
+			return nil, c.errf("delete.handling.mode", "unknown mode %q (want drop, rewrite or none)", mode)
+		}
+	}
+	var err error
+	if u.fields, err = parseFieldRefs(c, "add.fields", c.raw("add.fields.prefix", "__")); err != nil {
+		return nil, err
+	}
+	if u.headers, err = parseFieldRefs(c, "add.headers", c.raw("add.headers.prefix", "__")); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func parseFieldRefs(c *conf, key, prefix string) ([]fieldRef, error) {
+	var out []fieldRef
+	for _, item := range c.list(key) {
+		ref, alias, renamed := strings.Cut(item, ":")
+		if strings.Contains(alias, ":") {
+			return nil, c.errf(key, "unexpected field name %q", item)
+		}
+		var f fieldRef
+		if block, field, ok := strings.Cut(ref, "."); ok {
+			f.block, f.field = block, field
+			f.name = prefix + block + "_" + field
+		} else {
+			f.field = ref
+			f.name = prefix + ref
+			switch ref {
+			case "id", "total_order", "data_collection_order":
+				f.block = event.FieldTransaction
+			case event.FieldOp, event.FieldTsMs, event.FieldTsUs, event.FieldTsNs:
+			default:
+				f.block = event.FieldSource
+			}
+		}
+		if renamed {
+			f.name = prefix + alias
+		}
+		if f.field == "" {
+			return nil, c.errf(key, "unexpected field name %q", item)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// schema returns the schema of the referenced field in an envelope schema,
+// optional and without default, or nil when the envelope has no such field.
+// A field missing from its block is looked up in the envelope itself (an
+// earlier transform may have added it there), as Debezium does.
+func (f *fieldRef) schema(env *event.Schema) *event.Schema {
+	parent := env
+	if f.block != "" {
+		parent = env.FieldByName(f.block)
+	}
+	var s *event.Schema
+	if parent != nil && parent.Type() == event.TypeStruct {
+		s = parent.FieldByName(f.field)
+	}
+	if s == nil {
+		s = env.FieldByName(f.field)
+	}
+	if s == nil {
+		return nil
+	}
+	return basicsOptional(s)
+}
+
+func (f *fieldRef) value(env *event.Struct) any {
+	parent := env
+	if f.block != "" {
+		p, _ := env.Get(f.block).(*event.Struct)
+		if p == nil {
+			return nil
+		}
+		parent = p
+	}
+	if parent.Schema().FieldIndex(f.field) >= 0 {
+		return parent.Get(f.field)
+	}
+	return env.Get(f.field)
+}
+
+func (u *unwrap) Apply(r sink.Record) (sink.Record, bool, error) {
+	if r.Value == nil {
+		if u.dropTombstones {
+			return sink.Record{}, false, nil
+		}
+		// A kept tombstone gets the op header, "d", and no other.
+		for _, h := range u.headers {
+			if h.block == "" && h.field == event.FieldOp {
+				r = r.Clone()
+				r.Headers = append(r.Headers, sink.Header{Key: h.name, Schema: event.String(), Value: "d"})
+			}
+		}
+		return r, true, nil
+	}
+	env, ok := r.Value.(*event.Struct)
+	if !ok || r.ValueSchema == nil || r.ValueSchema.Type() != event.TypeStruct ||
+		!strings.HasSuffix(r.ValueSchema.Name(), event.EnvelopeSuffix) ||
+		r.ValueSchema.FieldIndex(event.FieldAfter) < 0 || r.ValueSchema.FieldIndex(event.FieldBefore) < 0 {
+		// Not a Debezium data change event (schemaless, a heartbeat, a
+		// schema change): passed unchanged, as Debezium does.
+		return r, true, nil
+	}
+	envSchema := env.Schema()
+	if len(u.headers) > 0 {
+		r = r.Clone()
+		for _, h := range u.headers {
+			if s := h.schema(envSchema); s != nil {
+				r.Headers = append(r.Headers, sink.Header{Key: h.name, Schema: s, Value: h.value(env)})
+			}
+		}
+	}
+	after, before := env.Get(event.FieldAfter), env.Get(event.FieldBefore)
+	if after == nil && before == nil {
+		return sink.Record{}, false, nil // a truncate event
+	}
+	if after == nil {
+		switch u.deletes {
+		case deleteDrop:
+			return sink.Record{}, false, nil
+		case deleteNone:
+			r.ValueSchema, r.Value = envSchema.FieldByName(event.FieldAfter), nil
+			return r, true, nil
+		}
+		return u.flatten(r, env, envSchema.FieldByName(event.FieldBefore), before, "true")
+	}
+	deleted := ""
+	if u.deletes == deleteRewrite {
+		deleted = "false"
+	}
+	return u.flatten(r, env, envSchema.FieldByName(event.FieldAfter), after, deleted)
+}
+
+// flatten makes the row the record's value, with the add.fields appended
+// and, in rewrite mode, __deleted.
+func (u *unwrap) flatten(r sink.Record, env *event.Struct, rowSchema *event.Schema, row any, deleted string) (sink.Record, bool, error) {
+	st, ok := row.(*event.Struct)
+	if !ok {
+		return r, false, fmt.Errorf("envelope row is %s, not a struct", javaClass(row))
+	}
+	if len(u.fields) == 0 && deleted == "" {
+		r.ValueSchema, r.Value = rowSchema, st
+		return r, true, nil
+	}
+	rs := st.Schema()
+	fields := rs.Fields()
+	var vals []any
+	for i := range fields {
+		vals = append(vals, st.At(i))
+	}
+	for _, f := range u.fields {
+		if s := f.schema(env.Schema()); s != nil {
+			fields = append(fields, event.NewField(f.name, s))
+			vals = append(vals, f.value(env))
+		}
+	}
+	if deleted != "" {
+		fields = append(fields, event.NewField(deletedField, event.String().Optional()))
+		vals = append(vals, deleted)
+	}
+	ns, err := structLike(rs, fields)
+	if err != nil {
+		return r, false, err
+	}
+	r.ValueSchema, r.Value = ns, event.NewStruct(ns, vals...)
+	return r, true, nil
+}
