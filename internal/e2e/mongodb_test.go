@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -210,9 +209,347 @@ func TestMongoDBEvents(t *testing.T) {
 	}
 }
 
-var _ = strings.Cut
-var _ = slices.Sort[[]int]
-var _ = rand.IntN
-var _ = json.Marshal
-var _ sync.Mutex
-var _ exec.Cmd
+// mongoWorkload makes random inserts, updates, replaces and deletes, each
+// document carrying a version v that every update or replace raises. The
+// stand-in server sends update events without a usable documentKey (the
+// connector takes the _id from the looked-up document), so a document once
+// updated is never deleted.
+type mongoWorkload struct {
+	coll *mongo.Collection
+
+	mu      sync.Mutex
+	history map[string][]change // key id -> committed changes
+	live    map[int32]int32     // id -> version
+	updated map[int32]bool
+	next    int32
+	ops     int
+}
+
+func (w *mongoWorkload) commit(id int32, c change) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	k := fmt.Sprint(id)
+	w.history[k] = append(w.history[k], c)
+	switch c.Op {
+	case 'd':
+		delete(w.live, id)
+	default:
+		w.live[id] = int32(c.Version)
+	}
+	if c.Op == 'u' {
+		w.updated[id] = true
+	}
+	w.ops++
+}
+
+func (w *mongoWorkload) insert(ctx context.Context) error {
+	w.mu.Lock()
+	id := w.next
+	w.next++
+	w.mu.Unlock()
+	if _, err := w.coll.InsertOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "v", Value: int32(1)}, {Key: "pad", Value: strings.Repeat("x", int(id%50))}}); err != nil {
+		return err
+	}
+	w.commit(id, change{'c', 1})
+	return nil
+}
+
+// run makes n changes (n < 0: until ctx ends).
+func (w *mongoWorkload) run(ctx context.Context, rng *rand.Rand, n int) error {
+	for ; ctx.Err() == nil && n != 0; n-- {
+		w.mu.Lock()
+		var live, deletable []int32
+		for id := range w.live {
+			live = append(live, id)
+			if !w.updated[id] {
+				deletable = append(deletable, id)
+			}
+		}
+		w.mu.Unlock()
+		slices.Sort(live)
+		slices.Sort(deletable)
+		var err error
+		switch r := rng.IntN(10); {
+		case r < 3 || len(live) == 0:
+			err = w.insert(ctx)
+		case r < 8:
+			id := live[rng.IntN(len(live))]
+			w.mu.Lock()
+			v := w.live[id] + 1
+			w.mu.Unlock()
+			filter := bson.D{{Key: "_id", Value: id}}
+			if r < 6 {
+				_, err = w.coll.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: bson.D{{Key: "v", Value: v}}}})
+			} else {
+				_, err = w.coll.ReplaceOne(ctx, filter, bson.D{{Key: "v", Value: v}, {Key: "replaced", Value: true}})
+			}
+			if err == nil {
+				w.commit(id, change{'u', int64(v)})
+			}
+		default:
+			if len(deletable) == 0 {
+				continue
+			}
+			id := deletable[rng.IntN(len(deletable))]
+			if _, err = w.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err == nil {
+				w.commit(id, change{'d', 1})
+			}
+		}
+		if err != nil {
+			return ignoreCancel(ctx, err)
+		}
+		time.Sleep(time.Duration(rng.IntN(3)) * time.Millisecond)
+	}
+	return nil
+}
+
+// mongoEvent is one record of the topic as the check sees it.
+type mongoEvent struct {
+	key string
+	c   change
+}
+
+func parseMongo(t *testing.T, r *kgo.Record) (mongoEvent, bool) {
+	if r.Value == nil {
+		return mongoEvent{}, false // tombstone
+	}
+	var key struct {
+		ID string `json:"id"`
+	}
+	var val struct {
+		Op    string  `json:"op"`
+		After *string `json:"after"`
+	}
+	if err := json.Unmarshal(r.Key, &key); err != nil {
+		t.Errorf("record key %q: %v", r.Key, err)
+		return mongoEvent{}, false
+	}
+	if err := json.Unmarshal(r.Value, &val); err != nil || len(val.Op) != 1 {
+		t.Errorf("record value %q: %v", r.Value, err)
+		return mongoEvent{}, false
+	}
+	ev := mongoEvent{key: key.ID, c: change{Op: val.Op[0]}}
+	if ev.c.Op == 'd' {
+		ev.c.Version = 1 // a document is deleted once; deletes carry no document
+		return ev, true
+	}
+	if val.After == nil {
+		t.Errorf("record without after: %s", r.Value)
+		return mongoEvent{}, false
+	}
+	var doc struct {
+		V int64 `json:"v"`
+	}
+	if err := json.Unmarshal([]byte(*val.After), &doc); err != nil {
+		t.Errorf("after %q: %v", *val.After, err)
+		return mongoEvent{}, false
+	}
+	ev.c.Version = doc.V
+	return ev, true
+}
+
+// checkMongo checks the topic's events against the committed changes.
+//
+//   - Per document, the streamed events (snapshot reads aside) never go
+//     backwards: each is newer than everything before it or repeats an
+//     event already delivered (the re-delivered suffix after a restart).
+//     A delete ranks after every version.
+//   - Every insert and delete committed after the snapshot's start arrived;
+//     every update arrived as an update event with that version or a later
+//     one (update events carry the document looked up when the stream
+//     reads them, capture.mode change_streams_update_full).
+//   - The last event of each document is its final state.
+func checkMongo(events []mongoEvent, history map[string][]change, seeded map[string]bool) []string {
+	var problems []string
+	add := func(format string, args ...any) {
+		if len(problems) < 40 {
+			problems = append(problems, fmt.Sprintf(format, args...))
+		}
+	}
+	rank := func(c change) int64 {
+		if c.Op == 'd' {
+			return 1 << 40
+		}
+		return c.Version
+	}
+	seen := map[string]map[change]bool{}
+	top := map[string]int64{}
+	maxU := map[string]int64{}
+	last := map[string]change{}
+	for _, ev := range events {
+		last[ev.key] = ev.c
+		if ev.c.Op == 'r' {
+			continue
+		}
+		s := seen[ev.key]
+		if s == nil {
+			s = map[change]bool{}
+			seen[ev.key] = s
+		}
+		if !s[ev.c] && rank(ev.c) < top[ev.key] {
+			add("document %s: %v after version rank %d, never delivered before", ev.key, ev.c, top[ev.key])
+		}
+		s[ev.c] = true
+		top[ev.key] = max(top[ev.key], rank(ev.c))
+		if ev.c.Op == 'u' {
+			maxU[ev.key] = max(maxU[ev.key], ev.c.Version)
+		}
+	}
+	keys := make([]string, 0, len(history))
+	for k := range history {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		h := history[k]
+		for _, c := range h {
+			switch c.Op {
+			case 'c', 'd':
+				if !seen[k][c] && !(c.Op == 'c' && seeded[k]) {
+					add("document %s: %v missing", k, c)
+				}
+			case 'u':
+				if maxU[k] < c.Version {
+					add("document %s: update to version %d missing (newest update seen: %d)", k, c.Version, maxU[k])
+				}
+			}
+		}
+		final := h[len(h)-1]
+		got := last[k]
+		if final.Op == 'd' && got.Op != 'd' || final.Op != 'd' && (got.Op == 'd' || got.Version != final.Version) {
+			add("document %s: last event %v, final state %v", k, got, final)
+		}
+	}
+	return problems
+}
+
+// TestMongoDBNoLoss kills sluice with SIGKILL at random moments while a
+// workload changes the collection, restarts it each time, and checks the
+// topic with checkMongo. SLUICE_SOAK_KILLS raises the number of kills.
+func TestMongoDBNoLoss(t *testing.T) {
+	kills := 12
+	if s := os.Getenv("SLUICE_SOAK_KILLS"); s != "" {
+		fmt.Sscan(s, &kills)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	coll, cfgPath, topic, brokers := mongoSetup(t, ctx)
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 1))
+
+	w := &mongoWorkload{coll: coll, history: map[string][]change{}, live: map[int32]int32{}, updated: map[int32]bool{}}
+	seeded := map[string]bool{}
+	for range 2000 { // for the snapshot
+		if err := w.insert(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k := range w.history {
+		seeded[k] = true
+	}
+
+	records := mongoConsume(t, ctx, brokers, topic)
+	var events []mongoEvent
+	drain := func() {
+		for {
+			select {
+			case r := <-records:
+				if ev, ok := parseMongo(t, r); ok {
+					events = append(events, ev)
+				}
+			default:
+				return
+			}
+		}
+	}
+
+	logf := filepath.Join(filepath.Dir(cfgPath), "sluice.log")
+	wctx, stopWork := context.WithCancel(ctx)
+	defer stopWork()
+	workDone := make(chan error, 1)
+	for i := range kills {
+		p := startSluice(t, cfgPath, logf)
+		if i == 0 {
+			// The workload starts once the first snapshot is under way
+			// (its start time taken), so that its inserts are streamed.
+			select {
+			case r := <-records:
+				if ev, ok := parseMongo(t, r); ok {
+					events = append(events, ev)
+				}
+			case <-ctx.Done():
+				t.Fatalf("no snapshot record; sluice log:\n%s", tail(logf))
+			}
+			go func() { workDone <- w.run(wctx, rand.New(rand.NewPCG(uint64(seed), 2)), -1) }()
+		}
+		wait := time.Duration(200+rng.IntN(1500)) * time.Millisecond
+		if i == 0 {
+			wait = time.Duration(20+rng.IntN(100)) * time.Millisecond // inside the snapshot
+		}
+		time.Sleep(wait)
+		if err := p.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatalf("kill %d: %v", i, err)
+		}
+		_ = p.Wait()
+		drain()
+	}
+	stopWork()
+	if err := <-workDone; err != nil {
+		t.Fatalf("workload: %v", err)
+	}
+
+	// A last, clean run delivers the rest, and changes made while it runs.
+	p := startSluice(t, cfgPath, logf)
+	if err := w.run(ctx, rand.New(rand.NewPCG(uint64(seed), 3)), 50); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Minute) // a hang guard, not a timing assertion
+	var problems []string
+	for {
+		drain()
+		problems = checkMongo(events, w.history, seeded)
+		if len(problems) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	_ = p.Process.Signal(syscall.SIGTERM)
+	if err := p.Wait(); err != nil {
+		t.Errorf("final sluice run did not stop cleanly: %v", err)
+	}
+	t.Logf("%d kills, %d changes, %d documents, %d events consumed", kills, w.ops, len(w.history), len(events))
+	if len(problems) > 0 {
+		t.Fatalf("%d problems, first ones:\n%s\nsluice log:\n%s", len(problems), strings.Join(problems, "\n"), tail(logf))
+	}
+}
+
+// TestCheckMongo shows that checkMongo finds each kind of loss.
+func TestCheckMongo(t *testing.T) {
+	history := map[string][]change{
+		"1": {{'c', 1}, {'u', 2}, {'u', 3}},
+		"2": {{'c', 1}, {'d', 1}},
+	}
+	ok := []mongoEvent{{"1", change{'c', 1}}, {"2", change{'c', 1}}, {"1", change{'u', 3}}, {"1", change{'u', 3}}, {"2", change{'d', 1}},
+		{"1", change{'c', 1}}, {"1", change{'u', 3}}} // a re-delivered suffix
+	for _, tc := range []struct {
+		name   string
+		events []mongoEvent
+		want   int
+	}{
+		{"complete", ok, 0},
+		{"update lost", []mongoEvent{{"1", change{'c', 1}}, {"2", change{'c', 1}}, {"2", change{'d', 1}}}, 3}, // u2, u3, final state
+		{"delete lost", ok[:4], 2}, // d and final state
+		{"insert lost", ok[1:], 1}, // c1 of document 1
+		{"backwards", append(append([]mongoEvent{}, ok...), mongoEvent{"1", change{'u', 2}}), 2}, // u2 after u3, final state
+		{"snapshot stands for the seed insert", []mongoEvent{{"1", change{'r', 1}}, {"2", change{'c', 1}}, {"1", change{'u', 3}}, {"2", change{'d', 1}}}, 0},
+	} {
+		seeded := map[string]bool{}
+		if tc.name == "snapshot stands for the seed insert" {
+			seeded["1"] = true
+		}
+		if got := checkMongo(tc.events, history, seeded); len(got) != tc.want {
+			t.Errorf("%s: %d problems %q, want %d", tc.name, len(got), got, tc.want)
+		}
+	}
+}
