@@ -29,6 +29,9 @@ type SourceParams struct {
 	Registerer prometheus.Registerer
 	// Start is the last saved position, nil on the first start.
 	Start event.Position
+	// DataDir is the daemon's data.dir, where a source may keep local state
+	// of its own (the MySQL source's schema history file, for one).
+	DataDir string
 }
 
 // Constructor builds one source from its configuration. It is called again
