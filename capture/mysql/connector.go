@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,9 +35,20 @@ type Options struct {
 	Registerer  prometheus.Registerer // may be nil
 	Start       event.Position        // last saved position (nil on first start)
 	// History stores the schema history. Nil means a FileHistory at
-	// schema.history.internal.file.filename, or without that key a
+	// schema.history.internal.file.filename, or without that key at
+	// DefaultHistoryFile(DataDir, Name); with neither key nor DataDir, a
 	// MemoryHistory (a restart then uses the catalog's current schemas).
 	History SchemaHistory
+	// DataDir is the daemon's data.dir: the default home of the schema
+	// history file. Empty means no default file.
+	DataDir string
+}
+
+// DefaultHistoryFile is where the schema history lives when
+// schema.history.internal.file.filename is not set:
+// <dataDir>/<name>.mysql-schema-history.jsonl.
+func DefaultHistoryFile(dataDir, name string) string {
+	return filepath.Join(dataDir, name+".mysql-schema-history.jsonl")
 }
 
 // Source is the MySQL/MariaDB capture connector.

@@ -49,9 +49,18 @@
 // (schema.history.internal.file.filename, as Debezium's FileSchemaHistory,
 // history.go), or any store the wiring passes in Options.History (a Kafka
 // topic as Debezium's schema.history.internal.kafka.topic needs Kafka,
-// which capture packages do not import). Without either, an in-memory
-// history lasts for the Source's life and a restart warns and falls back to
-// the catalog. A table the history does not know (a position older than the
+// which capture packages do not import). Without the key, the file is
+// <data.dir>/<source name>.mysql-schema-history.jsonl (DefaultHistoryFile,
+// Options.DataDir): the daemon passes its data.dir, so `sluice run` keeps
+// the history beside offsets.json with no configuration. Under the Connect
+// runtime (`sluice worker`, a MySqlConnector task) data.dir is the worker's,
+// "./data" by default, relative to the worker's working directory: a task
+// that moves to another worker finds no history there, so set
+// schema.history.internal.file.filename to shared storage, or expect the
+// catalog fallback below after such a move. Only a Source built with
+// neither a data dir nor the key (a Go program using this package directly)
+// keeps an in-memory history that lasts for the Source's life; a restart
+// then warns and falls back to the catalog. A table the history does not know (a position older than the
 // history) is read from the catalog; a DDL that does not parse (GEOMETRY
 // columns, for one) drops the tables it names from the model so that they
 // are read from the catalog too, with a warning. Rows whose column count or

@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -217,6 +218,87 @@ func TestCreateSelect(t *testing.T) {
 	for i, ev := range r2.wait(t, 3) {
 		if d := describeWithSchema(t, ev, e.db); d != want[i] {
 			t.Errorf("after restart, event %d:\n got %s\nwant %s", i, d, want[i])
+		}
+	}
+}
+
+// TestHistoryStoreChoice: an explicit history wins over the file setting,
+// which wins over the default file in the data dir; with neither, the
+// history is in memory.
+func TestHistoryStoreChoice(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name    string
+		file    string
+		dataDir string
+		history SchemaHistory
+		want    string // FileHistory path, "memory" or "given"
+	}{
+		{name: "default file", dataDir: dir, want: filepath.Join(dir, "src-1.mysql-schema-history.jsonl")},
+		{name: "explicit file wins", file: "/x/h.jsonl", dataDir: dir, want: "/x/h.jsonl"},
+		{name: "given store wins", file: "/x/h.jsonl", dataDir: dir, history: &MemoryHistory{}, want: "given"},
+		{name: "memory", want: "memory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.SchemaHistoryFile = tc.file
+			src, err := New(cfg, Options{Name: "src-1", TopicPrefix: "p", URL: "mysql://u@127.0.0.1:1/", DataDir: tc.dataDir, History: tc.history})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got string
+			switch h := src.history().(type) {
+			case *FileHistory:
+				got = h.Path
+			case *MemoryHistory:
+				got = "memory"
+				if h == tc.history {
+					got = "given"
+				}
+			default:
+				t.Fatalf("history %T", h)
+			}
+			if got != tc.want {
+				t.Errorf("history = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestDefaultHistoryRestart: with only the default settings and a data dir
+// (as the daemon runs it), the schema history survives a restart — a new
+// Source resuming from before an ADD COLUMN, a DROP COLUMN and a RENAME
+// decodes the old rows with the schema of their time.
+func TestDefaultHistoryRestart(t *testing.T) {
+	e := newMyEnv(t, "CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(10), b INT)", "INSERT INTO t VALUES (0, 'zero', 0)")
+	cfg := e.config()
+	cfg.SnapshotMode = SnapshotInitial
+	opts := e.options()
+	opts.DataDir = t.TempDir()
+	r := startSource(t, cfg, opts)
+	snap := r.wait(t, 1)[0]
+	r.stop(t)
+	e.exec("INSERT INTO t VALUES (1, 'one', 1)")
+	e.exec("ALTER TABLE t DROP COLUMN a")
+	e.exec("INSERT INTO t VALUES (2, 2)")
+	e.exec("ALTER TABLE t ADD COLUMN c DATE")
+	e.exec("INSERT INTO t VALUES (3, 3, '2020-01-02')")
+	e.exec("ALTER TABLE t RENAME COLUMN b TO bb")
+	e.exec("UPDATE t SET bb = 33 WHERE id = 3")
+	if _, err := os.Stat(DefaultHistoryFile(opts.DataDir, "test")); err != nil {
+		t.Fatalf("default history file: %v", err)
+	}
+	opts.Start = snap.Position
+	got := startSource(t, cfg, opts).wait(t, 4)
+	want := []string{
+		`srv.D.t c key={"id":1} before=null after={"id":1,"a":"one","b":1} src=D.t/false schema=id:int32,a:string?,b:int32?`,
+		`srv.D.t c key={"id":2} before=null after={"id":2,"b":2} src=D.t/false schema=id:int32,b:int32?`,
+		`srv.D.t c key={"id":3} before=null after={"id":3,"b":3,"c":18263} src=D.t/false schema=id:int32,b:int32?,c:int32/io.debezium.time.Date?`,
+		`srv.D.t u key={"id":3} before={"id":3,"bb":3,"c":18263} after={"id":3,"bb":33,"c":18263} src=D.t/false schema=id:int32,bb:int32?,c:int32/io.debezium.time.Date?`,
+	}
+	for i, ev := range got {
+		if g := describeWithSchema(t, ev, e.db); g != want[i] {
+			t.Errorf("event %d:\n got %s\nwant %s", i, g, want[i])
 		}
 	}
 }

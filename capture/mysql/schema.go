@@ -30,12 +30,23 @@ func (s *Source) history() SchemaHistory {
 		return s.opts.History
 	case s.cfg.SchemaHistoryFile != "":
 		return &FileHistory{Path: s.cfg.SchemaHistoryFile}
+	case s.opts.DataDir != "":
+		return &FileHistory{Path: DefaultHistoryFile(s.opts.DataDir, s.historyName())}
 	}
 	if s.memHistory == nil {
-		s.log.Warn("no schema history store (schema.history.internal.file.filename): a restart decodes old binlog events with the catalog's current table schemas")
+		s.log.Warn("no schema history store (schema.history.internal.file.filename or a data dir): a restart decodes old binlog events with the catalog's current table schemas")
 		s.memHistory = &MemoryHistory{}
 	}
 	return s.memHistory
+}
+
+// historyName names the default history file: the source name, or the
+// topic prefix when the source has no name.
+func (s *Source) historyName() string {
+	if s.opts.Name != "" {
+		return s.opts.Name
+	}
+	return s.opts.TopicPrefix
 }
 
 // newSchemaContext reads the server settings DDL parsing depends on.

@@ -18,6 +18,7 @@ func newMySQL(cfg SourceConfig, p SourceParams) (Source, error) {
 		Logger:      p.Logger,
 		Registerer:  p.Registerer,
 		Start:       p.Start,
+		DataDir:     p.DataDir,
 	})
 	if err != nil {
 		return nil, err
