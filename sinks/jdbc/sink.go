@@ -120,7 +120,7 @@ func newColSet(cols []column) *colSet {
 		if c.pk {
 			cs.npk++
 		}
-		names[i] = c.name
+		names[i] = fmt.Sprintf("%s\x01%d.%d.%d.%d.%t.%t", c.name, c.typ.kind, c.typ.unit, c.typ.scale, c.typ.precision, c.pk, c.schema.IsOptional())
 	}
 	cs.sig = strings.Join(names, "\x00")
 	return cs
