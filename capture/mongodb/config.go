@@ -1,6 +1,7 @@
 package mongodb
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/sluice-cdc/sluice/config"
@@ -41,6 +42,20 @@ type Config struct {
 	// CursorMaxAwaitTimeMs is how long the server holds a change stream
 	// getMore that has nothing to return (0: the server's default).
 	CursorMaxAwaitTimeMs int `yaml:"cursor.max.await.time.ms" json:"cursor.max.await.time.ms"`
+
+	// The include and exclude lists choose the captured collections when
+	// the source's tables list is empty: regular expressions matching the
+	// whole database name, or the whole db.collection name. An include
+	// list and the exclude list of the same kind cannot be used together.
+	DatabaseIncludeList   List `yaml:"database.include.list" json:"database.include.list"`
+	DatabaseExcludeList   List `yaml:"database.exclude.list" json:"database.exclude.list"`
+	CollectionIncludeList List `yaml:"collection.include.list" json:"collection.include.list"`
+	CollectionExcludeList List `yaml:"collection.exclude.list" json:"collection.exclude.list"`
+	// FieldExcludeList names fields left out of the documents in events
+	// (after, before, updateDescription), as
+	// databaseName.collectionName.fieldName.nestedFieldName; the database
+	// and collection names may use * for any characters.
+	FieldExcludeList List `yaml:"field.exclude.list" json:"field.exclude.list"`
 }
 
 // Defaults of the keys whose zero value is not the default.
@@ -96,6 +111,30 @@ func (c Config) Validate() error {
 		if f.v < 0 {
 			p.Addf(f.key, "must not be negative, got %d", f.v)
 		}
+	}
+	for _, l := range []struct {
+		key  string
+		list List
+	}{
+		{"database.include.list", c.DatabaseIncludeList},
+		{"database.exclude.list", c.DatabaseExcludeList},
+		{"collection.include.list", c.CollectionIncludeList},
+		{"collection.exclude.list", c.CollectionExcludeList},
+	} {
+		for i, s := range l.list {
+			if _, err := compileAnchored(s); err != nil {
+				p.Addf(fmt.Sprintf("%s[%d]", l.key, i), "bad regular expression %q: %v", s, err)
+			}
+		}
+	}
+	if len(c.DatabaseIncludeList) > 0 && len(c.DatabaseExcludeList) > 0 {
+		p.Addf("database.exclude.list", "cannot be used together with database.include.list")
+	}
+	if len(c.CollectionIncludeList) > 0 && len(c.CollectionExcludeList) > 0 {
+		p.Addf("collection.exclude.list", "cannot be used together with collection.include.list")
+	}
+	if _, err := parseFieldRules(c.FieldExcludeList); err != nil {
+		p.Addf("field.exclude.list", "%v", err)
 	}
 	return p.Err()
 }

@@ -29,7 +29,7 @@ type Options struct {
 	Name        string   // source (connector) name from sluice.yaml
 	TopicPrefix string   // topic.prefix; also Debezium's source.name
 	URL         string   // mongodb://... connection string (never log it)
-	Tables      []string // "db.collection" list; empty: every collection found at start
+	Tables      []string // "db.collection" list; empty: every collection found at start that the include/exclude lists allow
 	Logger      *slog.Logger
 	Registerer  prometheus.Registerer // unused for now; may be nil
 	Start       event.Position        // last saved position (nil on first start)
@@ -40,11 +40,13 @@ type Options struct {
 
 // Source is the MongoDB capture connector.
 type Source struct {
-	cfg   Config
-	opts  Options
-	log   *slog.Logger
-	colls []namespace // from Options.Tables
-	start *position   // decoded Options.Start
+	cfg    Config
+	opts   Options
+	log    *slog.Logger
+	colls  []namespace // from Options.Tables
+	filter nsFilter    // include/exclude lists, for an empty Options.Tables
+	fields []fieldRule // field.exclude.list
+	start  *position   // decoded Options.Start
 
 	mu    sync.Mutex
 	acked event.Position
@@ -73,6 +75,13 @@ func New(cfg Config, opts Options) (*Source, error) {
 			return nil, fmt.Errorf("mongodb: collection %q must be db.collection", t)
 		}
 		s.colls = append(s.colls, namespace{db, coll})
+	}
+	var err error
+	if s.filter, err = newNSFilter(cfg); err != nil {
+		return nil, err
+	}
+	if s.fields, err = parseFieldRules(cfg.FieldExcludeList); err != nil {
+		return nil, fmt.Errorf("mongodb: field.exclude.list: %w", err)
 	}
 	if opts.Start != nil {
 		p, err := decodePosition(opts.Start)
@@ -130,11 +139,13 @@ func (s *Source) run(ctx context.Context, emit func(context.Context, event.Batch
 	}
 	colls := s.colls
 	if len(colls) == 0 {
-		if colls, err = listCollections(ctx, client); err != nil {
+		if colls, err = listCollections(ctx, client, s.filter); err != nil {
 			return err
 		}
+		s.log.Info("mongodb collections found", "collections", len(colls))
 	}
 	conv := newConverter(s.opts.TopicPrefix, s.cfg.CaptureMode == CaptureChangeStreamsUpdateFull, s.opts.Now)
+	conv.fields = s.fields
 
 	var pos position
 	switch {
@@ -161,8 +172,9 @@ func (s *Source) run(ctx context.Context, emit func(context.Context, event.Batch
 	return s.stream(ctx, client, conv, colls, pos, emit)
 }
 
-// listCollections returns every collection outside admin, config and local.
-func listCollections(ctx context.Context, client *mongo.Client) ([]namespace, error) {
+// listCollections returns every collection outside admin, config and local
+// that f captures.
+func listCollections(ctx context.Context, client *mongo.Client, f nsFilter) ([]namespace, error) {
 	dbs, err := client.ListDatabaseNames(ctx, bson.D{})
 	if err != nil {
 		return nil, fmt.Errorf("mongodb: list databases: %w", err)
@@ -170,7 +182,7 @@ func listCollections(ctx context.Context, client *mongo.Client) ([]namespace, er
 	slices.Sort(dbs)
 	var out []namespace
 	for _, db := range dbs {
-		if db == "admin" || db == "config" || db == "local" {
+		if db == "admin" || db == "config" || db == "local" || !matchLists(db, f.dbInclude, f.dbExclude) {
 			continue
 		}
 		names, err := client.Database(db).ListCollectionNames(ctx, bson.D{})
@@ -179,8 +191,8 @@ func listCollections(ctx context.Context, client *mongo.Client) ([]namespace, er
 		}
 		slices.Sort(names)
 		for _, n := range names {
-			if !strings.HasPrefix(n, "system.") {
-				out = append(out, namespace{db, n})
+			if ns := (namespace{db, n}); !strings.HasPrefix(n, "system.") && f.captures(ns) {
+				out = append(out, ns)
 			}
 		}
 	}

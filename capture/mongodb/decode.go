@@ -27,6 +27,25 @@ type converter struct {
 	updateFull bool   // capture.mode change_streams_update_full
 	now        func() time.Time
 	schemas    map[namespace]collectionSchemas
+	fields     []fieldRule // field.exclude.list
+	excluded   map[namespace][]string
+}
+
+// excludedFields returns the field paths field.exclude.list removes from
+// the documents of ns, nil for none.
+func (c *converter) excludedFields(ns namespace) []string {
+	if len(c.fields) == 0 {
+		return nil
+	}
+	paths, ok := c.excluded[ns]
+	if !ok {
+		if c.excluded == nil {
+			c.excluded = map[namespace][]string{}
+		}
+		paths = excludedFields(c.fields, ns)
+		c.excluded[ns] = paths
+	}
+	return paths
 }
 
 func newConverter(name string, updateFull bool, now func() time.Time) *converter {
@@ -104,6 +123,11 @@ func (c *converter) change(raw bson.Raw, ns namespace) (ev event.Event, ok bool,
 		return ev, false, fmt.Errorf("key of %s event on %s: %w", ce.OperationType, ns, err)
 	}
 
+	if drop := c.excludedFields(ns); drop != nil {
+		if err := ce.prune(drop); err != nil {
+			return ev, false, fmt.Errorf("field.exclude.list on %s: %w", ns, err)
+		}
+	}
 	value := event.NewStruct(sc.value)
 	if len(ce.FullBefore) > 0 {
 		s, err := documentJSON(ce.FullBefore)
@@ -164,6 +188,24 @@ func (c *converter) change(raw bson.Raw, ns namespace) (ev event.Event, ok bool,
 	return c.finish(sc, op, key, value, sp), true, nil
 }
 
+// prune removes the excluded field paths from the documents of ce; the
+// _id was taken before.
+func (ce *changeEvent) prune(paths []string) error {
+	var err error
+	if ce.FullDocument, err = pruneDocument(ce.FullDocument, paths); err != nil {
+		return err
+	}
+	if ce.FullBefore, err = pruneDocument(ce.FullBefore, paths); err != nil {
+		return err
+	}
+	if u := ce.UpdateDesc; u != nil {
+		if u.UpdatedFields, u.RemovedFields, err = pruneUpdate(u.UpdatedFields, u.RemovedFields, paths); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // read converts one document read by the snapshot. Like Debezium, the
 // source block carries the read time as ts_ms and wallTime and the ordinal
 // of the cluster time the stream will start from.
@@ -176,6 +218,9 @@ func (c *converter) read(doc bson.Raw, ns namespace, snapshot string, ord int32)
 	key, err := idJSON(id)
 	if err != nil {
 		return event.Event{}, fmt.Errorf("snapshot of %s: key: %w", ns, err)
+	}
+	if doc, err = pruneDocument(doc, c.excludedFields(ns)); err != nil {
+		return event.Event{}, fmt.Errorf("snapshot of %s: field.exclude.list: %w", ns, err)
 	}
 	after, err := documentJSON(doc)
 	if err != nil {
