@@ -180,11 +180,15 @@ func mapType(c Column, o TypeOptions) (*event.Schema, ConvertFunc, error) {
 		return event.Bytes().WithName(NameBits).WithVersion(1).WithParam("length", strconv.Itoa(n)), bitsConv(n), nil
 	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext":
 		if c.Charset == "binary" {
-			return binarySchema(o), binaryConv(o), nil
+			return binarySchema(o), binaryConv(o, 0), nil
 		}
 		return event.String(), convString, nil
-	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
-		return binarySchema(o), binaryConv(o), nil
+	case "binary":
+		// The binlog drops a BINARY(n) value's trailing 0x00 bytes; the
+		// snapshot reads them. Debezium pads both to n (DBZ-254).
+		return binarySchema(o), binaryConv(o, typeLength(c.ColumnType)), nil
+	case "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
+		return binarySchema(o), binaryConv(o, 0), nil
 	case "json":
 		return event.String().WithName(NameJSON).WithVersion(1), convString, nil
 	case "enum":
@@ -217,6 +221,20 @@ func mapType(c Column, o TypeOptions) (*event.Schema, ConvertFunc, error) {
 		return event.String().WithName(NameZonedTimestamp).WithVersion(1), zonedConv(c.FSP), nil
 	}
 	return nil, nil, ErrUnsupportedType
+}
+
+// typeLength is n of a column type such as binary(n), 0 without one.
+func typeLength(colType string) int {
+	i := strings.IndexByte(colType, '(')
+	j := strings.IndexByte(colType, ')')
+	if i < 0 || j < i {
+		return 0
+	}
+	n, err := strconv.Atoi(colType[i+1 : j])
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // bitLength is M of BIT(M), from NUMERIC_PRECISION or the column type.
@@ -522,7 +540,9 @@ func binarySchema(o TypeOptions) *event.Schema {
 	return event.String()
 }
 
-func binaryConv(o TypeOptions) ConvertFunc {
+// binaryConv converts binary values, right-padded with 0x00 to pad bytes
+// (BINARY(n)); pad 0 means no padding.
+func binaryConv(o TypeOptions, pad int) ConvertFunc {
 	return func(v any) (any, error) {
 		var b []byte
 		switch x := v.(type) {
@@ -534,6 +554,9 @@ func binaryConv(o TypeOptions) ConvertFunc {
 			b = []byte(x)
 		default:
 			return nil, badValue(v, "binary")
+		}
+		if len(b) < pad {
+			b = append(append(make([]byte, 0, pad), b...), make([]byte, pad-len(b))...)
 		}
 		switch o.Binary {
 		case BinaryBase64:

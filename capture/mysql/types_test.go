@@ -37,6 +37,8 @@ func TestConvert(t *testing.T) {
 	precise.BigintPrecise = true
 	connect := o
 	connect.Time = TimeConnect
+	base64Opts := o
+	base64Opts.Binary = BinaryBase64
 	for _, tc := range []struct {
 		col  Column
 		opts TypeOptions
@@ -75,6 +77,10 @@ func TestConvert(t *testing.T) {
 		{Column{DataType: "timestamp"}, o, "2001-02-03 04:05:06", "2001-02-03T04:05:06Z"},
 		{Column{DataType: "varchar"}, o, []byte("héllo"), "héllo"},
 		{Column{DataType: "varbinary"}, o, "\x00\x01", []byte{0, 1}},
+		{Column{DataType: "varbinary", ColumnType: "varbinary(4)"}, o, []byte{1}, []byte{1}},
+		{Column{DataType: "binary", ColumnType: "binary(4)"}, o, []byte{1}, []byte{1, 0, 0, 0}},
+		{Column{DataType: "binary", ColumnType: "binary(2)"}, o, "\x01\x00", []byte{1, 0}},
+		{Column{DataType: "binary", ColumnType: "binary(3)"}, base64Opts, []byte{0xff}, "/wAA"},
 	} {
 		m, err := MapColumn(tc.col, tc.opts)
 		if err != nil {
