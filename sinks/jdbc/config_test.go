@@ -1,0 +1,135 @@
+package jdbc
+
+import (
+	"math/big"
+	"strings"
+	"testing"
+)
+
+func TestParseConfig(t *testing.T) {
+	base := func(kv ...string) map[string]string {
+		m := map[string]string{"connection.url": "jdbc:sqlite:/tmp/x.db"}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	c, err := ParseConfig(base())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.InsertMode != "insert" || c.PKMode != "none" || c.BatchSize != 3000 || c.TableNameFormat != "${topic}" ||
+		!c.QuoteIdentifiers || c.DBTimezone.String() != "UTC" || c.DeleteEnabled || c.AutoCreate || c.AutoEvolve {
+		t.Fatalf("defaults: %+v", c)
+	}
+	c, err = ParseConfig(base("insert.mode", "UPSERT", "pk.mode", "record_key", "pk.fields", " a, b ,",
+		"delete.enabled", "true", "fields.whitelist", "x", "fields.include", "y", "batch.size", "10",
+		"db.timezone", "Europe/Paris", "quote.sql.identifiers", "never", "connection.user", "u", "connection.password", "p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.InsertMode != "upsert" || strings.Join(c.PKFields, "|") != "a|b" || strings.Join(c.FieldsWhitelist, "|") != "x|y" ||
+		c.BatchSize != 10 || c.DBTimezone.String() != "Europe/Paris" || c.QuoteIdentifiers || c.User != "u" || c.Password != "p" {
+		t.Fatalf("parsed: %+v", c)
+	}
+
+	bad := []struct {
+		cfg  map[string]string
+		want string
+	}{
+		{map[string]string{}, "connection.url is required"},
+		{base("insert.mode", "merge"), "insert.mode"},
+		{base("insert.mode", "upsert"), "needs a primary key"},
+		{base("pk.mode", "key"), "pk.mode"},
+		{base("delete.enabled", "true", "pk.mode", "record_value"), "delete.enabled needs pk.mode record_key"},
+		{base("delete.enabled", "yes please"), "delete.enabled"},
+		{base("batch.size", "0"), "batch.size"},
+		{base("db.timezone", "Mars/Olympus"), "db.timezone"},
+		{base("quote.sql.identifiers", "sometimes"), "quote.sql.identifiers"},
+		{base("pk.mode", "kafka", "pk.fields", "a,b"), "three names"},
+		{base("pk.fields", "a"), "pk.mode is none"},
+		{base("table.name.format", "a.b.${topic}"), "table.name.format"},
+	}
+	for _, b := range bad {
+		_, err := ParseConfig(b.cfg)
+		if err == nil || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("ParseConfig(%v) error = %v, want it to mention %q", b.cfg, err, b.want)
+		}
+	}
+}
+
+func TestConfigKeys(t *testing.T) {
+	seen := map[string]bool{}
+	for _, k := range ConfigKeys() {
+		if k.Name == "" || k.Type == "" || k.Doc == "" || seen[k.Name] {
+			t.Errorf("bad or duplicate key %+v", k)
+		}
+		seen[k.Name] = true
+	}
+	for _, want := range []string{"connection.url", "insert.mode", "pk.mode", "pk.fields", "delete.enabled", "auto.create",
+		"auto.evolve", "table.name.format", "fields.whitelist", "batch.size", "db.timezone", "quote.sql.identifiers"} {
+		if !seen[want] {
+			t.Errorf("ConfigKeys lacks %s", want)
+		}
+	}
+}
+
+func TestTableFor(t *testing.T) {
+	cases := []struct{ format, topic, schema, name string }{
+		{"${topic}", "srv.public.items", "", "srv.public.items"},
+		{"sink.${topic}", "srv.public.items", "sink", "srv.public.items"},
+		{"t_${topic}_v1", "orders", "", "t_orders_v1"},
+		{"${topic}.x", "a.b", "a.b", "x"},
+	}
+	for _, c := range cases {
+		s := &Sink{cfg: Config{TableNameFormat: c.format}}
+		got := s.tableFor(c.topic)
+		if got.Schema != c.schema || got.Name != c.name {
+			t.Errorf("tableFor(%q, %q) = %+v, want %q.%q", c.format, c.topic, got, c.schema, c.name)
+		}
+	}
+}
+
+func TestFormatDecimal(t *testing.T) {
+	cases := []struct {
+		unscaled int64
+		scale    int
+		want     string
+	}{
+		{0, 2, "0.00"}, {5, 2, "0.05"}, {-5, 2, "-0.05"}, {123456, 3, "123.456"}, {-123450, 2, "-1234.50"},
+		{42, 0, "42"}, {42, -2, "4200"},
+	}
+	for _, c := range cases {
+		if got := formatDecimal(bigInt(c.unscaled), c.scale); got != c.want {
+			t.Errorf("formatDecimal(%d, %d) = %q, want %q", c.unscaled, c.scale, got, c.want)
+		}
+	}
+}
+
+func TestOpenURLs(t *testing.T) {
+	for _, u := range []string{"oracle:thin:@x", "jdbc:sqlserver://h"} {
+		if _, _, err := open(u, "", ""); err == nil || !strings.Contains(err.Error(), "unsupported url") {
+			t.Errorf("open(%q) error = %v", u, err)
+		}
+	}
+	for u, want := range map[string]dialectKind{
+		"jdbc:postgresql://h:5432/db?user=a&password=b": postgres,
+		"postgres://a:b@h/db":                           postgres,
+		"host=h dbname=db":                              postgres,
+		"jdbc:mysql://h:3306/db?user=a&password=b":      mariadb,
+		"jdbc:mariadb://h/db":                           mariadb,
+		"mysql://a:b@h:1/db":                            mariadb,
+		"a:b@tcp(h:3306)/db":                            mariadb,
+		"jdbc:sqlite:" + t.TempDir() + "/x.db":          sqliteDB,
+		"file:" + t.TempDir() + "/y.db":                 sqliteDB,
+	} {
+		db, d, err := open(u, "", "")
+		if err != nil || d != want {
+			t.Errorf("open(%q) = %v, %v; want %v", u, d, err, want)
+			continue
+		}
+		db.Close()
+	}
+}
+
+func bigInt(v int64) *big.Int { return big.NewInt(v) }
