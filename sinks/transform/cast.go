@@ -19,6 +19,9 @@ type cast struct {
 	side  side
 	whole event.Type // the whole-value cast, 0 when casting fields
 	casts map[string]event.Type
+	// schemas caches struct output schemas; a field's cast default is
+	// part of its schema, so a failing default cast is not cached.
+	schemas schemaCache[*event.Schema]
 }
 
 var castTypes = map[string]event.Type{
@@ -103,39 +106,51 @@ func (t *cast) Apply(r sink.Record) (sink.Record, bool, error) {
 		return r, false, err
 	}
 	ss := st.Schema()
-	fields := ss.Fields()
-	vals := make([]any, len(fields))
-	for i, f := range fields {
+	ns, err := t.schemas.get(ss, func() (*event.Schema, error) { return t.structSchema(ss) })
+	if err != nil {
+		return r, false, err
+	}
+	vals := make([]any, ss.NumFields())
+	for i := range vals {
 		vals[i] = st.At(i)
-		tt, ok := t.casts[f.Name]
-		if !ok {
-			continue
-		}
-		if !f.Schema.Type().IsPrimitive() {
-			return r, false, fmt.Errorf("field %s: cannot cast a %s", f.Name, f.Schema.Type())
-		}
-		fs := withOptional(event.Primitive(tt), f.Schema.IsOptional())
-		if d := f.Schema.Default(); d != nil {
-			cd, err := castValue(f.Schema, d, tt)
-			if err != nil {
-				return r, false, fmt.Errorf("field %s default: %w", f.Name, err)
-			}
-			fs = fs.WithDefault(cd)
-		}
-		fields[i] = event.NewField(f.Name, fs)
-		if vals[i] != nil {
+		f := ss.Field(i)
+		if tt, ok := t.casts[f.Name]; ok && vals[i] != nil {
 			if vals[i], err = castValue(f.Schema, vals[i], tt); err != nil {
 				return r, false, fmt.Errorf("field %s: %w", f.Name, err)
 			}
 		}
 	}
-	ns, err := structLike(ss, fields)
-	if err != nil {
-		return r, false, err
-	}
-	ns = withOptional(ns, ss.IsOptional()) // Cast, unlike most, keeps it
 	t.side.set(&r, ns, event.NewStruct(ns, vals...))
 	return r, true, nil
+}
+
+// structSchema builds the output schema of a struct cast: cast fields get
+// the new type (optional if they were, default cast too).
+func (t *cast) structSchema(ss *event.Schema) (*event.Schema, error) {
+	fields := ss.Fields()
+	for i, f := range fields {
+		tt, ok := t.casts[f.Name]
+		if !ok {
+			continue
+		}
+		if !f.Schema.Type().IsPrimitive() {
+			return nil, fmt.Errorf("field %s: cannot cast a %s", f.Name, f.Schema.Type())
+		}
+		fs := withOptional(event.Primitive(tt), f.Schema.IsOptional())
+		if d := f.Schema.Default(); d != nil {
+			cd, err := castValue(f.Schema, d, tt)
+			if err != nil {
+				return nil, fmt.Errorf("field %s default: %w", f.Name, err)
+			}
+			fs = fs.WithDefault(cd)
+		}
+		fields[i] = event.NewField(f.Name, fs)
+	}
+	ns, err := structLike(ss, fields)
+	if err != nil {
+		return nil, err
+	}
+	return withOptional(ns, ss.IsOptional()), nil // Cast, unlike most, keeps it
 }
 
 // castSource is a value as Cast sees it: an integer, a float, a decimal,

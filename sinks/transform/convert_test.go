@@ -189,3 +189,19 @@ func TestJavaNumbers(t *testing.T) {
 		}
 	}
 }
+
+func FuzzJavaFormat(f *testing.F) {
+	f.Add("yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "2023-11-14T22:13:20.123Z", int64(1700000000123))
+	f.Add("EEE, d MMM yy hh:mm a z", "Tue, 14 Nov 23 10:13 PM UTC", int64(-1))
+	f.Add("yyyyMMddHHmmssSSS Z", "20231114221320123 +0130", int64(0))
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, pattern, in string, ms int64) {
+		jf, err := parseJavaFormat(pattern)
+		if err != nil {
+			return
+		}
+		_, _ = jf.Parse(in, now)
+		s := jf.Format(time.UnixMilli(ms % (1 << 40)))
+		_, _ = jf.Parse(s, now)
+	})
+}

@@ -17,6 +17,7 @@ type replaceField struct {
 	include map[string]bool
 	exclude map[string]bool
 	renames map[string]string
+	schemas schemaCache[*event.Schema]
 }
 
 func newReplaceField(c *conf, s side) (Transform, error) {
@@ -73,17 +74,23 @@ func (t *replaceField) Apply(r sink.Record) (sink.Record, bool, error) {
 	if err != nil {
 		return r, false, err
 	}
-	var fields []event.Field
-	var vals []any
-	for i, f := range st.Schema().Fields() {
-		if t.keep(f.Name) {
-			fields = append(fields, event.NewField(t.renamed(f.Name), f.Schema))
-			vals = append(vals, st.At(i))
+	ns, err := t.schemas.get(st.Schema(), func() (*event.Schema, error) {
+		var fields []event.Field
+		for _, f := range st.Schema().Fields() {
+			if t.keep(f.Name) {
+				fields = append(fields, event.NewField(t.renamed(f.Name), f.Schema))
+			}
 		}
-	}
-	ns, err := structLike(st.Schema(), fields)
+		return structLike(st.Schema(), fields)
+	})
 	if err != nil {
 		return r, false, err
+	}
+	vals := make([]any, 0, ns.NumFields())
+	for i, f := range st.Schema().Fields() {
+		if t.keep(f.Name) {
+			vals = append(vals, st.At(i))
+		}
 	}
 	t.side.set(&r, ns, event.NewStruct(ns, vals...))
 	return r, true, nil
@@ -249,6 +256,7 @@ type insertField struct {
 	static                              insertSpec
 	staticValue                         string
 	hasStaticValue                      bool
+	schemas                             schemaCache[*event.Schema]
 }
 
 // insertSpec is a field name with Connect's suffix: "!" required, "?" or
@@ -334,12 +342,13 @@ func (t *insertField) Apply(r sink.Record) (sink.Record, bool, error) {
 	if err != nil {
 		return r, false, err
 	}
-	all := append(st.Schema().Fields(), fields...)
-	ns, err := structLike(st.Schema(), all)
+	ns, err := t.schemas.get(st.Schema(), func() (*event.Schema, error) {
+		return structLike(st.Schema(), append(st.Schema().Fields(), fields...))
+	})
 	if err != nil {
 		return r, false, err
 	}
-	nv := make([]any, 0, len(all))
+	nv := make([]any, 0, ns.NumFields())
 	for i := 0; i < st.Schema().NumFields(); i++ {
 		nv = append(nv, st.At(i))
 	}
@@ -350,7 +359,10 @@ func (t *insertField) Apply(r sink.Record) (sink.Record, bool, error) {
 
 // valueToKey is Kafka's ValueToKey: the key becomes a struct (or map) of
 // the listed value fields.
-type valueToKey struct{ fields []string }
+type valueToKey struct {
+	fields  []string
+	schemas schemaCache[*event.Schema]
+}
 
 func newValueToKey(c *conf) (Transform, error) {
 	f := c.list("fields")
@@ -382,19 +394,23 @@ func (t *valueToKey) Apply(r sink.Record) (sink.Record, bool, error) {
 	if err != nil {
 		return r, false, err
 	}
-	var fields []event.Field
-	var vals []any
-	for _, f := range t.fields {
-		i := st.Schema().FieldIndex(f)
-		if i < 0 {
-			return r, false, fmt.Errorf("field does not exist: %s", f)
+	ks, err := t.schemas.get(st.Schema(), func() (*event.Schema, error) {
+		var fields []event.Field
+		for _, f := range t.fields {
+			i := st.Schema().FieldIndex(f)
+			if i < 0 {
+				return nil, fmt.Errorf("field does not exist: %s", f)
+			}
+			fields = append(fields, event.NewField(f, st.Schema().Field(i).Schema))
 		}
-		fields = append(fields, event.NewField(f, st.Schema().Field(i).Schema))
-		vals = append(vals, st.At(i))
-	}
-	ks, err := structLike(event.StructOf(""), fields)
+		return structLike(event.StructOf(""), fields)
+	})
 	if err != nil {
 		return r, false, err
+	}
+	vals := make([]any, len(t.fields))
+	for i, f := range t.fields {
+		vals[i] = st.Get(f)
 	}
 	r.KeySchema, r.Key = ks, event.NewStruct(ks, vals...)
 	return r, true, nil

@@ -30,6 +30,7 @@ type timestampConverter struct {
 	format    *javaFormat
 	precision string
 	now       func() time.Time // for two-digit years
+	schemas   schemaCache[*event.Schema]
 }
 
 func newTimestampConverter(c *conf, s side) (Transform, error) {
@@ -278,17 +279,22 @@ func (t *timestampConverter) Apply(r sink.Record) (sink.Record, bool, error) {
 	if fi < 0 {
 		return r, false, fmt.Errorf("%s is not a valid field name", t.field)
 	}
-	fields := sc.Fields()
-	typ, err := typeFromSchema(fields[fi].Schema)
+	typ, err := typeFromSchema(sc.Field(fi).Schema)
 	if err != nil {
 		return r, false, err
 	}
-	fields[fi] = event.NewField(t.field, t.typeSchema(fields[fi].Schema.IsOptional()))
-	ns, err := structLike(sc, fields)
+	ns, err := t.schemas.get(sc, func() (*event.Schema, error) {
+		fields := sc.Fields()
+		fields[fi] = event.NewField(t.field, t.typeSchema(fields[fi].Schema.IsOptional()))
+		ns, err := structLike(sc, fields)
+		if err != nil {
+			return nil, err
+		}
+		return withOptional(ns, sc.IsOptional()), nil
+	})
 	if err != nil {
 		return r, false, err
 	}
-	ns = withOptional(ns, sc.IsOptional())
 	if v == nil {
 		t.side.set(&r, ns, nil)
 		return r, true, nil
@@ -297,7 +303,7 @@ func (t *timestampConverter) Apply(r sink.Record) (sink.Record, bool, error) {
 	if err != nil {
 		return r, false, err
 	}
-	vals := make([]any, len(fields))
+	vals := make([]any, ns.NumFields())
 	for i := range vals {
 		vals[i] = st.At(i)
 	}

@@ -26,6 +26,7 @@ type unwrap struct {
 	deletes        deleteMode
 	fields         []fieldRef
 	headers        []fieldRef
+	schemas        schemaCache[[2]*event.Schema] // by row and envelope schema
 }
 
 // fieldRef is one entry of add.fields / add.headers: a field of the envelope
@@ -213,24 +214,32 @@ func (u *unwrap) flatten(r sink.Record, env *event.Struct, rowSchema *event.Sche
 		return r, true, nil
 	}
 	rs := st.Schema()
-	fields := rs.Fields()
-	var vals []any
-	for i := range fields {
+	ns, err := u.schemas.get([2]*event.Schema{rs, env.Schema()}, func() (*event.Schema, error) {
+		fields := rs.Fields()
+		for _, f := range u.fields {
+			if s := f.schema(env.Schema()); s != nil {
+				fields = append(fields, event.NewField(f.name, s))
+			}
+		}
+		if u.deletes == deleteRewrite {
+			fields = append(fields, event.NewField(deletedField, event.String().Optional()))
+		}
+		return structLike(rs, fields)
+	})
+	if err != nil {
+		return r, false, err
+	}
+	vals := make([]any, 0, ns.NumFields())
+	for i := 0; i < rs.NumFields(); i++ {
 		vals = append(vals, st.At(i))
 	}
 	for _, f := range u.fields {
-		if s := f.schema(env.Schema()); s != nil {
-			fields = append(fields, event.NewField(f.name, s))
+		if ns.FieldIndex(f.name) >= rs.NumFields() {
 			vals = append(vals, f.value(env))
 		}
 	}
-	if deleted != "" {
-		fields = append(fields, event.NewField(deletedField, event.String().Optional()))
+	if u.deletes == deleteRewrite {
 		vals = append(vals, deleted)
-	}
-	ns, err := structLike(rs, fields)
-	if err != nil {
-		return r, false, err
 	}
 	r.ValueSchema, r.Value = ns, event.NewStruct(ns, vals...)
 	return r, true, nil

@@ -3,6 +3,7 @@ package transform
 import (
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/sluice-cdc/sluice/event"
 )
@@ -120,4 +121,38 @@ func withOptional(s *event.Schema, opt bool) *event.Schema {
 		return s.Optional()
 	}
 	return s
+}
+
+// schemaCacheSize bounds a transform's schema cache: converters share one
+// *event.Schema per writer schema, so a handful of entries serve a topic; a
+// source of fresh schema pointers only makes the cache restart.
+const schemaCacheSize = 64
+
+// schemaCache remembers the output schema a transform built for an input
+// schema (schemas are immutable, so their pointers are keys). Besides
+// saving the work, it gives downstream stages one output pointer per input
+// schema, which their own caches rely on.
+type schemaCache[K comparable] struct {
+	mu sync.Mutex
+	m  map[K]*event.Schema
+}
+
+func (c *schemaCache[K]) get(k K, build func() (*event.Schema, error)) (*event.Schema, error) {
+	c.mu.Lock()
+	out, ok := c.m[k]
+	c.mu.Unlock()
+	if ok {
+		return out, nil
+	}
+	out, err := build()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= schemaCacheSize {
+		c.m = make(map[K]*event.Schema)
+	}
+	c.m[k] = out
+	c.mu.Unlock()
+	return out, nil
 }
