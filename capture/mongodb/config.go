@@ -22,6 +22,9 @@ const (
 	SnapshotInitial     = "initial"      // snapshot when no position is stored, then stream
 	SnapshotInitialOnly = "initial_only" // snapshot when no position is stored, then stop
 	SnapshotNoData      = "no_data"      // never snapshot documents; stream from now
+	// SnapshotWhenNeeded snapshots when no position is stored and again
+	// when the stored position is no longer in the oplog.
+	SnapshotWhenNeeded = "when_needed"
 )
 
 // Config holds the Debezium MongoDB connector keys Sluice supports, spelled
@@ -95,9 +98,9 @@ func (c Config) Validate() error {
 		p.Addf("capture.mode", "unknown capture mode %q (want %s or %s)", c.CaptureMode, CaptureChangeStreams, CaptureChangeStreamsUpdateFull)
 	}
 	switch c.SnapshotMode {
-	case "", SnapshotInitial, SnapshotInitialOnly, SnapshotNoData:
+	case "", SnapshotInitial, SnapshotInitialOnly, SnapshotNoData, SnapshotWhenNeeded:
 	default:
-		p.Addf("snapshot.mode", "unknown snapshot mode %q (want %s, %s or %s)", c.SnapshotMode, SnapshotInitial, SnapshotInitialOnly, SnapshotNoData)
+		p.Addf("snapshot.mode", "unknown snapshot mode %q (want %s, %s, %s or %s)", c.SnapshotMode, SnapshotInitial, SnapshotInitialOnly, SnapshotNoData, SnapshotWhenNeeded)
 	}
 	for _, f := range []struct {
 		key string

@@ -1,8 +1,11 @@
 package mongodb
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -16,6 +19,7 @@ func TestConfigValidate(t *testing.T) {
 		{"pre-images", Config{CaptureMode: "change_streams_update_full_with_pre_image"}, "capture.mode: capture mode \"change_streams_update_full_with_pre_image\" is not supported yet"},
 		{"unknown capture mode", Config{CaptureMode: "oplog"}, "unknown capture mode \"oplog\""},
 		{"unknown snapshot mode", Config{SnapshotMode: "always"}, "unknown snapshot mode \"always\""},
+		{"when_needed", Config{SnapshotMode: SnapshotWhenNeeded}, ""},
 		{"negative", Config{PollIntervalMs: -1}, "poll.interval.ms: must not be negative, got -1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -73,5 +77,33 @@ func TestPositionRoundTrip(t *testing.T) {
 	}
 	if n := (clusterTime{T: 5, I: ^uint32(0)}).next(); n != (clusterTime{T: 6}) {
 		t.Errorf("next of the last increment = %+v", n)
+	}
+}
+
+// TestHistoryLost: the server errors for a resume point that is no longer
+// in the oplog become ErrHistoryLost (the stand-in server never truncates
+// its oplog, so this is only unit-tested).
+func TestHistoryLost(t *testing.T) {
+	ns := namespace{"inventory", "orders"}
+	for _, c := range []struct {
+		err  error
+		lost bool
+	}{
+		{mongo.CommandError{Code: 286, Name: "ChangeStreamHistoryLost", Message: "Resume of change stream was not possible, as the resume point may no longer be in the oplog."}, true},
+		{mongo.CommandError{Code: 280, Name: "ChangeStreamFatalError", Message: "cannot resume stream; the resume token was not found."}, true},
+		{mongo.CommandError{Code: 11601, Name: "Interrupted"}, false},
+		{errors.New("connection reset"), false},
+	} {
+		err := streamError(ns, "watch", c.err)
+		if errors.Is(err, ErrHistoryLost) != c.lost {
+			t.Errorf("%v: errors.Is(ErrHistoryLost) = %v, want %v", err, !c.lost, c.lost)
+		}
+		if !strings.Contains(err.Error(), c.err.Error()) || !strings.Contains(err.Error(), "watch inventory.orders") {
+			t.Errorf("%v does not name %v with the collection", err, c.err)
+		}
+		var ce mongo.CommandError
+		if want, ok := c.err.(mongo.CommandError); ok && (!errors.As(err, &ce) || ce.Code != want.Code) {
+			t.Errorf("%v does not wrap %v with the collection", err, c.err)
+		}
 	}
 }

@@ -24,6 +24,30 @@ import (
 // A restart does not help.
 var ErrPrerequisite = errors.New("mongodb prerequisite not met")
 
+// ErrHistoryLost is returned (wrapped) when a change stream cannot resume
+// because its resume token or start time is no longer in the oplog: events
+// after the stored position are lost. With snapshot.mode when_needed the
+// connector takes a new snapshot instead; otherwise a restart does not help.
+var ErrHistoryLost = errors.New("mongodb change stream history lost")
+
+// historyLost reports whether err is the server's answer to a resume point
+// that has fallen off the oplog: ChangeStreamHistoryLost (286), or
+// ChangeStreamFatalError (280, "the resume token was not found") on older
+// servers.
+func historyLost(err error) bool {
+	var se mongo.ServerError
+	return errors.As(err, &se) && (se.HasErrorCode(286) || se.HasErrorCode(280))
+}
+
+// streamError wraps an error of the change stream of ns, marking a lost
+// history with ErrHistoryLost.
+func streamError(ns namespace, what string, err error) error {
+	if historyLost(err) {
+		return fmt.Errorf("mongodb: %s %s: %w: %w", what, ns, ErrHistoryLost, err)
+	}
+	return fmt.Errorf("mongodb: %s %s: %w", what, ns, err)
+}
+
 // Options are what the wiring gives a source besides its Config.
 type Options struct {
 	Name        string   // source (connector) name from sluice.yaml
@@ -161,15 +185,25 @@ func (s *Source) run(ctx context.Context, emit func(context.Context, event.Batch
 		}
 		pos.Snapshot = &snapshotState{}
 	}
-	if pos.Snapshot != nil {
-		if err := s.snapshot(ctx, client, conv, colls, &pos, emit); err != nil {
+	for {
+		if pos.Snapshot != nil {
+			if err := s.snapshot(ctx, client, conv, colls, &pos, emit); err != nil {
+				return err
+			}
+			if s.cfg.SnapshotMode == SnapshotInitialOnly {
+				return nil
+			}
+		}
+		err := s.stream(ctx, client, conv, colls, pos, emit)
+		if !errors.Is(err, ErrHistoryLost) || s.cfg.SnapshotMode != SnapshotWhenNeeded || ctx.Err() != nil {
 			return err
 		}
-		if s.cfg.SnapshotMode == SnapshotInitialOnly {
-			return nil
+		s.log.Warn("mongodb resume point no longer in the oplog; taking a new snapshot (snapshot.mode when_needed)", "error", err)
+		pos = position{Snapshot: &snapshotState{}}
+		if pos.Start, err = currentClusterTime(ctx, client); err != nil {
+			return err
 		}
 	}
-	return s.stream(ctx, client, conv, colls, pos, emit)
 }
 
 // listCollections returns every collection outside admin, config and local
@@ -406,7 +440,7 @@ func (s *Source) watch(ctx context.Context, client *mongo.Client, ns namespace, 
 		}
 		cs, err := coll.Watch(ctx, mongo.Pipeline{}, opts)
 		if err != nil {
-			return fmt.Errorf("mongodb: watch %s: %w", ns, err)
+			return streamError(ns, "watch", err)
 		}
 		s.log.Debug("mongodb change stream open", "table", ns.String(), "resume", tok != nil)
 		invalidated, err := s.pump(ctx, cs, ns, ch)
@@ -438,7 +472,7 @@ func (s *Source) pump(ctx context.Context, cs *mongo.ChangeStream, ns namespace,
 			continue
 		}
 		if err := cs.Err(); err != nil {
-			return nil, fmt.Errorf("mongodb: change stream of %s: %w", ns, err)
+			return nil, streamError(ns, "change stream of", err)
 		}
 		t := time.NewTimer(poll)
 		select {

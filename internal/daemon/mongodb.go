@@ -8,10 +8,8 @@ import (
 	"github.com/sluice-cdc/sluice/event"
 )
 
-// newMongoDB builds the MongoDB source from its sluice.yaml entry. It is not
-// in DefaultConstructors yet: cmd/sluice's TestRunFails still uses mongodb
-// as the connector that is unavailable, and with this source it would
-// retry the unreachable server forever instead of exiting.
+// newMongoDB builds the MongoDB source from its sluice.yaml entry (or a
+// MongoDbConnector's flat Connect configuration).
 func newMongoDB(cfg SourceConfig, p SourceParams) (Source, error) {
 	src, err := mongodb.New(cfg.MongoDB, mongodb.Options{
 		Name:        cfg.Name,
@@ -36,7 +34,8 @@ func (s mongoSource) Run(ctx context.Context, emit func(context.Context, event.B
 	switch {
 	case errors.Is(err, mongodb.ErrPrerequisite), // not a replica set
 		errors.Is(err, mongodb.ErrBadPosition),   // the offset file is not ours
-		errors.Is(err, mongodb.ErrNoDocumentKey): // the same event would fail again
+		errors.Is(err, mongodb.ErrNoDocumentKey), // the same event would fail again
+		errors.Is(err, mongodb.ErrHistoryLost):   // the oplog no longer holds the position (snapshot.mode when_needed re-snapshots instead)
 		return Permanent(err)
 	}
 	return err
