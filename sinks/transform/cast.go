@@ -16,9 +16,10 @@ import (
 // cast is Kafka's Cast: fields (or the whole primitive key or value) cast
 // to int8…float64, boolean or string.
 type cast struct {
-	side  side
-	whole event.Type // the whole-value cast, 0 when casting fields
-	casts map[string]event.Type
+	side        side
+	replaceNull bool
+	whole       event.Type // the whole-value cast, 0 when casting fields
+	casts       map[string]event.Type
 	// schemas caches struct output schemas; a field's cast default is
 	// part of its schema, so a failing default cast is not cached.
 	schemas schemaCache[*event.Schema]
@@ -31,6 +32,10 @@ var castTypes = map[string]event.Type{
 
 func newCast(c *conf, s side) (Transform, error) {
 	t := &cast{side: s, casts: map[string]event.Type{}}
+	var err error
+	if t.replaceNull, err = c.boolean(replaceNullKey, true); err != nil {
+		return nil, err
+	}
 	spec := c.list("spec")
 	if len(spec) == 0 {
 		return nil, c.errf("spec", "must specify at least one field to cast")
@@ -112,7 +117,7 @@ func (t *cast) Apply(r sink.Record) (sink.Record, bool, error) {
 	}
 	vals := make([]any, ss.NumFields())
 	for i := range vals {
-		vals[i] = st.At(i)
+		vals[i] = fieldValue(st, i, t.replaceNull)
 		f := ss.Field(i)
 		if tt, ok := t.casts[f.Name]; ok && vals[i] != nil {
 			if vals[i], err = castValue(f.Schema, vals[i], tt); err != nil {

@@ -13,15 +13,20 @@ import (
 // replaceField is Kafka's ReplaceField: keep the included fields (all when
 // none is listed) minus the excluded ones, and rename.
 type replaceField struct {
-	side    side
-	include map[string]bool
-	exclude map[string]bool
-	renames map[string]string
-	schemas schemaCache[*event.Schema]
+	side        side
+	replaceNull bool
+	include     map[string]bool
+	exclude     map[string]bool
+	renames     map[string]string
+	schemas     schemaCache[*event.Schema]
 }
 
 func newReplaceField(c *conf, s side) (Transform, error) {
 	t := &replaceField{side: s, include: map[string]bool{}, exclude: map[string]bool{}, renames: map[string]string{}}
+	var err error
+	if t.replaceNull, err = c.boolean(replaceNullKey, true); err != nil {
+		return nil, err
+	}
 	for _, f := range c.firstList("include", "whitelist") {
 		t.include[f] = true
 	}
@@ -89,7 +94,7 @@ func (t *replaceField) Apply(r sink.Record) (sink.Record, bool, error) {
 	vals := make([]any, 0, ns.NumFields())
 	for i, f := range st.Schema().Fields() {
 		if t.keep(f.Name) {
-			vals = append(vals, st.At(i))
+			vals = append(vals, fieldValue(st, i, t.replaceNull))
 		}
 	}
 	t.side.set(&r, ns, event.NewStruct(ns, vals...))
@@ -100,6 +105,7 @@ func (t *replaceField) Apply(r sink.Record) (sink.Record, bool, error) {
 // empty value (0, false, "", the epoch), or the replacement.
 type maskField struct {
 	side        side
+	replaceNull bool
 	fields      map[string]bool
 	order       []string
 	replacement string
@@ -108,6 +114,10 @@ type maskField struct {
 
 func newMaskField(c *conf, s side) (Transform, error) {
 	t := &maskField{side: s, fields: map[string]bool{}}
+	var err error
+	if t.replaceNull, err = c.boolean(replaceNullKey, true); err != nil {
+		return nil, err
+	}
 	t.order = c.list("fields")
 	if len(t.order) == 0 {
 		return nil, c.errf("fields", "missing required configuration (a non-empty list of fields)")
@@ -152,7 +162,7 @@ func (t *maskField) Apply(r sink.Record) (sink.Record, bool, error) {
 	vals := make([]any, ss.NumFields())
 	for i := range vals {
 		f := ss.Field(i)
-		vals[i] = st.At(i)
+		vals[i] = fieldValue(st, i, t.replaceNull)
 		if t.fields[f.Name] {
 			if vals[i], err = t.mask(f.Schema, vals[i]); err != nil {
 				return r, false, fmt.Errorf("field %s: %w", f.Name, err)
@@ -256,6 +266,7 @@ type insertField struct {
 	static                              insertSpec
 	staticValue                         string
 	hasStaticValue                      bool
+	replaceNull                         bool
 	schemas                             schemaCache[*event.Schema]
 }
 
@@ -287,6 +298,10 @@ func newInsertField(c *conf, s side) (Transform, error) {
 	t.timestamp = parseInsertSpec(c, "timestamp.field")
 	t.static = parseInsertSpec(c, "static.field")
 	t.staticValue, t.hasStaticValue = c.get("static.value")
+	var err error
+	if t.replaceNull, err = c.boolean(replaceNullKey, true); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -350,7 +365,7 @@ func (t *insertField) Apply(r sink.Record) (sink.Record, bool, error) {
 	}
 	nv := make([]any, 0, ns.NumFields())
 	for i := 0; i < st.Schema().NumFields(); i++ {
-		nv = append(nv, st.At(i))
+		nv = append(nv, fieldValue(st, i, t.replaceNull))
 	}
 	nv = append(nv, vals...)
 	t.side.set(&r, ns, event.NewStruct(ns, nv...))
@@ -360,8 +375,9 @@ func (t *insertField) Apply(r sink.Record) (sink.Record, bool, error) {
 // valueToKey is Kafka's ValueToKey: the key becomes a struct (or map) of
 // the listed value fields.
 type valueToKey struct {
-	fields  []string
-	schemas schemaCache[*event.Schema]
+	fields      []string
+	replaceNull bool
+	schemas     schemaCache[*event.Schema]
 }
 
 func newValueToKey(c *conf) (Transform, error) {
@@ -369,7 +385,12 @@ func newValueToKey(c *conf) (Transform, error) {
 	if len(f) == 0 {
 		return nil, c.errf("fields", "missing required configuration (a non-empty list of fields)")
 	}
-	return &valueToKey{fields: f}, nil
+	t := &valueToKey{fields: f}
+	var err error
+	if t.replaceNull, err = c.boolean(replaceNullKey, true); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 func (t *valueToKey) Apply(r sink.Record) (sink.Record, bool, error) {
@@ -410,7 +431,7 @@ func (t *valueToKey) Apply(r sink.Record) (sink.Record, bool, error) {
 	}
 	vals := make([]any, len(t.fields))
 	for i, f := range t.fields {
-		vals[i] = st.Get(f)
+		vals[i] = fieldValue(st, st.Schema().FieldIndex(f), t.replaceNull)
 	}
 	r.KeySchema, r.Key = ks, event.NewStruct(ks, vals...)
 	return r, true, nil
@@ -419,8 +440,9 @@ func (t *valueToKey) Apply(r sink.Record) (sink.Record, bool, error) {
 // extractField is Kafka's ExtractField: the key or value becomes one of its
 // fields.
 type extractField struct {
-	side  side
-	field string
+	side        side
+	field       string
+	replaceNull bool
 }
 
 func newExtractField(c *conf, s side) (Transform, error) {
@@ -431,7 +453,11 @@ func newExtractField(c *conf, s side) (Transform, error) {
 	if f == "" {
 		return nil, c.errf("field", "must not be empty")
 	}
-	return &extractField{side: s, field: f}, nil
+	t := &extractField{side: s, field: f}
+	if t.replaceNull, err = c.boolean(replaceNullKey, true); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 func (t *extractField) Apply(r sink.Record) (sink.Record, bool, error) {
@@ -465,6 +491,6 @@ func (t *extractField) Apply(r sink.Record) (sink.Record, bool, error) {
 	if err != nil {
 		return r, false, err
 	}
-	t.side.set(&r, fs, st.Get(t.field))
+	t.side.set(&r, fs, fieldValue(st, sc.FieldIndex(t.field), t.replaceNull))
 	return r, true, nil
 }

@@ -24,18 +24,22 @@ const msPerDay = 86400000
 // Connect's Date, Time and Timestamp logical types. Connect passes through
 // java.util.Date (millisecond precision); so does this.
 type timestampConverter struct {
-	side      side
-	field     string
-	target    string
-	format    *javaFormat
-	precision string
-	now       func() time.Time // for two-digit years
-	schemas   schemaCache[*event.Schema]
+	side        side
+	field       string
+	target      string
+	format      *javaFormat
+	precision   string
+	replaceNull bool
+	now         func() time.Time // for two-digit years
+	schemas     schemaCache[*event.Schema]
 }
 
 func newTimestampConverter(c *conf, s side) (Transform, error) {
 	t := &timestampConverter{side: s, field: c.raw("field", ""), now: time.Now}
 	var err error
+	if t.replaceNull, err = c.boolean(replaceNullKey, true); err != nil {
+		return nil, err
+	}
 	if t.target, err = c.required("target.type"); err != nil {
 		return nil, err
 	}
@@ -305,7 +309,7 @@ func (t *timestampConverter) Apply(r sink.Record) (sink.Record, bool, error) {
 	}
 	vals := make([]any, ns.NumFields())
 	for i := range vals {
-		vals[i] = st.At(i)
+		vals[i] = fieldValue(st, i, t.replaceNull)
 	}
 	if vals[fi], err = t.convert(vals[fi], typ); err != nil {
 		return r, false, err

@@ -187,7 +187,12 @@ func TestExtractNewRecordState(t *testing.T) {
 			want: "topic=srv.public.customers " + keyOut + " value=" + rowOut + "?:{id=int32(1),name=\"Ann\"}"},
 		{name: "update", in: updated,
 			want: "topic=srv.public.customers " + keyOut + " value=" + rowOut + "?:{id=int32(1),name=\"Bob\"}"},
-		{name: "delete dropped by default", in: deleted, want: "DROP"},
+		{name: "delete becomes tombstone by default", in: deleted,
+			want: "topic=srv.public.customers " + keyOut + " value=" + rowOut + "?:null"},
+		{name: "legacy defaults once a legacy key is set", in: deleted, keys: []string{"drop.tombstones", "true"}, want: "DROP"},
+		{name: "delete-to-tombstone", in: deleted, keys: []string{"delete.tombstone.handling.mode", "delete-to-tombstone"},
+			want: "topic=srv.public.customers " + keyOut + " value=-:null"},
+		{name: "delete-to-tombstone drops tombstones", in: tombstone(), keys: []string{"delete.tombstone.handling.mode", "delete-to-tombstone"}, want: "DROP"},
 		{name: "tombstone dropped by default", in: tombstone(), want: "DROP"},
 		{name: "truncate dropped", in: truncated, want: "DROP"},
 		{name: "delete none", in: deleted, keys: []string{"delete.handling.mode", "none"},
@@ -455,7 +460,7 @@ func TestParseErrors(t *testing.T) {
 		{map[string]string{"transforms": "unwrap", "transforms.unwrap.type": unwrap, "transforms.unwrap.delete.handling.mode": "x"},
 			`transforms.unwrap.delete.handling.mode: unknown mode "x" (want drop, rewrite or none)`},
 		{map[string]string{"transforms": "unwrap", "transforms.unwrap.type": unwrap, "transforms.unwrap.delete.tombstone.handling.mode": "keep"},
-			`transforms.unwrap.delete.tombstone.handling.mode: unknown mode "keep" (want drop, tombstone, rewrite or rewrite-with-tombstone)`},
+			`transforms.unwrap.delete.tombstone.handling.mode: unknown mode "keep" (want drop, tombstone, rewrite, rewrite-with-tombstone or delete-to-tombstone)`},
 		{map[string]string{"transforms": "unwrap", "transforms.unwrap.type": unwrap, "transforms.unwrap.drop.tombstones": "yes"},
 			`transforms.unwrap.drop.tombstones: invalid boolean "yes" (want true or false)`},
 		{map[string]string{"transforms": "unwrap", "transforms.unwrap.type": unwrap, "transforms.unwrap.add.fields": "a:b:c"},
@@ -549,4 +554,29 @@ func BenchmarkChainUnwrapRoute(b *testing.B) {
 			b.Fatal(keep, err)
 		}
 	}
+}
+
+func TestReplaceNullWithDefault(t *testing.T) {
+	s := event.StructOf("row", event.NewField("id", event.Int32()), event.NewField("n", event.Int32().Optional().WithDefault(int32(9))))
+	in := sink.Record{Topic: "t", ValueSchema: s, Value: event.NewStruct(s, int32(1), nil)}
+	const class = "org.apache.kafka.connect.transforms.ReplaceField$Value"
+	runCases(t, class, []tcase{
+		{name: "default", in: in, keys: []string{"exclude", "x"}, want: "topic=t key=-:null value=struct(row)<id:int32,n:int32?>:{id=int32(1),n=int32(9)}"},
+		{name: "off", in: in, keys: []string{"exclude", "x", "replace.null.with.default", "false"}, want: "topic=t key=-:null value=struct(row)<id:int32,n:int32?>:{id=int32(1),n=null}"},
+	})
+	runCases(t, "org.apache.kafka.connect.transforms.ExtractField$Value", []tcase{
+		{name: "extract default", in: in, keys: []string{"field", "n"}, want: "topic=t key=-:null value=int32?:int32(9)"},
+	})
+	// Debezium's rewrite mode goes through InsertField: defaults replace
+	// nulls; a plain unwrap keeps the row as it is.
+	rs := event.StructOf("r", event.NewField("id", event.Int32()), event.NewField("n", event.Int32().Optional().WithDefault(int32(9))))
+	env := event.EnvelopeSchema("x.Envelope", rs, sourceSchema)
+	after := event.NewStruct(env.FieldByName("after"), int32(1), nil)
+	ev := sink.Record{Topic: "x", ValueSchema: env, Value: event.NewStruct(env).Set("after", after).Set("op", "c").
+		Set("source", event.NewStruct(sourceSchema, "shop", "x", nil, int64(1)))}
+	runCases(t, "io.debezium.transforms.ExtractNewRecordState", []tcase{
+		{name: "rewrite", in: ev, keys: []string{"delete.tombstone.handling.mode", "rewrite"},
+			want: "topic=x key=-:null value=struct(r)<id:int32,n:int32?,__deleted:string?>:{id=int32(1),n=int32(9),__deleted=\"false\"}"},
+		{name: "plain", in: ev, want: "topic=x key=-:null value=struct(r)<id:int32,n:int32?>?:{id=int32(1),n=null}"},
+	})
 }

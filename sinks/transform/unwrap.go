@@ -12,9 +12,10 @@ import (
 type deleteMode uint8
 
 const (
-	deleteDrop    deleteMode = iota // drop the record
-	deleteNone                      // keep it with a null value (a tombstone)
-	deleteRewrite                   // the before row with __deleted "true"
+	deleteDrop      deleteMode = iota // drop the record
+	deleteNone                        // keep it with a null value (the row schema stays)
+	deleteTombstone                   // make it a tombstone (value and schema null)
+	deleteRewrite                     // the before row with __deleted "true"
 )
 
 // deletedField is the field rewrite mode adds.
@@ -26,6 +27,7 @@ type unwrap struct {
 	deletes        deleteMode
 	fields         []fieldRef
 	headers        []fieldRef
+	replaceNull    bool                          // rewrite mode copies the row as Connect's Struct.get
 	schemas        schemaCache[[2]*event.Schema] // by row and envelope schema
 }
 
@@ -40,8 +42,16 @@ type fieldRef struct {
 
 func newExtractNewRecordState(c *conf) (Transform, error) {
 	u := &unwrap{}
-	if mode := c.str("delete.tombstone.handling.mode", ""); mode != "" {
-		// Debezium 2.5+: one option replaces the two legacy ones.
+	mode := c.str("delete.tombstone.handling.mode", "")
+	_, legacyTombstones := c.get("drop.tombstones")
+	_, legacyDeletes := c.get("delete.handling.mode")
+	if mode == "" && !legacyTombstones && !legacyDeletes {
+		mode = "tombstone" // Debezium 3.x's default
+	}
+	if mode != "" {
+		// Debezium 2.5+: one option replaces the two legacy ones, which
+		// Debezium 3 no longer reads; Sluice still honours them when the
+		// new option is unset, as Debezium 2.5-2.7 did.
 		switch mode {
 		case "drop":
 			u.dropTombstones, u.deletes = true, deleteDrop
@@ -51,8 +61,10 @@ func newExtractNewRecordState(c *conf) (Transform, error) {
 			u.dropTombstones, u.deletes = true, deleteRewrite
 		case "rewrite-with-tombstone":
 			u.dropTombstones, u.deletes = false, deleteRewrite
+		case "delete-to-tombstone":
+			u.dropTombstones, u.deletes = true, deleteTombstone
 		default:
-			return nil, c.errf("delete.tombstone.handling.mode", "unknown mode %q (want drop, tombstone, rewrite or rewrite-with-tombstone)", mode)
+			return nil, c.errf("delete.tombstone.handling.mode", "unknown mode %q (want drop, tombstone, rewrite, rewrite-with-tombstone or delete-to-tombstone)", mode)
 		}
 	} else {
 		var err error
@@ -71,6 +83,9 @@ func newExtractNewRecordState(c *conf) (Transform, error) {
 		}
 	}
 	var err error
+	if u.replaceNull, err = c.boolean(replaceNullKey, true); err != nil {
+		return nil, err
+	}
 	if u.fields, err = parseFieldRefs(c, "add.fields", c.raw("add.fields.prefix", "__")); err != nil {
 		return nil, err
 	}
@@ -190,7 +205,12 @@ func (u *unwrap) Apply(r sink.Record) (sink.Record, bool, error) {
 		case deleteDrop:
 			return sink.Record{}, false, nil
 		case deleteNone:
+			// Debezium keeps the row schema here (its JDBC sink reads such
+			// a record as a flattened delete).
 			r.ValueSchema, r.Value = envSchema.FieldByName(event.FieldAfter), nil
+			return r, true, nil
+		case deleteTombstone:
+			r.ValueSchema, r.Value = nil, nil
 			return r, true, nil
 		}
 		return u.flatten(r, env, envSchema.FieldByName(event.FieldBefore), before, "true")
@@ -230,8 +250,12 @@ func (u *unwrap) flatten(r sink.Record, env *event.Struct, rowSchema *event.Sche
 		return r, false, err
 	}
 	vals := make([]any, 0, ns.NumFields())
+	// Debezium copies the row without defaults for add.fields; rewrite
+	// mode's __deleted goes through Kafka's InsertField, which reads fields
+	// as Struct.get unless replace.null.with.default is false.
+	replace := u.replaceNull && u.deletes == deleteRewrite
 	for i := 0; i < rs.NumFields(); i++ {
-		vals = append(vals, st.At(i))
+		vals = append(vals, fieldValue(st, i, replace))
 	}
 	for _, f := range u.fields {
 		if ns.FieldIndex(f.name) >= rs.NumFields() {

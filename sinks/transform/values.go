@@ -156,3 +156,18 @@ func (c *schemaCache[K]) get(k K, build func() (*event.Schema, error)) (*event.S
 	c.mu.Unlock()
 	return out, nil
 }
+
+// replaceNullKey is KIP-1040's option: a null field whose schema has a
+// default reads as the default (Connect's Struct.get, the behaviour before
+// the option existed), or as null when false (getWithoutDefault).
+const replaceNullKey = "replace.null.with.default"
+
+// fieldValue reads field i of st as Connect's Struct.get (replace) or
+// getWithoutDefault.
+func fieldValue(st *event.Struct, i int, replace bool) any {
+	v := st.At(i)
+	if v == nil && replace {
+		return st.Schema().Field(i).Schema.Default()
+	}
+	return v
+}
