@@ -73,5 +73,43 @@
 // shared by the snapshot (text protocol values) and the binlog (go-mysql's
 // decoded row values), following Debezium's MySQL type-mapping table with
 // decimal.handling.mode, time.precision.mode, binary.handling.mode and
-// bigint.unsigned.handling.mode.
+// bigint.unsigned.handling.mode. TINYINT(1) is INT16, as Debezium emits for
+// any table it learns from the catalog (a snapshot); BIT(1) is BOOLEAN.
+// BINARY(n) values are right-padded with 0x00 to n bytes, as Debezium does:
+// the binlog drops their trailing zero bytes, the snapshot does not.
+//
+// # Compatibility with Debezium
+//
+// golden_test.go streams a table of the common types (TINYINT(1), signed
+// and unsigned integers, DECIMAL, FLOAT, DOUBLE, DATE, DATETIME(0/3/6),
+// TIMESTAMP(0/3), TIME(0/6), YEAR, CHAR, VARCHAR, TEXT, BLOB, BINARY,
+// VARBINARY, ENUM, SET, JSON, BIT(1/12/64)) through a snapshot, inserts, an
+// update and a delete. testdata/golden/types.json holds the records as the
+// JSON converter writes them (go test -update rewrites it);
+// testdata/debezium/types.json holds, written by hand from Debezium's
+// type-mapping documentation and its MySQL connector tests, the field
+// schemas and values Debezium emits for the same rows. The test requires
+// every column to match except the deliberate differences below.
+//
+// Deliberate differences from Debezium:
+//
+//   - A column Debezium learns from a streamed CREATE or ALTER statement is
+//     typed by the words of the statement: BOOLEAN becomes BOOLEAN and, on
+//     MariaDB, JSON becomes io.debezium.data.Json, while the same columns
+//     read from the catalog (any snapshot, or after Debezium's history is
+//     rebuilt) are TINYINT(1) → INT16 and LONGTEXT → plain STRING. Sluice
+//     always uses the catalog's view (TINYINT(1) and LONGTEXT on MariaDB),
+//     so a table's schema does not change with the way the connector met it.
+//     MySQL's native JSON type is io.debezium.data.Json in both.
+//   - Column defaults are not carried into the field schemas ("default" in
+//     the JSON schema): Sluice's schema history records types, not
+//     defaults. Fields are optional exactly where Debezium's are.
+//
+// The golden table declares no defaults, so the second point does not show
+// there; the first is asserted by TestDebeziumStreamedDDL. The envelope and
+// the source block are in the golden file, with the field list of
+// Debezium's documented MySQL events (version, connector, name, ts_ms,
+// snapshot, db, sequence, ts_us, ts_ns, table, server_id, gtid, file, pos,
+// row, thread, query), but only the row columns are compared with a
+// Debezium reference mechanically.
 package mysql
