@@ -45,6 +45,10 @@ type Config struct {
 	// CursorMaxAwaitTimeMs is how long the server holds a change stream
 	// getMore that has nothing to return (0: the server's default).
 	CursorMaxAwaitTimeMs int `yaml:"cursor.max.await.time.ms" json:"cursor.max.await.time.ms"`
+	// HeartbeatIntervalMs, when positive, is how often a heartbeat record
+	// goes to __debezium-heartbeat.<topic.prefix> while streaming, carrying
+	// the newest position (0: no heartbeats, Debezium's default).
+	HeartbeatIntervalMs int `yaml:"heartbeat.interval.ms" json:"heartbeat.interval.ms"`
 
 	// The include and exclude lists choose the captured collections when
 	// the source's tables list is empty: regular expressions matching the
@@ -110,6 +114,7 @@ func (c Config) Validate() error {
 		{"max.batch.size", c.MaxBatchSize},
 		{"poll.interval.ms", c.PollIntervalMs},
 		{"cursor.max.await.time.ms", c.CursorMaxAwaitTimeMs},
+		{"heartbeat.interval.ms", c.HeartbeatIntervalMs},
 	} {
 		if f.v < 0 {
 			p.Addf(f.key, "must not be negative, got %d", f.v)

@@ -1,6 +1,7 @@
 package mongodb
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -365,11 +366,27 @@ func (s *Source) stream(ctx context.Context, client *mongo.Client, conv *convert
 		}
 		g.Go(func() error { return s.watch(gctx, client, ns, tok, pos.Start, ch) })
 	}
+	var beat <-chan time.Time
+	if s.cfg.HeartbeatIntervalMs > 0 {
+		t := time.NewTicker(ms(s.cfg.HeartbeatIntervalMs))
+		defer t.Stop()
+		beat = t.C
+	}
+	now := s.opts.Now
+	if now == nil {
+		now = time.Now
+	}
 	g.Go(func() error {
 		for {
 			var first streamed
 			select {
 			case first = <-ch:
+			case <-beat:
+				hb := heartbeatEvent(s.opts.TopicPrefix, now(), pos.encode())
+				if err := emit(gctx, event.Batch{hb}); err != nil {
+					return err
+				}
+				continue
 			case <-gctx.Done():
 				return gctx.Err()
 			}
@@ -385,6 +402,10 @@ func (s *Source) stream(ctx context.Context, client *mongo.Client, conv *convert
 			}
 			batch := make(event.Batch, 0, len(msgs))
 			for _, m := range msgs {
+				if m.raw == nil { // a post-batch resume token: no event
+					pos.setToken(m.ns.String(), m.token)
+					continue
+				}
 				ev, ok, err := conv.change(m.raw, m.ns)
 				if err != nil {
 					return err
@@ -458,6 +479,7 @@ func (s *Source) watch(ctx context.Context, client *mongo.Client, ns namespace, 
 // whose token it returns.
 func (s *Source) pump(ctx context.Context, cs *mongo.ChangeStream, ns namespace, ch chan<- streamed) (bson.Raw, error) {
 	poll := ms(s.cfg.PollIntervalMs)
+	var last bson.Raw // the last token sent
 	for {
 		if cs.TryNext(ctx) {
 			m := streamed{ns: ns, raw: slices.Clone(cs.Current), token: slices.Clone(cs.ResumeToken())}
@@ -466,6 +488,7 @@ func (s *Source) pump(ctx context.Context, cs *mongo.ChangeStream, ns namespace,
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
+			last = m.token
 			if op, _ := m.raw.Lookup("operationType").StringValueOK(); op == "invalidate" {
 				return m.token, nil
 			}
@@ -473,6 +496,17 @@ func (s *Source) pump(ctx context.Context, cs *mongo.ChangeStream, ns namespace,
 		}
 		if err := cs.Err(); err != nil {
 			return nil, streamError(ns, "change stream of", err)
+		}
+		// An empty batch may still move the resume token on (a post-batch
+		// resume token, past changes to other collections); heartbeats
+		// carry it into the position.
+		if tok := cs.ResumeToken(); s.cfg.HeartbeatIntervalMs > 0 && tok != nil && !bytes.Equal(tok, last) {
+			last = slices.Clone(tok)
+			select {
+			case ch <- streamed{ns: ns, token: last}:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
 		t := time.NewTimer(poll)
 		select {
