@@ -125,7 +125,7 @@ func newMaskField(c *conf, s side) (Transform, error) {
 	for _, f := range t.order {
 		t.fields[f] = true
 	}
-	if v, ok := c.get("replacement"); ok && v != "" {
+	if v := c.str("replacement", ""); v != "" {
 		t.replacement, t.hasRepl = v, true
 	}
 	return t, nil
@@ -297,7 +297,8 @@ func newInsertField(c *conf, s side) (Transform, error) {
 	t.offset = parseInsertSpec(c, "offset.field")
 	t.timestamp = parseInsertSpec(c, "timestamp.field")
 	t.static = parseInsertSpec(c, "static.field")
-	t.staticValue, t.hasStaticValue = c.get("static.value")
+	_, t.hasStaticValue = c.get("static.value")
+	t.staticValue = c.str("static.value", "")
 	var err error
 	if t.replaceNull, err = c.boolean(replaceNullKey, true); err != nil {
 		return nil, err

@@ -35,7 +35,7 @@ type timestampConverter struct {
 }
 
 func newTimestampConverter(c *conf, s side) (Transform, error) {
-	t := &timestampConverter{side: s, field: c.raw("field", ""), now: time.Now}
+	t := &timestampConverter{side: s, field: c.str("field", ""), now: time.Now}
 	var err error
 	if t.replaceNull, err = c.boolean(replaceNullKey, true); err != nil {
 		return nil, err
@@ -48,7 +48,7 @@ func newTimestampConverter(c *conf, s side) (Transform, error) {
 	default:
 		return nil, c.errf("target.type", "unknown type %q (want string, unix, Date, Time or Timestamp)", t.target)
 	}
-	p := c.raw("format", "")
+	p := c.str("format", "")
 	if t.target == tsString && isBlank(p) {
 		return nil, c.errf("format", "required when target.type is string")
 	}

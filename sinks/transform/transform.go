@@ -206,7 +206,8 @@ func (c *conf) get(key string) (string, bool) {
 	return v, ok
 }
 
-// str returns the trimmed value of key, def when unset.
+// str returns the trimmed value of key, def when unset. Kafka's ConfigDef
+// trims STRING values, so transforms read theirs with str.
 func (c *conf) str(key, def string) string {
 	if v, ok := c.get(key); ok {
 		return strings.TrimSpace(v)
@@ -222,13 +223,13 @@ func (c *conf) raw(key, def string) string {
 	return def
 }
 
-// required returns the value of a required key.
+// required returns the trimmed value of a required key.
 func (c *conf) required(key string) (string, error) {
 	v, ok := c.get(key)
 	if !ok {
 		return "", c.errf(key, "missing required configuration")
 	}
-	return v, nil
+	return strings.TrimSpace(v), nil
 }
 
 func (c *conf) list(key string) []string { return splitList(c.raw(key, "")) }

@@ -28,6 +28,7 @@ type unwrap struct {
 	fields         []fieldRef
 	headers        []fieldRef
 	replaceNull    bool                          // rewrite mode copies the row as Connect's Struct.get
+	routeByField   string                        // a row field whose string value becomes the topic
 	schemas        schemaCache[[2]*event.Schema] // by row and envelope schema
 }
 
@@ -86,6 +87,7 @@ func newExtractNewRecordState(c *conf) (Transform, error) {
 	if u.replaceNull, err = c.boolean(replaceNullKey, true); err != nil {
 		return nil, err
 	}
+	u.routeByField = c.str("route.by.field", "")
 	if u.fields, err = parseFieldRefs(c, "add.fields", c.raw("add.fields.prefix", "__")); err != nil {
 		return nil, err
 	}
@@ -201,6 +203,9 @@ func (u *unwrap) Apply(r sink.Record) (sink.Record, bool, error) {
 		return sink.Record{}, false, nil // a truncate event
 	}
 	if after == nil {
+		if err := u.route(&r, before); err != nil {
+			return r, false, err
+		}
 		switch u.deletes {
 		case deleteDrop:
 			return sink.Record{}, false, nil
@@ -215,11 +220,42 @@ func (u *unwrap) Apply(r sink.Record) (sink.Record, bool, error) {
 		}
 		return u.flatten(r, env, envSchema.FieldByName(event.FieldBefore), before, "true")
 	}
+	if err := u.route(&r, after); err != nil {
+		return r, false, err
+	}
 	deleted := ""
 	if u.deletes == deleteRewrite {
 		deleted = "false"
 	}
 	return u.flatten(r, env, envSchema.FieldByName(event.FieldAfter), after, deleted)
+}
+
+// route applies route.by.field: the row's field, when a non-blank
+// string, becomes the topic.
+func (u *unwrap) route(r *sink.Record, row any) error {
+	if u.routeByField == "" {
+		return nil
+	}
+	st, ok := row.(*event.Struct)
+	if !ok {
+		return nil
+	}
+	i := st.Schema().FieldIndex(u.routeByField)
+	if i < 0 {
+		return fmt.Errorf("route.by.field: %s is not a valid field name", u.routeByField)
+	}
+	v := st.At(i)
+	if v == nil {
+		return nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("route.by.field: field %s is %s, not a string", u.routeByField, javaClass(v))
+	}
+	if strings.TrimSpace(s) != "" {
+		r.Topic = s
+	}
+	return nil
 }
 
 // flatten makes the row the record's value, with the add.fields appended
