@@ -137,6 +137,11 @@ func (s *Sink) writeRun(ctx context.Context, tx *sql.Tx, run []op) error {
 	if run[0].kind == opUpdate {
 		per = 1
 	}
+	if s.d == postgres && run[0].kind != opUpdate && run[0].kind != opDelete {
+		// One array per column: the statement text and its plan do not
+		// depend on the row count, and the bind is as large as the data.
+		per = s.cfg.BatchSize
+	}
 	for len(run) > 0 {
 		n := min(per, len(run))
 		chunk := run[:n]
@@ -146,6 +151,16 @@ func (s *Sink) writeRun(ctx context.Context, tx *sql.Tx, run []op) error {
 		switch chunk[0].kind {
 		case opInsert, opUpsert:
 			query = s.insertSQL(chunk[0].table, cs, n, chunk[0].kind == opUpsert)
+			if s.d == postgres {
+				for i := range cs.cols {
+					col := make([]any, n)
+					for r, o := range chunk {
+						col[r] = o.vals[i]
+					}
+					args = append(args, col)
+				}
+				break
+			}
 			for _, o := range chunk {
 				args = append(args, o.vals...)
 			}
@@ -182,6 +197,18 @@ func (s *Sink) insertSQL(t tableID, cs *colSet, rows int, upsert bool) string {
 		}
 		b.WriteString(s.ident(c.name))
 	}
+	if s.d == postgres {
+		b.WriteString(") SELECT * FROM unnest(")
+		for i, c := range cs.cols {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			s.d.placeholder(&b, i+1)
+			b.WriteString("::" + sqlType(s.d, c.typ, c.pk) + "[]")
+		}
+		b.WriteByte(')')
+		return s.conflictClause(&b, cs, upsert)
+	}
 	b.WriteString(") VALUES ")
 	n := 0
 	for r := range rows {
@@ -198,6 +225,11 @@ func (s *Sink) insertSQL(t tableID, cs *colSet, rows int, upsert bool) string {
 		}
 		b.WriteByte(')')
 	}
+	return s.conflictClause(&b, cs, upsert)
+}
+
+// conflictClause ends an insert as an upsert on the primary key.
+func (s *Sink) conflictClause(b *strings.Builder, cs *colSet, upsert bool) string {
 	if !upsert || cs.npk == 0 {
 		return b.String()
 	}
