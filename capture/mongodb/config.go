@@ -2,6 +2,7 @@ package mongodb
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sluice-cdc/sluice/config"
@@ -15,6 +16,13 @@ const (
 	// document as it is when the stream reads the event (fullDocument:
 	// updateLookup). Debezium's default.
 	CaptureChangeStreamsUpdateFull = "change_streams_update_full"
+)
+
+// Capture scopes (capture.scope).
+const (
+	ScopeDeployment = "deployment"
+	ScopeDatabase   = "database"
+	ScopeCollection = "collection"
 )
 
 // Snapshot modes (snapshot.mode).
@@ -49,6 +57,15 @@ type Config struct {
 	// goes to __debezium-heartbeat.<topic.prefix> while streaming, carrying
 	// the newest position (0: no heartbeats, Debezium's default).
 	HeartbeatIntervalMs int `yaml:"heartbeat.interval.ms" json:"heartbeat.interval.ms"`
+
+	// CaptureScope narrows what is captured to one database (database) or
+	// one collection (collection), named by CaptureTarget (db, or
+	// db.collection); deployment, the default, captures every database.
+	// Sluice always opens one change stream per collection (the stand-in
+	// test server has no database- or deployment-level streams), so the
+	// scope only chooses the collections, as the lists below do.
+	CaptureScope  string `yaml:"capture.scope" json:"capture.scope"`
+	CaptureTarget string `yaml:"capture.target" json:"capture.target"`
 
 	// The include and exclude lists choose the captured collections when
 	// the source's tables list is empty: regular expressions matching the
@@ -119,6 +136,22 @@ func (c Config) Validate() error {
 		if f.v < 0 {
 			p.Addf(f.key, "must not be negative, got %d", f.v)
 		}
+	}
+	switch c.CaptureScope {
+	case "", ScopeDeployment:
+		if c.CaptureTarget != "" {
+			p.Addf("capture.target", "has no effect with capture.scope %s", ScopeDeployment)
+		}
+	case ScopeDatabase:
+		if c.CaptureTarget == "" || strings.Contains(c.CaptureTarget, ".") {
+			p.Addf("capture.target", "capture.scope database needs the database name, got %q", c.CaptureTarget)
+		}
+	case ScopeCollection:
+		if db, coll, ok := strings.Cut(c.CaptureTarget, "."); !ok || db == "" || coll == "" {
+			p.Addf("capture.target", "capture.scope collection needs db.collection, got %q", c.CaptureTarget)
+		}
+	default:
+		p.Addf("capture.scope", "unknown capture scope %q (want %s, %s or %s)", c.CaptureScope, ScopeDeployment, ScopeDatabase, ScopeCollection)
 	}
 	for _, l := range []struct {
 		key  string

@@ -217,7 +217,7 @@ func listCollections(ctx context.Context, client *mongo.Client, f nsFilter) ([]n
 	slices.Sort(dbs)
 	var out []namespace
 	for _, db := range dbs {
-		if db == "admin" || db == "config" || db == "local" || !matchLists(db, f.dbInclude, f.dbExclude) {
+		if db == "admin" || db == "config" || db == "local" || !f.capturesDB(db) {
 			continue
 		}
 		names, err := client.Database(db).ListCollectionNames(ctx, bson.D{})

@@ -36,12 +36,16 @@ func compileAll(list List) ([]*regexp.Regexp, error) {
 // database.exclude.list match the database name, collection.include.list /
 // collection.exclude.list the name db.collection, each expression anchored
 // to the whole name, as in Debezium.
+//
+// capture.scope database or collection first narrows the capture to
+// capture.target.
 type nsFilter struct {
+	scope, target                                  string
 	dbInclude, dbExclude, collInclude, collExclude []*regexp.Regexp
 }
 
 func newNSFilter(c Config) (nsFilter, error) {
-	var f nsFilter
+	f := nsFilter{scope: c.CaptureScope, target: c.CaptureTarget}
 	for _, l := range []struct {
 		key  string
 		list List
@@ -63,7 +67,25 @@ func newNSFilter(c Config) (nsFilter, error) {
 
 // captures reports whether the collection ns passes every list.
 func (f nsFilter) captures(ns namespace) bool {
-	return matchLists(ns.db, f.dbInclude, f.dbExclude) && matchLists(ns.String(), f.collInclude, f.collExclude)
+	return f.inScope(ns.db, ns.coll) && matchLists(ns.db, f.dbInclude, f.dbExclude) && matchLists(ns.String(), f.collInclude, f.collExclude)
+}
+
+// inScope reports whether capture.scope covers the collection coll of db;
+// an empty coll asks about the database as a whole.
+func (f nsFilter) inScope(db, coll string) bool {
+	switch f.scope {
+	case ScopeDatabase:
+		return db == f.target
+	case ScopeCollection:
+		tdb, tcoll, _ := strings.Cut(f.target, ".")
+		return db == tdb && (coll == "" || coll == tcoll)
+	}
+	return true
+}
+
+// capturesDB reports whether any collection of db may be captured.
+func (f nsFilter) capturesDB(db string) bool {
+	return f.inScope(db, "") && matchLists(db, f.dbInclude, f.dbExclude)
 }
 
 // matchLists: s matches an include expression (or there are none) and no

@@ -28,6 +28,10 @@ func TestNSFilter(t *testing.T) {
 		{"collection include", Config{CollectionIncludeList: List{`inventory\.orders`, `shop\..*`}}, []string{"inventory.orders", "shop.orders", "shop.carts"}},
 		{"collection exclude", Config{CollectionExcludeList: List{`.*\.orders`}}, []string{"inventory.customers", "inventory.orders_2024", "shop.carts", "shopping.lists"}},
 		{"both kinds", Config{DatabaseIncludeList: List{"inventory"}, CollectionExcludeList: List{`.*\.orders.*`}}, []string{"inventory.customers"}},
+		{"scope deployment", Config{CaptureScope: ScopeDeployment}, []string{"inventory.orders", "inventory.customers", "inventory.orders_2024", "shop.orders", "shop.carts", "shopping.lists"}},
+		{"scope database", Config{CaptureScope: ScopeDatabase, CaptureTarget: "shop"}, []string{"shop.orders", "shop.carts"}},
+		{"scope database and a list", Config{CaptureScope: ScopeDatabase, CaptureTarget: "inventory", CollectionExcludeList: List{`.*_2024`}}, []string{"inventory.orders", "inventory.customers"}},
+		{"scope collection", Config{CaptureScope: ScopeCollection, CaptureTarget: "shop.orders"}, []string{"shop.orders"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if err := c.cfg.Validate(); err != nil {
@@ -61,6 +65,10 @@ func TestFilterConfigValidate(t *testing.T) {
 		{"collection lists together", Config{CollectionIncludeList: List{"a"}, CollectionExcludeList: List{"b"}}, "collection.exclude.list: cannot be used together with collection.include.list"},
 		{"field without collection", Config{FieldExcludeList: List{"db.name"}}, `field.exclude.list: "db.name" must be databaseName.collectionName.fieldName`},
 		{"field with empty segment", Config{FieldExcludeList: List{"db.c.a..b"}}, `"db.c.a..b" must be`},
+		{"unknown scope", Config{CaptureScope: "cluster"}, `capture.scope: unknown capture scope "cluster"`},
+		{"database scope without target", Config{CaptureScope: ScopeDatabase}, `capture.target: capture.scope database needs the database name, got ""`},
+		{"collection scope with a database", Config{CaptureScope: ScopeCollection, CaptureTarget: "shop"}, `capture.target: capture.scope collection needs db.collection, got "shop"`},
+		{"target without scope", Config{CaptureTarget: "shop"}, "capture.target: has no effect with capture.scope deployment"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := c.cfg.Validate()
