@@ -8,9 +8,10 @@
 // accepts the Java class names users already have (Debezium's
 // ExtractNewRecordState, Apache Kafka's RegexRouter, Filter, ReplaceField,
 // MaskField, InsertField, ValueToKey, ExtractField, TimestampConverter, Cast,
-// with their $Key/$Value variants, and the predicates TopicNameMatches,
-// RecordIsTombstone and HasHeaderKey). Configuration errors name the exact
-// key. Keys reports which keys of a connector configuration belong to the
+// with their $Key/$Value variants; also TimestampRouter, DropHeaders,
+// HoistField, SetSchemaMetadata and Flatten) and the predicates
+// TopicNameMatches, RecordIsTombstone and HasHeaderKey. Configuration
+// errors name the exact key. Keys reports which keys of a connector configuration belong to the
 // transforms, so that the runtime's validation can flag the others.
 //
 // Behaviour follows the Java implementations, including on schemaless
@@ -18,5 +19,12 @@
 // a transform returns keep=false to drop a record (a Java SMT returning
 // null). Transforms never modify their input: structs, maps and header
 // slices are copied before they are changed, so a record may be shared.
-// Transforms hold no per-record state and are safe for concurrent use.
+// Transforms hold no per-record state and are safe for concurrent use;
+// each caches the output schema it builds per input schema pointer, so
+// records of one writer schema share one output schema.
+//
+// ExtractNewRecordState follows Debezium 3: delete.tombstone.handling.mode
+// defaults to tombstone; the legacy drop.tombstones and
+// delete.handling.mode are honoured when that option is unset and one of
+// them is set, as Debezium 2.5-2.7 did.
 package transform

@@ -160,3 +160,117 @@ func (t *setSchemaMetadata) Apply(r sink.Record) (sink.Record, bool, error) {
 	t.side.set(&r, ns, v)
 	return r, true, nil
 }
+
+// flatten is Kafka's Flatten: nested structs (or maps) become top-level
+// fields named by their path joined with delimiter. A field under an
+// optional struct becomes optional; arrays and maps of a schema are kept
+// whole.
+type flatten struct {
+	side      side
+	delimiter string
+	schemas   schemaCache[*event.Schema]
+}
+
+func init() {
+	transformClasses[kafkaPkg+"Flatten$Key"] = func(c *conf) (Transform, error) { return newFlatten(c, onKey) }
+	transformClasses[kafkaPkg+"Flatten$Value"] = func(c *conf) (Transform, error) { return newFlatten(c, onValue) }
+}
+
+func newFlatten(c *conf, s side) (Transform, error) {
+	return &flatten{side: s, delimiter: c.raw("delimiter", ".")}, nil
+}
+
+func (t *flatten) name(prefix, field string) string {
+	if prefix == "" {
+		return field
+	}
+	return prefix + t.delimiter + field
+}
+
+func (t *flatten) Apply(r sink.Record) (sink.Record, bool, error) {
+	const purpose = "flattening"
+	sc, v := t.side.get(&r)
+	if v == nil {
+		return r, true, nil
+	}
+	if sc == nil {
+		m, err := requireMap(v, purpose)
+		if err != nil {
+			return r, false, err
+		}
+		t.side.set(&r, nil, t.flatMap(nil, "", m))
+		return r, true, nil
+	}
+	st, err := requireStruct(v, purpose)
+	if err != nil {
+		return r, false, err
+	}
+	ns, err := t.schemas.get(sc, func() (*event.Schema, error) {
+		var fields []event.Field
+		if err := t.flatSchema(&fields, "", sc, sc.IsOptional(), nil); err != nil {
+			return nil, err
+		}
+		return structLike(sc, fields)
+	})
+	if err != nil {
+		return r, false, err
+	}
+	vals := make([]any, 0, ns.NumFields())
+	t.flatValues(&vals, st.Schema(), st)
+	t.side.set(&r, ns, event.NewStruct(ns, vals...))
+	return r, true, nil
+}
+
+func (t *flatten) flatMap(out []event.MapEntry, prefix string, m []event.MapEntry) []event.MapEntry {
+	for _, e := range m {
+		k := t.name(prefix, fmt.Sprint(e.Key))
+		if sub, ok := asMap(e.Value); ok {
+			out = t.flatMap(out, k, sub)
+			continue
+		}
+		out = append(out, event.MapEntry{Key: k, Value: e.Value})
+	}
+	return out
+}
+
+func (t *flatten) flatSchema(out *[]event.Field, prefix string, s *event.Schema, optional bool, parentDefault *event.Struct) error {
+	for i, f := range s.Fields() {
+		name := t.name(prefix, f.Name)
+		opt := optional || f.Schema.IsOptional()
+		def := f.Schema.Default()
+		if parentDefault != nil {
+			def = parentDefault.At(i)
+		}
+		if f.Schema.Type() == event.TypeStruct {
+			d, _ := def.(*event.Struct)
+			if err := t.flatSchema(out, name, f.Schema, opt, d); err != nil {
+				return err
+			}
+			continue
+		}
+		fs := f.Schema.WithDefault(def)
+		if opt && !fs.IsOptional() {
+			fs = fs.Optional()
+		}
+		*out = append(*out, event.NewField(name, fs))
+	}
+	return nil
+}
+
+func (t *flatten) flatValues(out *[]any, s *event.Schema, st *event.Struct) {
+	for i, f := range s.Fields() {
+		if f.Schema.Type() == event.TypeStruct {
+			var sub *event.Struct
+			if st != nil {
+				sub, _ = st.At(i).(*event.Struct)
+			}
+			t.flatValues(out, f.Schema, sub)
+			continue
+		}
+		var v any
+		if st != nil {
+			v = st.At(i)
+		}
+		*out = append(*out, v)
+	}
+}

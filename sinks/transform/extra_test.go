@@ -44,3 +44,17 @@ func TestExtraTransforms(t *testing.T) {
 		}
 	}
 }
+
+func TestFlatten(t *testing.T) {
+	inner := event.StructOf("addr", event.NewField("city", event.String()), event.NewField("zip", event.Int32().Optional()))
+	s := event.StructOf("row", event.NewField("id", event.Int32()), event.NewField("home", inner.Optional()), event.NewField("work", inner),
+		event.NewField("tags", event.Array(event.String())))
+	in := sink.Record{Topic: "t", ValueSchema: s, Value: event.NewStruct(s, int32(1), nil, event.NewStruct(inner, "Oslo", int32(150)), []any{"a"})}
+	runCases(t, "org.apache.kafka.connect.transforms.Flatten$Value", []tcase{
+		{name: "schema", in: in, keys: []string{"delimiter", "_"},
+			want: `topic=t key=-:null value=struct(row)<id:int32,home_city:string?,home_zip:int32?,work_city:string,work_zip:int32?,tags:array<string>>:{id=int32(1),home_city=null,home_zip=null,work_city="Oslo",work_zip=int32(150),tags=[]interface {}([a])}`},
+		{name: "schemaless", in: sink.Record{Topic: "t", Value: entries("a", entries("b", int64(1), "c", entries("d", nil)), "e", "x")},
+			want: `topic=t key=-:null value=-:map{a.b=int64(1),a.c.d=null,e="x"}`},
+		{name: "tombstone", in: sink.Record{Topic: "t"}, want: "topic=t key=-:null value=-:null"},
+	})
+}
