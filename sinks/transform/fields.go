@@ -181,6 +181,9 @@ func (t *maskField) mask(s *event.Schema, v any) (any, error) {
 	}
 	decimal := s != nil && s.Name() == event.LogicalDecimal
 	if t.hasRepl {
+		if decimal {
+			return maskDecimal(s, v, t.replacement)
+		}
 		return maskReplace(v, t.replacement)
 	}
 	switch v.(type) {
@@ -212,6 +215,28 @@ func (t *maskField) mask(s *event.Schema, v any) (any, error) {
 		return []event.MapEntry{}, nil
 	}
 	return nil, fmt.Errorf("cannot mask value of type: %s", javaClass(v))
+}
+
+// maskDecimal replaces a Decimal with repl, which (as Java's new
+// BigDecimal(repl) bound to the schema) must have the schema's scale.
+func maskDecimal(s *event.Schema, v any, repl string) (any, error) {
+	p, _ := s.Param(event.DecimalScaleParam)
+	scale, err := strconv.Atoi(p)
+	if err != nil {
+		return nil, fmt.Errorf("decimal schema has invalid scale %q", p)
+	}
+	whole, frac, _ := strings.Cut(repl, ".")
+	unscaled, ok := new(big.Int).SetString(whole+frac, 10)
+	if !ok || strings.ContainsAny(frac, "+-") || (whole == "" && frac == "") {
+		return nil, fmt.Errorf("unable to convert %s (java.math.BigDecimal) to number", repl)
+	}
+	if len(frac) != scale {
+		return nil, fmt.Errorf("replacement %s has scale %d, the Decimal schema %d", repl, len(frac), scale)
+	}
+	if _, isBig := v.(*big.Int); isBig {
+		return unscaled, nil
+	}
+	return event.DecimalBytes(unscaled), nil
 }
 
 func maskReplace(v any, repl string) (any, error) {

@@ -2,6 +2,7 @@ package transform
 
 import (
 	"fmt"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -288,6 +289,8 @@ func TestMaskField(t *testing.T) {
 		event.NewField("b", event.Boolean()), event.NewField("d", event.Float64().Optional()),
 		event.NewField("ts", event.Timestamp()), event.NewField("keep", event.String()))
 	in := sink.Record{Topic: "t", ValueSchema: s, Value: event.NewStruct(s, int32(5), "secret", true, nil, int64(99), "k")}
+	ds := event.StructOf("money", event.NewField("amount", event.Decimal(2)))
+	dec := sink.Record{Topic: "t", ValueSchema: ds, Value: event.NewStruct(ds, event.DecimalBytes(big.NewInt(12345)))}
 	cases := []tcase{
 		{name: "empty values", in: in, keys: []string{"fields", "i,s,b,d,ts"},
 			want: "topic=t key=-:null value=struct(row)<i:int32,s:string,b:boolean,d:float64?,ts:int64(org.apache.kafka.connect.data.Timestamp),keep:string>:{i=int32(0),s=\"\",b=bool(false),d=null,ts=int64(0),keep=\"k\"}"},
@@ -297,6 +300,12 @@ func TestMaskField(t *testing.T) {
 			error: "unable to convert *** (java.lang.Integer) to number"},
 		{name: "replacement on boolean", in: in, keys: []string{"fields", "b", "replacement", "x"},
 			error: "cannot mask value of type java.lang.Boolean with custom replacement"},
+		{name: "decimal", in: dec, keys: []string{"fields", "amount"},
+			want: "topic=t key=-:null value=struct(money)<amount:bytes(org.apache.kafka.connect.data.Decimal)>:{amount=bytes[0]}"},
+		{name: "decimal replacement", in: dec, keys: []string{"fields", "amount", "replacement", "-1.00"},
+			want: "topic=t key=-:null value=struct(money)<amount:bytes(org.apache.kafka.connect.data.Decimal)>:{amount=bytes[156]}"},
+		{name: "decimal replacement with another scale", in: dec, keys: []string{"fields", "amount", "replacement", "1"},
+			error: "replacement 1 has scale 0, the Decimal schema 2"},
 		{name: "schemaless", in: sink.Record{Topic: "t", Value: entries("n", int64(7), "s", "pw", "f", 1.5)}, keys: []string{"fields", "n,s,f,missing"},
 			want: "topic=t key=-:null value=-:map{n=int64(0),s=\"\",f=float64(0),missing=null}"},
 	}
