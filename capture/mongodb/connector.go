@@ -58,6 +58,9 @@ type Options struct {
 	Logger      *slog.Logger
 	Registerer  prometheus.Registerer // unused for now; may be nil
 	Start       event.Position        // last saved position (nil on first start)
+	// DiscoveryInterval is how often a source without Tables looks for
+	// new collections while streaming (0: DefaultDiscoveryInterval).
+	DiscoveryInterval time.Duration
 	// Now, when set, replaces time.Now for the event and source timestamps
 	// (tests).
 	Now func() time.Time
@@ -163,7 +166,13 @@ func (s *Source) run(ctx context.Context, emit func(context.Context, event.Batch
 		return fmt.Errorf("mongodb: ping: %w", err)
 	}
 	colls := s.colls
+	var listedAfter *clusterTime // before the listing: new collections start there
 	if len(colls) == 0 {
+		t, err := currentClusterTime(ctx, client)
+		if err != nil {
+			return err
+		}
+		listedAfter = &t
 		if colls, err = listCollections(ctx, client, s.filter); err != nil {
 			return err
 		}
@@ -195,7 +204,7 @@ func (s *Source) run(ctx context.Context, emit func(context.Context, event.Batch
 				return nil
 			}
 		}
-		err := s.stream(ctx, client, conv, colls, pos, emit)
+		err := s.stream(ctx, client, conv, colls, listedAfter, pos, emit)
 		if !errors.Is(err, ErrHistoryLost) || s.cfg.SnapshotMode != SnapshotWhenNeeded || ctx.Err() != nil {
 			return err
 		}
@@ -349,6 +358,56 @@ type streamed struct {
 	ns    namespace
 	raw   bson.Raw
 	token bson.Raw
+	start *clusterTime // set (alone) for a collection found while streaming
+}
+
+// DefaultDiscoveryInterval is how often a source without a tables list
+// looks for new collections while streaming.
+const DefaultDiscoveryInterval = 10 * time.Second
+
+// discover lists the collections every Options.DiscoveryInterval and
+// starts a change stream for each new one the filters capture. A
+// collection missing from one listing was created after the cluster time
+// taken before that listing, so its stream starts there and misses
+// nothing; no snapshot is needed. The start time is handed to the emitting
+// goroutine (and so into positions) before any of its events.
+func (s *Source) discover(ctx context.Context, client *mongo.Client, prev clusterTime, known map[string]bool, ch chan<- streamed, start func(namespace, clusterTime)) error {
+	every := s.opts.DiscoveryInterval
+	if every <= 0 {
+		every = DefaultDiscoveryInterval
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		now, err := currentClusterTime(ctx, client)
+		if err != nil {
+			return err
+		}
+		found, err := listCollections(ctx, client, s.filter)
+		if err != nil {
+			return err
+		}
+		for _, ns := range found {
+			if known[ns.String()] {
+				continue
+			}
+			known[ns.String()] = true
+			s.log.Info("mongodb new collection", "table", ns.String())
+			from := prev
+			select {
+			case ch <- streamed{ns: ns, start: &from}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			start(ns, from)
+		}
+		prev = now
+	}
 }
 
 // stream watches every collection (one change stream each: the stand-in
@@ -356,15 +415,25 @@ type streamed struct {
 // the order they arrive. Each event's position holds every collection's
 // last token handed on, so an acknowledged position resumes each stream
 // right after its last acknowledged event.
-func (s *Source) stream(ctx context.Context, client *mongo.Client, conv *converter, colls []namespace, pos position, emit func(context.Context, event.Batch) error) error {
+func (s *Source) stream(ctx context.Context, client *mongo.Client, conv *converter, colls []namespace, listedAfter *clusterTime, pos position, emit func(context.Context, event.Batch) error) error {
 	g, gctx := errgroup.WithContext(ctx)
 	ch := make(chan streamed, s.cfg.MaxBatchSize)
+	known := map[string]bool{}
 	for _, ns := range colls {
 		tok, err := pos.token(ns.String())
 		if err != nil {
 			return err
 		}
-		g.Go(func() error { return s.watch(gctx, client, ns, tok, pos.Start, ch) })
+		known[ns.String()] = true
+		start := pos.startOf(ns.String())
+		g.Go(func() error { return s.watch(gctx, client, ns, tok, start, ch) })
+	}
+	if listedAfter != nil {
+		g.Go(func() error {
+			return s.discover(gctx, client, *listedAfter, known, ch, func(ns namespace, start clusterTime) {
+				g.Go(func() error { return s.watch(gctx, client, ns, nil, start, ch) })
+			})
+		})
 	}
 	var beat <-chan time.Time
 	if s.cfg.HeartbeatIntervalMs > 0 {
@@ -402,7 +471,11 @@ func (s *Source) stream(ctx context.Context, client *mongo.Client, conv *convert
 			}
 			batch := make(event.Batch, 0, len(msgs))
 			for _, m := range msgs {
-				if m.raw == nil { // a post-batch resume token: no event
+				switch {
+				case m.start != nil: // a collection found while streaming
+					pos.setStart(m.ns.String(), *m.start)
+					continue
+				case m.raw == nil: // a post-batch resume token: no event
 					pos.setToken(m.ns.String(), m.token)
 					continue
 				}

@@ -32,10 +32,14 @@ const positionVersion = 1
 // the initial snapshot was under way and lists the collections completely
 // read: a restart reads the others again from their start.
 type position struct {
-	V        int               `json:"v"`
-	Start    clusterTime       `json:"start"`
-	Tokens   map[string]string `json:"tokens,omitempty"`
-	Snapshot *snapshotState    `json:"snapshot,omitempty"`
+	V      int               `json:"v"`
+	Start  clusterTime       `json:"start"`
+	Tokens map[string]string `json:"tokens,omitempty"`
+	// Starts holds, for collections found while streaming, the cluster
+	// time their stream starts from (instead of start) until they have a
+	// token.
+	Starts   map[string]clusterTime `json:"starts,omitempty"`
+	Snapshot *snapshotState         `json:"snapshot,omitempty"`
 }
 
 type clusterTime struct {
@@ -65,10 +69,32 @@ func (p position) clone() position {
 			q.Tokens[k] = v
 		}
 	}
+	if p.Starts != nil {
+		q.Starts = make(map[string]clusterTime, len(p.Starts))
+		for k, v := range p.Starts {
+			q.Starts[k] = v
+		}
+	}
 	if p.Snapshot != nil {
 		q.Snapshot = &snapshotState{Done: slices.Clone(p.Snapshot.Done)}
 	}
 	return q
+}
+
+// startOf returns the cluster time the stream of ns starts from when it
+// has no token.
+func (p position) startOf(ns string) clusterTime {
+	if t, ok := p.Starts[ns]; ok {
+		return t
+	}
+	return p.Start
+}
+
+func (p *position) setStart(ns string, t clusterTime) {
+	if p.Starts == nil {
+		p.Starts = map[string]clusterTime{}
+	}
+	p.Starts[ns] = t
 }
 
 // encode returns the opaque event.Position for p.
