@@ -523,6 +523,10 @@ func FuzzParse(f *testing.F) {
 	f.Add("r", "org.apache.kafka.connect.transforms.RegexRouter", "replacement", "$1${x}\\", "p", "org.apache.kafka.connect.transforms.predicates.HasHeaderKey", "name", "")
 	f.Add("c", "org.apache.kafka.connect.transforms.Cast$Value", "spec", "a:int8,b:string", "", "", "", "")
 	f.Add("t", "org.apache.kafka.connect.transforms.TimestampConverter$Value", "format", "yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "", "", "", "")
+	f.Add("u", "io.debezium.transforms.ExtractNewRecordState", "route.by.field", "name", "p", "org.apache.kafka.connect.transforms.predicates.RecordIsTombstone", "", "")
+	f.Add("f", "org.apache.kafka.connect.transforms.Flatten$Value", "delimiter", "_", "", "", "", "")
+	f.Add("m", "org.apache.kafka.connect.transforms.MaskField$Value", "fields", "id,name", "", "", "", "")
+	f.Add("s", "org.apache.kafka.connect.transforms.SetSchemaMetadata$Value", "schema.name", "x", "", "", "", "")
 	f.Fuzz(func(t *testing.T, alias, class, key, val, pred, pclass, pkey, pval string) {
 		cfg := map[string]string{
 			"transforms":                           alias,
