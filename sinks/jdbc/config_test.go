@@ -1,9 +1,11 @@
 package jdbc
 
 import (
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -133,3 +135,53 @@ func TestOpenURLs(t *testing.T) {
 }
 
 func bigInt(v int64) *big.Int { return big.NewInt(v) }
+
+func TestTimestampConversion(t *testing.T) {
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2024, 7, 1, 10, 0, 0, 123_000_000, time.UTC)
+	cases := []struct {
+		d    dialectKind
+		tz   *time.Location
+		typ  colType
+		in   any
+		want string
+	}{
+		// Connect Timestamp is an instant: shown in db.timezone where the
+		// column has no time zone.
+		{mariadb, paris, colType{kind: kTimestamp, unit: time.Millisecond}, at.UnixMilli(), "2024-07-01 12:00:00.123"},
+		{mariadb, time.UTC, colType{kind: kTimestamp, unit: time.Millisecond}, at.UnixMilli(), "2024-07-01 10:00:00.123"},
+		{sqliteDB, paris, colType{kind: kTimestamp, unit: time.Millisecond}, at.UnixMilli(), "2024-07-01 12:00:00.123+02:00"},
+		// Debezium's local timestamps are wall clocks: never shifted.
+		{mariadb, paris, colType{kind: kLocalTS, unit: time.Microsecond}, at.UnixMicro(), "2024-07-01 10:00:00.123"},
+		{mariadb, paris, colType{kind: kZonedTS}, "2024-07-01T10:00:00Z", "2024-07-01 12:00:00"},
+		{mariadb, paris, colType{kind: kDate}, int32(19905), "2024-07-01"},
+		{mariadb, paris, colType{kind: kTime, unit: time.Millisecond}, int32(3_723_004), "01:02:03.004000"},
+		{mariadb, paris, colType{kind: kLocalTS, unit: time.Microsecond}, int64(-1), "1969-12-31 23:59:59.999999"},
+	}
+	for _, c := range cases {
+		got, err := converter{d: c.d, tz: c.tz}.value(c.typ, nil, c.in)
+		if err != nil || fmt.Sprint(got) != c.want {
+			t.Errorf("%v %v %v: got %v, %v; want %s", c.d, c.tz, c.in, got, err, c.want)
+		}
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add("upsert", "record_key", "a,b", "true", "${topic}", "100", "UTC", "always")
+	f.Add("insert", "kafka", "", "false", "x.${topic}", "1", "Europe/Paris", "never")
+	f.Fuzz(func(t *testing.T, mode, pk, fields, del, format, batch, tz, quote string) {
+		c, err := ParseConfig(map[string]string{"connection.url": "jdbc:sqlite:/tmp/f.db", "insert.mode": mode, "pk.mode": pk,
+			"pk.fields": fields, "delete.enabled": del, "table.name.format": format, "batch.size": batch, "db.timezone": tz,
+			"quote.sql.identifiers": quote})
+		if err != nil {
+			return
+		}
+		if c.Validate() != nil || c.BatchSize < 1 || c.DBTimezone == nil {
+			t.Fatalf("accepted config does not validate: %+v", c)
+		}
+		(&Sink{cfg: c}).tableFor("topic.with.dots")
+	})
+}

@@ -227,6 +227,11 @@ func isDataError(d dialectKind, err error) bool {
 	if errors.As(err, &pe) {
 		return strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "23")
 	}
+	if d == postgres && strings.Contains(err.Error(), "failed to encode args[") {
+		// pgx refused a value for the parameter's type before sending
+		// (its error type is unexported).
+		return true
+	}
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
 		switch me.Number {

@@ -176,3 +176,34 @@ func TestConnectionForms(t *testing.T) {
 		t.Errorf("New with a wrong password: %v", err)
 	}
 }
+
+// TestRefusedValue: a value the column type refuses (invalid JSON for a
+// jsonb / JSON column) comes back as a RecordError for that record.
+func TestRefusedValue(t *testing.T) {
+	vs := event.StructOf("v", event.NewField("id", event.Int32()), event.NewField("doc", event.String().WithName(nameJSON).Optional()))
+	for _, tg := range targets()[:2] { // SQLite stores any text
+		t.Run(tg.name, func(t *testing.T) {
+			s := newSink(t, tg, nil)
+			topic := uniqueTopic("json")
+			dropTable(t, s, topic)
+			rec := func(off int64, id int32, doc string) sink.Record {
+				return sink.Record{Topic: topic, Offset: off, KeySchema: keySchema, Key: event.NewStruct(keySchema, id),
+					ValueSchema: vs, Value: event.NewStruct(vs, id, doc)}
+			}
+			if err := s.Put(t.Context(), []sink.Record{rec(1, 1, `{"a":1}`), rec(2, 2, `not json`), rec(3, 3, `[]`)}); err != nil {
+				t.Fatal(err)
+			}
+			err := s.Flush(t.Context())
+			re, ok := err.(*sink.RecordError)
+			if !ok || re.Record.Offset != 2 {
+				t.Fatalf("Flush error = %v, want a RecordError for offset 2", err)
+			}
+			if err := s.Flush(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := readAll(t, s, s.ident(topic), "id"), []string{"1", "3"}; !slices.Equal(got, want) {
+				t.Fatalf("rows = %q, want %q", got, want)
+			}
+		})
+	}
+}

@@ -134,7 +134,15 @@ func (s *Sink) ensure(ctx context.Context, id tableID, sets []*colSet) error {
 			continue
 		}
 		if tb.cols == nil && cs.del {
-			continue // deleting from a missing table deletes nothing
+			// Deleting from a missing table deletes nothing; but another
+			// task may have created it since we looked.
+			cols, err := s.describe(ctx, id)
+			if err != nil {
+				return err
+			}
+			if tb.cols = cols; cols == nil {
+				continue
+			}
 		}
 		if tb.cols == nil {
 			if err := s.create(ctx, id, cs); err != nil {

@@ -299,6 +299,16 @@ func (t colType) family() family {
 	return famText
 }
 
+// textBound reports whether the sink binds values of t as text for the
+// server to parse (Postgres).
+func (t colType) textBound() bool {
+	switch t.kind {
+	case kDecimal, kVarDec, kTime, kZonedTime, kJSON, kComplex, kUUID:
+		return true
+	}
+	return false
+}
+
 func (t colType) intBytes() int {
 	switch t.kind {
 	case kInt8:

@@ -25,6 +25,8 @@ func (s *Sink) Flush(ctx context.Context) error {
 		return nil
 	}
 	if !isDataError(s.d, err) {
+		// The tables may have changed under the sink: look again next time.
+		clear(s.tables)
 		return fmt.Errorf("jdbc sink: write batch: %w", err)
 	}
 	s.log.DebugContext(ctx, "jdbc sink: batch refused, retrying row by row", "error", err)
@@ -81,6 +83,9 @@ func (s *Sink) prepareTables(ctx context.Context, ops []op) error {
 		// deletes from it are skipped.
 		ss := sets[id]
 		if err := s.ensure(ctx, id, ss); err != nil {
+			// Another task may have changed the table meanwhile: describe
+			// it again on the retry.
+			delete(s.tables, id)
 			return fmt.Errorf("jdbc sink: %w", err)
 		}
 	}
@@ -204,6 +209,11 @@ func (s *Sink) insertSQL(t tableID, cs *colSet, rows int, upsert bool) string {
 				b.WriteString(", ")
 			}
 			s.d.placeholder(&b, i+1)
+			if c.typ.textBound() {
+				// Parsed by the server, so a bad value is a data error
+				// (SQLSTATE 22…) naming the row, not a client encode error.
+				b.WriteString("::TEXT[]")
+			}
 			b.WriteString("::" + sqlType(s.d, c.typ, c.pk) + "[]")
 		}
 		b.WriteByte(')')
