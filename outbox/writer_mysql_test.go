@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/go-mysql-org/go-mysql/driver" // database/sql driver "mysql"
+	_ "github.com/go-sql-driver/mysql" // database/sql driver "mysql"
 
 	"github.com/sluice-cdc/sluice/internal/testenv"
 )
@@ -26,7 +26,7 @@ func mysqlDSN(t *testing.T, raw, db string) string {
 		t.Fatalf("SLUICE_MYSQL_URL: %v", err)
 	}
 	pw, _ := u.User.Password()
-	return fmt.Sprintf("%s:%s@%s/%s", u.User.Username(), pw, u.Host, db)
+	return fmt.Sprintf("%s:%s@tcp(%s)/%s", u.User.Username(), pw, u.Host, db)
 }
 
 // mysqlDB creates a database holding the migration's outbox table (applied
