@@ -185,3 +185,17 @@ func FuzzParseConfig(f *testing.F) {
 		(&Sink{cfg: c}).tableFor("topic.with.dots")
 	})
 }
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"jdbc:postgresql://h:5432/db?user=a&password=secret": "jdbc:postgresql://h:5432/db?password=xxxxx&user=a",
+		"postgres://a:secret@h/db":                           "postgres://a:xxxxx@h/db",
+		"mysql://a:secret@h:1/db":                            "mysql://a:xxxxx@h:1/db",
+		"a:secret@tcp(h:3306)/db":                            "…@tcp(h:3306)/db",
+		"jdbc:sqlite:/tmp/x.db":                              "jdbc:sqlite:/tmp/x.db",
+	} {
+		if got := redact(in); got != want {
+			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -73,17 +73,43 @@ func open(rawURL, user, password string) (*sql.DB, dialectKind, error) {
 	return nil, 0, fmt.Errorf("connection.url: unsupported url %q (want jdbc:postgresql:, jdbc:mysql:, jdbc:mariadb:, jdbc:sqlite: or a native dsn)", redact(rawURL))
 }
 
+// redact hides the password of a URL (userinfo or password parameter) for
+// error messages.
 func redact(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		u.User = url.User(u.User.Username())
-		q := u.Query()
-		if q.Has("password") {
-			q.Set("password", "xxxxx")
-			u.RawQuery = q.Encode()
+	prefix := ""
+	if rest, ok := strings.CutPrefix(s, "jdbc:"); ok {
+		if kind, tail, ok := strings.Cut(rest, ":"); ok {
+			prefix, s = "jdbc:", kind+":"+tail
 		}
-		return u.String()
 	}
-	return s
+	u, err := url.Parse(s)
+	if err != nil || u.Opaque != "" {
+		if i := strings.Index(s, "@"); i > 0 {
+			return prefix + "…" + s[i:] // native MySQL DSN: user:pass@tcp(…)
+		}
+		return prefix + s
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return prefix + u.String()
+}
+
+// jdbcPostgresParams maps the PgJDBC parameters pgx understands (under
+// its own name); other JDBC parameters are dropped, as pgx would send them
+// to the server as settings.
+var jdbcPostgresParams = map[string]string{
+	"sslmode": "sslmode", "sslrootcert": "sslrootcert", "sslcert": "sslcert", "sslkey": "sslkey",
+	"sslpassword": "sslpassword", "connectTimeout": "connect_timeout", "connect_timeout": "connect_timeout",
+	"ApplicationName": "application_name", "application_name": "application_name",
+	"currentSchema": "search_path", "options": "options", "targetServerType": "target_session_attrs",
 }
 
 func openPostgres(dsn, user, password string, jdbc bool) (*sql.DB, dialectKind, error) {
@@ -98,16 +124,19 @@ func openPostgres(dsn, user, password string, jdbc bool) (*sql.DB, dialectKind, 
 			if v := q.Get("password"); v != "" && password == "" {
 				password = v
 			}
-			q.Del("user")
-			q.Del("password")
-			if q.Get("ssl") == "true" && q.Get("sslmode") == "" {
-				q.Set("sslmode", "require")
+			out := url.Values{}
+			for k, vs := range q {
+				if name, ok := jdbcPostgresParams[k]; ok && len(vs) > 0 {
+					out.Set(name, vs[0])
+				}
 			}
-			q.Del("ssl")
-			if q.Get("sslmode") == "" {
-				q.Set("sslmode", "prefer")
+			if q.Get("ssl") == "true" && out.Get("sslmode") == "" {
+				out.Set("sslmode", "require")
 			}
-			u.RawQuery = q.Encode()
+			if out.Get("target_session_attrs") == "master" || out.Get("target_session_attrs") == "primary" {
+				out.Set("target_session_attrs", "read-write")
+			}
+			u.RawQuery = out.Encode()
 			dsn = u.String()
 		}
 	}

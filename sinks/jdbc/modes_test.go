@@ -156,7 +156,7 @@ func TestConnectionForms(t *testing.T) {
 	myPass, _ := my.User.Password()
 	cases := []map[string]string{
 		{"connection.url": fmt.Sprintf("jdbc:postgresql://%s%s?sslmode=disable", pg.Host, pg.Path), "connection.user": pg.User.Username(), "connection.password": pgPass},
-		{"connection.url": fmt.Sprintf("jdbc:postgresql://%s%s?user=%s&password=%s&sslmode=disable", pg.Host, pg.Path, pg.User.Username(), pgPass)},
+		{"connection.url": fmt.Sprintf("jdbc:postgresql://%s%s?user=%s&password=%s&sslmode=disable&ApplicationName=sluice&loggerLevel=OFF", pg.Host, pg.Path, pg.User.Username(), pgPass)},
 		{"connection.url": fmt.Sprintf("host=%s port=%s dbname=%s sslmode=disable", pg.Hostname(), pg.Port(), strings.TrimPrefix(pg.Path, "/")), "connection.user": pg.User.Username(), "connection.password": pgPass},
 		{"connection.url": fmt.Sprintf("jdbc:mysql://%s%s", my.Host, my.Path), "connection.user": my.User.Username(), "connection.password": myPass},
 		{"connection.url": fmt.Sprintf("%s:%s@tcp(%s)%s", my.User.Username(), myPass, my.Host, my.Path)},
@@ -172,8 +172,11 @@ func TestConnectionForms(t *testing.T) {
 	}
 	// Wrong password: New fails and does not print it.
 	bad := map[string]string{"connection.url": fmt.Sprintf("jdbc:postgresql://%s%s?sslmode=disable", pg.Host, pg.Path), "connection.user": pg.User.Username(), "connection.password": "wrong-secret"}
-	if _, err := New(t.Context(), bad); err == nil || strings.Contains(err.Error(), "wrong-secret") {
-		t.Errorf("New with a wrong password: %v", err)
+	bad2 := map[string]string{"connection.url": fmt.Sprintf("jdbc:postgresql://%s%s?sslmode=disable&user=%s&password=wrong-secret&loggerLevel=OFF", pg.Host, pg.Path, pg.User.Username())}
+	for _, c := range []map[string]string{bad, bad2} {
+		if _, err := New(t.Context(), c); err == nil || strings.Contains(err.Error(), "wrong-secret") {
+			t.Errorf("New with a wrong password: %v", err)
+		}
 	}
 }
 
