@@ -199,3 +199,18 @@ func TestRedact(t *testing.T) {
 		}
 	}
 }
+
+func TestFitBytes(t *testing.T) {
+	big := strings.Repeat("x", 1<<20)
+	ops := make([]op, 10)
+	for i := range ops {
+		ops[i].vals = []any{int64(i), big}
+	}
+	if got := fitBytes(ops); got != 3 {
+		t.Errorf("fitBytes(10 rows of 1 MiB) = %d, want 3", got)
+	}
+	ops[0].vals = []any{strings.Repeat("y", 8<<20)}
+	if got := fitBytes(ops[:1]); got != 1 {
+		t.Errorf("fitBytes(one 8 MiB row) = %d, want 1", got)
+	}
+}

@@ -180,7 +180,8 @@ func TestWrite(t *testing.T) {
 			for _, tc := range cases {
 				for _, raw := range []bool{false, true} {
 					t.Run(fmt.Sprintf("%s/raw=%v", tc.name, raw), func(t *testing.T) {
-						s := newSink(t, tg, nil)
+						// batch.size 2: the statements are split.
+						s := newSink(t, tg, map[string]string{"batch.size": "2"})
 						topic := uniqueTopic("w")
 						dropTable(t, s, topic)
 						b := &recBuilder{topic: topic, raw: raw}

@@ -149,6 +149,9 @@ func (s *Sink) writeRun(ctx context.Context, tx *sql.Tx, run []op) error {
 	}
 	for len(run) > 0 {
 		n := min(per, len(run))
+		if n > 1 {
+			n = fitBytes(run[:n])
+		}
 		chunk := run[:n]
 		run = run[n:]
 		var query string
@@ -338,4 +341,29 @@ func (s *Sink) deleteSQL(t tableID, cs *colSet, rows int) string {
 		b.WriteByte(')')
 	}
 	return b.String()
+}
+
+// maxStatementBytes bounds the values of one statement, well under
+// MariaDB's default max_allowed_packet (16 MiB).
+const maxStatementBytes = 4 << 20
+
+// fitBytes returns how many of ops (at least one) fit maxStatementBytes.
+func fitBytes(ops []op) int {
+	size := 0
+	for i, o := range ops {
+		for _, v := range o.vals {
+			switch x := v.(type) {
+			case string:
+				size += len(x) + 8
+			case []byte:
+				size += 2*len(x) + 8 // hex when interpolated
+			default:
+				size += 16
+			}
+		}
+		if size > maxStatementBytes && i > 0 {
+			return i
+		}
+	}
+	return len(ops)
 }
