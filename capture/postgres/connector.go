@@ -39,6 +39,12 @@ type Options struct {
 	Logger      *slog.Logger          // nil discards
 	Registerer  prometheus.Registerer // may be nil
 	Start       event.Position        // last saved position (nil on first start)
+	// AwaitSnapshotAck makes the source stream only once the snapshot's
+	// end position is acked (saved): a crash after Kafka took stream events
+	// but before that save would otherwise resume the snapshot, whose reads
+	// would then follow newer changes of the same rows in Kafka. The caller
+	// must ack what it saves (the daemon does).
+	AwaitSnapshotAck bool
 }
 
 // Source is the PostgreSQL change-data-capture source.
@@ -53,11 +59,12 @@ type Source struct {
 	metrics  *metrics
 
 	mu          sync.Mutex
-	acked       position // highest acked
-	lastEmitted position // last position handed to emit
-	idle        uint64   // LSN confirmable when everything emitted is acked
-	flushed     uint64   // LSN last confirmed to Postgres
-	snapDone    bool     // a snapshot ran (or was not needed) in this process
+	acked       position      // highest acked
+	ackedCh     chan struct{} // closed (and replaced) when acked advances
+	lastEmitted position      // last position handed to emit
+	idle        uint64        // LSN confirmable when everything emitted is acked
+	flushed     uint64        // LSN last confirmed to Postgres
+	snapDone    bool          // a snapshot ran (or was not needed) in this process
 	resumeFrom  *position
 	stamp       *dedupStamp // filter carried on stream positions (resume.go)
 }
@@ -84,7 +91,7 @@ func New(cfg Config, opts Options) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Source{cfg: cfg, opts: opts, typeOpts: to, tables: tf, log: opts.Logger}
+	s := &Source{cfg: cfg, opts: opts, typeOpts: to, tables: tf, log: opts.Logger, ackedCh: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -133,8 +140,28 @@ func (s *Source) Ack(_ context.Context, pos event.Position) error {
 	defer s.mu.Unlock()
 	if p.after(s.acked) {
 		s.acked = p
+		close(s.ackedCh)
+		s.ackedCh = make(chan struct{})
 	}
 	return nil
+}
+
+// waitAcked blocks until a position at or after p is acked, that is saved
+// by the caller (see [Source.Ack]), or ctx ends.
+func (s *Source) waitAcked(ctx context.Context, p position) error {
+	for {
+		s.mu.Lock()
+		ok, ch := !p.after(s.acked), s.ackedCh
+		s.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
 }
 
 // confirmable returns the LSN that may be confirmed to Postgres now, never
@@ -716,6 +743,11 @@ func (s *Source) session(ctx context.Context, emit func(context.Context, event.B
 		if s.cfg.SnapshotMode == SnapshotInitialOnly {
 			return nil
 		}
+		if s.opts.AwaitSnapshotAck {
+			if err := s.waitAcked(ctx, done); err != nil {
+				return err
+			}
+		}
 	}
 	s.mu.Lock()
 	s.snapDone = true
@@ -890,6 +922,11 @@ func (s *Source) snapshot(ctx context.Context, emit func(context.Context, event.
 			}
 		}
 	} else {
+		// Nothing read: a mark carries the snapshot's end, so that it is
+		// saved before streaming starts (Options.AwaitSnapshotAck).
+		if err := s.emitBatch(ctx, emit, event.Batch{{Position: done.encode()}}, done); err != nil {
+			return position{}, err
+		}
 		s.setIdle(consistent)
 	}
 	return done, nil

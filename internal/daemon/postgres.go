@@ -18,6 +18,8 @@ func newPostgres(cfg SourceConfig, p SourceParams) (Source, error) {
 		Logger:      p.Logger,
 		Registerer:  p.Registerer,
 		Start:       p.Start,
+		// The pipeline acks every position it saved.
+		AwaitSnapshotAck: true,
 	})
 	if err != nil {
 		return nil, err

@@ -312,7 +312,8 @@ func checkOutbox(got []*kgo.Record, sent map[string]sentEvent, rolledBack map[st
 	return problems
 }
 
-// savedPosition returns the position offsets.json holds for a source.
+// savedPosition returns the position offsets.json holds for a source: the
+// runtime's source offset of the connector (key ["<source>",{partition}]).
 func savedPosition(dir, source string) string {
 	b, err := os.ReadFile(filepath.Join(dir, "offsets.json"))
 	if err != nil {
@@ -324,7 +325,12 @@ func savedPosition(dir, source string) string {
 	if json.Unmarshal(b, &f) != nil {
 		return ""
 	}
-	return string(f.Offsets[source])
+	for k, v := range f.Offsets {
+		if strings.HasPrefix(k, `["`+source+`",`) {
+			return string(v)
+		}
+	}
+	return ""
 }
 
 // waitOutboxSlot waits until the replication slot exists.
