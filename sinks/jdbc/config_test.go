@@ -2,6 +2,7 @@ package jdbc
 
 import (
 	"fmt"
+	"github.com/sluice-cdc/sluice/event"
 	"math/big"
 	"strings"
 	"testing"
@@ -212,5 +213,31 @@ func TestFitBytes(t *testing.T) {
 	ops[0].vals = []any{strings.Repeat("y", 8<<20)}
 	if got := fitBytes(ops[:1]); got != 1 {
 		t.Errorf("fitBytes(one 8 MiB row) = %d, want 1", got)
+	}
+}
+
+func TestConvertStructured(t *testing.T) {
+	vsd := event.StructOf(nameVariableScaleDecimal, event.NewField("scale", event.Int32()), event.NewField("value", event.Bytes()))
+	addr := event.StructOf("addr", event.NewField("city", event.String()), event.NewField("zip", event.Bytes().Optional()))
+	arr := event.Array(event.Int32())
+	cases := []struct {
+		s    *event.Schema
+		v    any
+		want string
+	}{
+		{vsd, event.NewStruct(vsd, int32(3), event.DecimalBytes(big.NewInt(-1500))), "-1.500"},
+		{addr, event.NewStruct(addr, "Paris", []byte("75")), `{"city":"Paris","zip":"NzU="}`},
+		{arr, []any{int32(1), int32(2)}, "[1,2]"},
+		{event.Map(event.String(), event.Int64()), []event.MapEntry{{Key: "b", Value: int64(2)}, {Key: "a", Value: int64(1)}}, `{"b":2,"a":1}`},
+	}
+	for _, c := range cases {
+		typ, err := typeOf(c.s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := converter{d: postgres, tz: time.UTC}.value(typ, c.s, c.v)
+		if err != nil || got != c.want {
+			t.Errorf("%v: got %v, %v; want %s", c.s, got, err, c.want)
+		}
 	}
 }

@@ -106,6 +106,28 @@ func TestPKModes(t *testing.T) {
 					t.Fatalf("rows = %q, want %q", got, want)
 				}
 			})
+			t.Run("composite key", func(t *testing.T) {
+				s := newSink(t, tg, nil)
+				topic := uniqueTopic("ck")
+				dropTable(t, s, topic)
+				ks := event.StructOf("k", event.NewField("region", event.String()), event.NewField("n", event.Int32()))
+				vs := event.StructOf("v", event.NewField("region", event.String()), event.NewField("n", event.Int32()),
+					event.NewField("note", event.String().Optional()))
+				var off int64
+				rec := func(region string, n int32, note string, del bool) sink.Record {
+					off++
+					r := sink.Record{Topic: topic, Offset: off, KeySchema: ks, Key: event.NewStruct(ks, region, n)}
+					if !del {
+						r.ValueSchema, r.Value = vs, event.NewStruct(vs, region, n, note)
+					}
+					return r
+				}
+				putFlush(t, s, rec("eu", 1, "a", false), rec("eu", 2, "b", false), rec("us", 1, "c", false), rec("us", 2, "d", false))
+				putFlush(t, s, rec("eu", 2, "", true), rec("us", 1, "", true), rec("eu", 1, "A", false))
+				if got, want := readAll(t, s, s.ident(topic), "region", "n", "note"), []string{"eu:1:A", "us:2:d"}; !slices.Equal(got, want) {
+					t.Fatalf("rows = %q, want %q", got, want)
+				}
+			})
 			t.Run("qualified name, quoting never", func(t *testing.T) {
 				qual := map[string]string{"postgres": "public", "mariadb": "sluice", "sqlite": "main"}[tg.name]
 				s := newSink(t, tg, map[string]string{"table.name.format": qual + ".T_${topic}", "quote.sql.identifiers": "never"})
