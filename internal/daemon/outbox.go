@@ -21,8 +21,9 @@ import (
 // same key, value and header converters as every other record; dropped
 // outbox events (deletes, updates, truncates) still advance the position.
 
-// validateOutbox checks a source's outbox block: the router keys, and that
-// the outbox table is captured.
+// validateOutbox checks a source's outbox block: the router keys, that the
+// outbox table is captured, and, on MySQL (which has no logical decoding
+// messages), that a table is named and no message prefix is.
 func validateOutbox(s SourceConfig) error {
 	if s.Outbox == nil {
 		return nil
@@ -31,6 +32,14 @@ func validateOutbox(s SourceConfig) error {
 	p.Merge("", s.Outbox.Validate())
 	if t := s.Outbox.Table; t != "" && len(s.Tables) > 0 && !contains(s.Tables, t) {
 		p.Addf("table", "outbox table %q is not captured: add it to tables", t)
+	}
+	if s.Kind() == MySQL {
+		if s.Outbox.Table == "" {
+			p.Addf("table", "required for a mysql source: the outbox table as database.table (migrations/002_outbox.mysql.sql)")
+		}
+		if mp := s.Outbox.MessagePrefix; mp != "" && mp != "-" {
+			p.Addf("message.prefix", "logical decoding messages exist on Postgres only; remove it for a mysql source")
+		}
 	}
 	return p.Err()
 }

@@ -91,3 +91,83 @@ func TestValidateOutbox(t *testing.T) {
 		t.Errorf("valid outbox block: %v", err)
 	}
 }
+
+// TestConvertOutboxMySQL routes a row of migrations/002_outbox.mysql.sql as
+// the MySQL source gives it: the source block has db and table (no
+// schema), the CHAR(36) id and the payload are strings, the DATETIME(6)
+// timestamp is a MicroTimestamp.
+func TestConvertOutboxMySQL(t *testing.T) {
+	rowSchema := event.StructOf("srv.shop.outbox.Value",
+		event.NewField("id", event.String()),
+		event.NewField("aggregatetype", event.String()),
+		event.NewField("aggregateid", event.String()),
+		event.NewField("type", event.String()),
+		event.NewField("payload", event.String().Optional()),
+		event.NewField("timestamp", event.Int64().WithName("io.debezium.time.MicroTimestamp").WithVersion(1)),
+		event.NewField("tracingspancontext", event.String().Optional()),
+	)
+	src := event.StructOf("io.debezium.connector.mysql.Source", event.NewField("db", event.String()), event.NewField("table", event.String()))
+	row := event.NewStruct(rowSchema, "0190f0a4-9c1e-7000-8000-000000000002", "Order", "order-7", "OrderCreated", `{"total":12,"sku":"A"}`, int64(1_700_000_000_123_456), nil)
+	insert := event.Event{Op: event.OpCreate, Topic: "srv.shop.outbox", After: row,
+		Source: event.NewStruct(src, "shop", "outbox"), Position: event.Position("p1"), TsMs: 5}
+	del := insert
+	del.Op, del.After, del.Before, del.Position = event.OpDelete, nil, row, event.Position("p2")
+
+	cfg := DefaultConfig()
+	cfg.Converters.Key.SchemasEnable = false
+	cfg.Converters.Value.SchemasEnable = false
+	c, err := newConverter(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := DefaultSourceConfig()
+	sc.Name, sc.Connector, sc.TopicPrefix, sc.URL = "my", "mysql", "srv", "mysql://localhost/shop"
+	sc.Outbox = &outbox.Config{Table: "shop.outbox", ExpandJSONPayload: true, FieldEventTimestamp: "timestamp",
+		FieldsAdditionalPlacement: "type:header:eventType"}
+	if c.outbox, err = newOutboxRouter(sc, nil); err != nil {
+		t.Fatal(err)
+	}
+	rec, handled, err := c.outbox.Route(&insert)
+	if err != nil || !handled || rec.TimestampMs != 1_700_000_000_123 {
+		t.Fatalf("Route = %+v, %v, %v; want timestamp 1700000000123", rec, handled, err)
+	}
+	segs, err := c.convert(context.Background(), event.Batch{insert, del})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The insert is routed, the delete dropped (its position a mark).
+	if len(segs) != 2 || len(segs[0].records) != 1 || string(segs[0].mark) != "p2" || len(segs[1].records) != 0 {
+		t.Fatalf("segments = %+v", segs)
+	}
+	r := segs[0].records[0]
+	if r.Topic != "outbox.event.Order" || string(r.Key) != `"order-7"` || string(r.Value) != `{"total":12,"sku":"A"}` {
+		t.Errorf("record %s key %s value %s", r.Topic, r.Key, r.Value)
+	}
+	var hs []string
+	for _, h := range r.Headers {
+		hs = append(hs, h.Key+"="+string(h.Value))
+	}
+	if got := strings.Join(hs, ","); got != "id=0190f0a4-9c1e-7000-8000-000000000002,eventType=OrderCreated" {
+		t.Errorf("headers %s", got)
+	}
+}
+
+func TestValidateOutboxMySQL(t *testing.T) {
+	s := DefaultSourceConfig()
+	s.Name, s.Connector, s.TopicPrefix, s.URL = "my", "mysql", "srv", "mysql://localhost/shop"
+	s.Tables = []string{"shop.orders", "shop.outbox"}
+	s.Outbox = &outbox.Config{MessagePrefix: "outbox"}
+	err := s.Validate()
+	if err == nil {
+		t.Fatal("no problem reported")
+	}
+	for _, want := range []string{"outbox.table: required for a mysql source", "outbox.message.prefix: logical decoding messages exist on Postgres only"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: want %q", err, want)
+		}
+	}
+	s.Outbox = &outbox.Config{Table: "shop.outbox"}
+	if err := s.Validate(); err != nil {
+		t.Errorf("valid outbox block: %v", err)
+	}
+}
