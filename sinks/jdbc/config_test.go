@@ -2,11 +2,12 @@ package jdbc
 
 import (
 	"fmt"
-	"github.com/sluice-cdc/sluice/event"
 	"math/big"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-cdc/sluice/event"
 )
 
 func TestParseConfig(t *testing.T) {

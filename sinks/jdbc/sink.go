@@ -134,6 +134,7 @@ func (s *Sink) Put(_ context.Context, recs []sink.Record) error {
 	for i := range recs {
 		o, skip, err := s.toOp(recs[i])
 		if err != nil {
+			clear(s.buf[start:])
 			s.buf = s.buf[:start]
 			return &sink.RecordError{Record: recs[i], Err: err}
 		}

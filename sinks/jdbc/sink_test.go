@@ -528,8 +528,8 @@ func TestConstraintViolation(t *testing.T) {
 			if !errors.As(err, &re) {
 				t.Fatalf("Flush error = %v, want a *sink.RecordError", err)
 			}
-			if re.Record.Offset != recs[1].Offset {
-				t.Fatalf("RecordError for offset %d, want %d", re.Record.Offset, recs[1].Offset)
+			if re.Record.Offset != recs[1].Offset || !strings.Contains(re.Error(), "table "+topic) {
+				t.Fatalf("RecordError %v for offset %d, want offset %d and table %s", re, re.Record.Offset, recs[1].Offset, topic)
 			}
 			if err := s.Flush(t.Context()); err != nil {
 				t.Fatal(err)

@@ -21,7 +21,7 @@ func (s *Sink) Flush(ctx context.Context) error {
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error { return s.writeBatch(ctx, tx, s.buf) })
 	if err == nil {
-		s.buf = s.buf[:0]
+		s.dropBuffered(len(s.buf))
 		return nil
 	}
 	if !isDataError(s.d, err) {
@@ -38,15 +38,22 @@ func (s *Sink) Flush(ctx context.Context) error {
 			continue
 		}
 		if isDataError(s.d, err) {
-			rec := s.buf[i].rec
-			s.buf = append(s.buf[:0], s.buf[i+1:]...)
-			return &sink.RecordError{Record: rec, Err: fmt.Errorf("table %s: %w", o[0].table, err)}
+			rec, table := s.buf[i].rec, s.buf[i].table
+			s.dropBuffered(i + 1)
+			return &sink.RecordError{Record: rec, Err: fmt.Errorf("table %s: %w", table, err)}
 		}
-		s.buf = append(s.buf[:0], s.buf[i:]...)
+		s.dropBuffered(i)
 		return fmt.Errorf("jdbc sink: write row: %w", err)
 	}
-	s.buf = s.buf[:0]
+	s.dropBuffered(len(s.buf))
 	return nil
+}
+
+// dropBuffered removes the first n buffered operations.
+func (s *Sink) dropBuffered(n int) {
+	k := copy(s.buf, s.buf[n:])
+	clear(s.buf[k:]) // release the records
+	s.buf = s.buf[:k]
 }
 
 func (s *Sink) inTx(ctx context.Context, f func(*sql.Tx) error) error {
