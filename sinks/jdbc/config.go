@@ -57,7 +57,7 @@ func ConfigKeys() []Key {
 		{"connection.user", "string", "", "user name; overrides one in the URL"},
 		{"connection.password", "password", "", "password; overrides one in the URL"},
 		{"insert.mode", "string", InsertModeInsert, "insert, upsert (idempotent; needs a primary key) or update"},
-		{"pk.mode", "string", PKModeNone, "none, kafka (__connect_topic, __connect_partition, __connect_offset), record_key or record_value"},
+		{"pk.mode", "string", PKModeNone, "none, kafka (__connect_topic, __connect_partition, __connect_offset: the record's original coordinates), record_key or record_value"},
 		{"pk.fields", "list", "", "primary key columns: with record_key the key fields (all when empty) or the column name of a primitive key (default __connect_key); with record_value the value fields (all when empty); with kafka three column names"},
 		{"delete.enabled", "boolean", "false", "delete rows on tombstones and Debezium op d records; needs pk.mode=record_key"},
 		{"auto.create", "boolean", "false", "create missing tables from the record schemas"},

@@ -161,6 +161,20 @@ func TestRecordErrorOnPut(t *testing.T) {
 	if s.Buffered() != 0 {
 		t.Fatalf("a failed Put buffered %d operations", s.Buffered())
 	}
+	// Debezium truncate and message records write nothing.
+	for _, op := range []string{"t", "m"} {
+		env := event.NewStruct(envSchema).Set("op", op).Set("source", event.NewStruct(sourceSchema, "db"))
+		r := sink.Record{Topic: "x", KeySchema: keySchema, Key: event.NewStruct(keySchema, int32(1)), ValueSchema: envSchema, Value: env}
+		if err := s.Put(t.Context(), []sink.Record{r}); err != nil || s.Buffered() != 0 {
+			t.Fatalf("op %s: Put = %v, %d buffered", op, err, s.Buffered())
+		}
+	}
+	// c without after is refused.
+	env := event.NewStruct(envSchema).Set("op", "c").Set("source", event.NewStruct(sourceSchema, "db"))
+	r := sink.Record{Topic: "x", Offset: 7, KeySchema: keySchema, Key: event.NewStruct(keySchema, int32(1)), ValueSchema: envSchema, Value: env}
+	if err, ok := s.Put(t.Context(), []sink.Record{r}).(*sink.RecordError); !ok || err.Record.Offset != 7 {
+		t.Fatalf("op c without after: Put = %v", err)
+	}
 }
 
 // TestConnectionForms connects with a JDBC URL whose credentials come from
