@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -59,31 +57,8 @@ sources:
 	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binary, "run", "-c", cfg)
-	cmd.Env = []string{}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	var log strings.Builder
-	sc := bufio.NewScanner(stderr)
-	addr := ""
-	for addr == "" && sc.Scan() {
-		log.WriteString(sc.Text() + "\n")
-		if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
-			addr = m[1]
-		}
-	}
-	if addr == "" {
-		t.Fatalf("no address:\n%s", log.String())
-	}
-	rest := make(chan string, 1)
-	go func() { b, _ := io.ReadAll(stderr); rest <- string(b) }()
-
+	p := startRun(t, cfg, []string{})
+	cmd, addr := p.cmd, p.addr
 	want := fmt.Sprintf(`sluice_publish_records_total{connector="clitest",topic="cli.%s.items"} 1`, name)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -98,17 +73,15 @@ sources:
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
-			t.Fatalf("/metrics never showed %q:\n%s\nlog:\n%s%s", want, body, log.String(), <-rest)
+			t.Fatalf("/metrics never showed %q:\n%s\nlog:\n%s", want, body, p.output())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	err = cmd.Wait()
-	log.WriteString(<-rest)
-	if err != nil {
-		t.Fatalf("sluice run after SIGTERM: %v\n%s", err, log.String())
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("sluice run after SIGTERM: %v\n%s", err, p.output())
 	}
 	// The position is the runtime's source offset of the connector, under
 	// Kafka Connect's key: the connector and its partition.

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -184,41 +181,12 @@ sources:
 	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binary, "run", "-c", cfg)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	var log strings.Builder
-	sc := bufio.NewScanner(stderr)
-	addr := ""
-	for addr == "" && sc.Scan() {
-		log.WriteString(sc.Text() + "\n")
-		if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
-			addr = m[1]
-		}
-	}
-	if addr == "" {
-		t.Fatalf("no address:\n%s", log.String())
-	}
-	rest := make(chan string, 1)
-	go func() { b, _ := io.ReadAll(stderr); rest <- string(b) }()
-	tail := func() string {
-		select {
-		case s := <-rest:
-			log.WriteString(s)
-		case <-time.After(10 * time.Second):
-		}
-		return log.String()
-	}
+	p := startRun(t, cfg, nil)
+	cmd, addr := p.cmd, p.addr
 	defer func() {
 		if t.Failed() {
 			cmd.Process.Kill()
-			t.Logf("sluice log:\n%s", tail())
+			t.Logf("sluice log:\n%s", p.output())
 		}
 	}()
 	api := "http://" + addr
