@@ -22,7 +22,9 @@
 // Put converts and buffers records (a record it cannot map is returned as a
 // *sink.RecordError and nothing of that Put is buffered); Flush writes the
 // buffer in one transaction with multi-row statements of at most batch.size
-// rows. With insert.mode=upsert the batch is first reduced to the last
+// rows (and 4 MiB of values, under MariaDB's max_allowed_packet); on
+// Postgres inserts bind one array per column and select from unnest, so the
+// statement and its plan do not depend on the row count. With insert.mode=upsert the batch is first reduced to the last
 // operation per primary key (a delete after an insert deletes; an insert
 // after a delete writes), so that a batch applied twice leaves the same
 // table: the sink is idempotent under redelivery. Upserts are INSERT … ON
