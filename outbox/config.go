@@ -99,6 +99,19 @@ type Config struct {
 	// debezium.op.invalid.behavior is read when this one is empty.
 	OpInvalidBehavior         string `yaml:"table.op.invalid.behavior" json:"table.op.invalid.behavior"`
 	DebeziumOpInvalidBehavior string `yaml:"debezium.op.invalid.behavior" json:"debezium.op.invalid.behavior"`
+
+	// MongoEventRouter spells the table.* keys collection.*; on a MongoDB
+	// source either spelling works, and a collection.* key wins over its
+	// table.* twin.
+	CollectionFieldEventID              string `yaml:"collection.field.event.id" json:"collection.field.event.id,omitempty"`
+	CollectionFieldEventKey             string `yaml:"collection.field.event.key" json:"collection.field.event.key,omitempty"`
+	CollectionFieldEventType            string `yaml:"collection.field.event.type" json:"collection.field.event.type,omitempty"`
+	CollectionFieldEventPayload         string `yaml:"collection.field.event.payload" json:"collection.field.event.payload,omitempty"`
+	CollectionFieldEventTimestamp       string `yaml:"collection.field.event.timestamp" json:"collection.field.event.timestamp,omitempty"`
+	CollectionFieldSchemaVersion        string `yaml:"collection.field.event.schema.version" json:"collection.field.event.schema.version,omitempty"`
+	CollectionFieldsAdditionalPlacement string `yaml:"collection.fields.additional.placement" json:"collection.fields.additional.placement,omitempty"`
+	CollectionExpandJSONPayload         bool   `yaml:"collection.expand.json.payload" json:"collection.expand.json.payload,omitempty"`
+	CollectionOpInvalidBehavior         string `yaml:"collection.op.invalid.behavior" json:"collection.op.invalid.behavior,omitempty"`
 }
 
 // AdditionalField is one entry of table.fields.additional.placement.
@@ -113,6 +126,21 @@ func (c Config) withDefaults() Config {
 			*s = v
 		}
 	}
+	for _, a := range []struct{ coll, table *string }{
+		{&c.CollectionFieldEventID, &c.FieldEventID},
+		{&c.CollectionFieldEventKey, &c.FieldEventKey},
+		{&c.CollectionFieldEventType, &c.FieldEventType},
+		{&c.CollectionFieldEventPayload, &c.FieldEventPayload},
+		{&c.CollectionFieldEventTimestamp, &c.FieldEventTimestamp},
+		{&c.CollectionFieldSchemaVersion, &c.FieldSchemaVersion},
+		{&c.CollectionFieldsAdditionalPlacement, &c.FieldsAdditionalPlacement},
+		{&c.CollectionOpInvalidBehavior, &c.OpInvalidBehavior},
+	} {
+		if strings.TrimSpace(*a.coll) != "" {
+			*a.table = *a.coll
+		}
+	}
+	c.ExpandJSONPayload = c.ExpandJSONPayload || c.CollectionExpandJSONPayload
 	def(&c.MessagePrefix, DefaultMessagePrefix)
 	def(&c.FieldEventID, DefaultFieldEventID)
 	def(&c.FieldEventKey, DefaultFieldEventKey)

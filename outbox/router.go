@@ -58,6 +58,11 @@ type Options struct {
 	// undoing the source's binary.handling.mode; nil takes []byte content
 	// as is and string content as its bytes.
 	MessageContent func(content any) ([]byte, error)
+	// Mongo makes the router Debezium's MongoEventRouter: Config.Table is
+	// an outbox collection (db.collection) of a MongoDB source, whose
+	// events carry the document as extended JSON (see mongo.go), and the
+	// event id field defaults to _id.
+	Mongo bool
 }
 
 // Router routes outbox events as Debezium's EventRouter does: an insert into
@@ -74,6 +79,7 @@ type Router struct {
 	envelope bool // some additional field goes in the value envelope
 	log      *slog.Logger
 	content  func(any) ([]byte, error)
+	mongo    bool
 
 	mu         sync.Mutex
 	exp        expander
@@ -94,11 +100,14 @@ func NewRouter(cfg Config, opts Options) (*Router, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if opts.Mongo && strings.TrimSpace(cfg.FieldEventID) == "" && strings.TrimSpace(cfg.CollectionFieldEventID) == "" {
+		cfg.FieldEventID = DefaultMongoFieldEventID
+	}
 	d := cfg.withDefaults()
 	d.OpInvalidBehavior = strings.ToLower(d.OpInvalidBehavior)
 	route, _ := compileRoute(d.RouteTopicRegex)
 	fields, _ := ParseAdditionalFields(d.FieldsAdditionalPlacement)
-	r := &Router{cfg: d, route: route, fields: fields, log: opts.Logger, content: opts.MessageContent,
+	r := &Router{cfg: d, route: route, fields: fields, log: opts.Logger, content: opts.MessageContent, mongo: opts.Mongo,
 		envSchemas: map[envKey]*event.Schema{}, msgRows: map[string]*event.Schema{}}
 	for _, f := range fields {
 		r.envelope = r.envelope || f.Placement == PlaceEnvelope
@@ -121,6 +130,13 @@ func (r *Router) Config() Config { return r.cfg }
 // nil when the event is dropped (a delete, update or truncate of an outbox
 // row); the caller still owes the database an ack of its position.
 func (r *Router) Route(ev *event.Event) (rec *Record, handled bool, err error) {
+	if r.mongo {
+		if coll, _ := mongoCollection(ev); r.cfg.Table == "" || coll != r.cfg.Table {
+			return nil, false, nil
+		}
+		rec, err := r.routeMongo(ev)
+		return rec, true, err
+	}
 	if ev.Op == event.OpMessage {
 		if ev.Message == nil || r.cfg.MessagePrefix == "-" || ev.Message.Prefix != r.cfg.MessagePrefix {
 			return nil, false, nil
