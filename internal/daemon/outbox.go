@@ -15,15 +15,17 @@ import (
 )
 
 // The transactional outbox: a source with an outbox: block routes the
-// change events of its outbox table, and the logical decoding messages with
-// the outbox prefix, through outbox.Router (Debezium's EventRouter) instead
-// of publishing them as change events. The routed record is encoded by the
+// change events of its outbox table (collection, on MongoDB), and the
+// logical decoding messages with the outbox prefix (Postgres), through
+// outbox.Router (Debezium's EventRouter, or MongoEventRouter) instead of
+// publishing them as change events. The routed record is encoded by the
 // same key, value and header converters as every other record; dropped
 // outbox events (deletes, updates, truncates) still advance the position.
 
 // validateOutbox checks a source's outbox block: the router keys, that the
-// outbox table is captured, and, on MySQL (which has no logical decoding
-// messages), that a table is named and no message prefix is.
+// outbox table is captured, and, on MySQL and MongoDB (which have no
+// logical decoding messages), that a table (collection) is named and no
+// message prefix is.
 func validateOutbox(s SourceConfig) error {
 	if s.Outbox == nil {
 		return nil
@@ -33,12 +35,17 @@ func validateOutbox(s SourceConfig) error {
 	if t := s.Outbox.Table; t != "" && len(s.Tables) > 0 && !contains(s.Tables, t) {
 		p.Addf("table", "outbox table %q is not captured: add it to tables", t)
 	}
-	if s.Kind() == MySQL {
+	switch kind := s.Kind(); kind {
+	case MySQL, MongoDB:
 		if s.Outbox.Table == "" {
-			p.Addf("table", "required for a mysql source: the outbox table as database.table (migrations/002_outbox.mysql.sql)")
+			what := "the outbox table as database.table (migrations/002_outbox.mysql.sql)"
+			if kind == MongoDB {
+				what = "the outbox collection as db.collection"
+			}
+			p.Addf("table", "required for a %s source: %s", kind, what)
 		}
 		if mp := s.Outbox.MessagePrefix; mp != "" && mp != "-" {
-			p.Addf("message.prefix", "logical decoding messages exist on Postgres only; remove it for a mysql source")
+			p.Addf("message.prefix", "logical decoding messages exist on Postgres only; remove it for a %s source", kind)
 		}
 	}
 	return p.Err()
@@ -50,7 +57,9 @@ func newOutboxRouter(sc SourceConfig, log *slog.Logger) (*outbox.Router, error) 
 	if sc.Outbox == nil {
 		return nil, nil
 	}
-	opts := outbox.Options{Logger: log}
+	// A MongoDB source gets Debezium's MongoEventRouter: its outbox is a
+	// collection whose events carry the document as extended JSON.
+	opts := outbox.Options{Logger: log, Mongo: sc.Kind() == MongoDB}
 	if sc.Kind() == Postgres {
 		to, err := sc.Postgres.TypeOptions()
 		if err != nil {

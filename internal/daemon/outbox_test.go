@@ -171,3 +171,64 @@ func TestValidateOutboxMySQL(t *testing.T) {
 		t.Errorf("valid outbox block: %v", err)
 	}
 }
+
+// TestConvertOutboxMongo routes an insert into an outbox collection as the
+// MongoDB source gives it (the envelope in Raw, the document as extended
+// JSON in after): MongoEventRouter semantics, the _id as the id header.
+func TestConvertOutboxMongo(t *testing.T) {
+	src := event.StructOf("io.debezium.connector.mongo.Source",
+		event.NewField("db", event.String()), event.NewField("collection", event.String()))
+	env := event.StructOf("srv.shop.outbox.Envelope",
+		event.NewField("after", event.String().Optional()), event.NewField("source", src), event.NewField("op", event.String()))
+	raw := event.NewStruct(env, `{"_id": {"$oid": "596e275826f08b2730779e1f"}, "aggregateid": "c-1", "aggregatetype": "Order", "type": "OrderCreated", "payload": {"total": 12}}`,
+		event.NewStruct(src, "shop", "outbox"), "c")
+	insert := event.Event{Op: event.OpCreate, Topic: "srv.shop.outbox", Raw: raw, Position: event.Position("p1")}
+
+	cfg := DefaultConfig()
+	cfg.Converters.Key.SchemasEnable = false
+	cfg.Converters.Value.SchemasEnable = false
+	c, err := newConverter(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := DefaultSourceConfig()
+	sc.Name, sc.Connector, sc.TopicPrefix, sc.URL = "mg", "mongodb", "srv", "mongodb://localhost"
+	for _, expand := range []bool{false, true} {
+		sc.Outbox = &outbox.Config{Table: "shop.outbox", CollectionExpandJSONPayload: expand}
+		if c.outbox, err = newOutboxRouter(sc, nil); err != nil {
+			t.Fatal(err)
+		}
+		segs, err := c.convert(context.Background(), event.Batch{insert})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(segs) != 1 || len(segs[0].records) != 1 {
+			t.Fatalf("segments = %+v", segs)
+		}
+		r := segs[0].records[0]
+		want := `"{\"total\":12}"`
+		if expand {
+			want = `{"total":12}`
+		}
+		if r.Topic != "outbox.event.Order" || string(r.Key) != `"c-1"` || string(r.Value) != want {
+			t.Errorf("expand %v: record %s key %s value %s, want value %s", expand, r.Topic, r.Key, r.Value, want)
+		}
+		if len(r.Headers) != 1 || r.Headers[0].Key != "id" || string(r.Headers[0].Value) != "596e275826f08b2730779e1f" {
+			t.Errorf("headers = %+v", r.Headers)
+		}
+	}
+}
+
+func TestValidateOutboxMongo(t *testing.T) {
+	s := DefaultSourceConfig()
+	s.Name, s.Connector, s.TopicPrefix, s.URL = "mg", "mongodb", "srv", "mongodb://localhost"
+	s.Outbox = &outbox.Config{MessagePrefix: "outbox"}
+	err := s.Validate()
+	if err == nil || !strings.Contains(err.Error(), "outbox.table: required for a mongodb source") || !strings.Contains(err.Error(), "outbox.message.prefix") {
+		t.Fatalf("problems: %v", err)
+	}
+	s.Outbox = &outbox.Config{Table: "shop.outbox"}
+	if err := s.Validate(); err != nil {
+		t.Errorf("valid outbox block: %v", err)
+	}
+}
