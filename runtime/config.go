@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	sinktask "github.com/sluice-cdc/sluice/sinks/task"
 )
 
 // Type is a configuration value type, named as Kafka's ConfigDef.Type.
@@ -15,6 +17,7 @@ type Type string
 // The configuration types the runtime's definitions use.
 const (
 	TypeString   Type = "STRING"
+	TypeShort    Type = "SHORT"
 	TypeInt      Type = "INT"
 	TypeLong     Type = "LONG"
 	TypeBoolean  Type = "BOOLEAN"
@@ -138,7 +141,10 @@ const (
 )
 
 // commonKeys are the keys every connector accepts, after its own keys.
-func commonKeys(t PluginType, classDoc string) []ConfigKey {
+// taskLayer is set for sink plugins run by sinks/task (Plugin.NewSink):
+// they take transforms, errors.tolerance all, retries and the dead letter
+// queue, and Avro converters; other plugins keep the runtime's own loop.
+func commonKeys(t PluginType, classDoc string, taskLayer bool) []ConfigKey {
 	keys := []ConfigKey{
 		{Name: KeyName, Type: TypeString, Required: true, Importance: High, Group: "Common", Width: "MEDIUM",
 			DisplayName: "Connector name", Order: 1, Documentation: "Globally unique name to use for this connector.",
@@ -170,21 +176,32 @@ func commonKeys(t PluginType, classDoc string) []ConfigKey {
 		{Name: KeyHeaderConv, Type: TypeClass, Importance: Low, Group: "Common", Width: "SHORT", DisplayName: "Header converter class", Order: 7,
 			Documentation: "Converter class for headers; accepted for compatibility, headers are not converted yet.",
 			Check:         checkConverter(KeyHeaderConv)},
-		{Name: "transforms", Type: TypeList, Default: str(""), Importance: Low, Group: "Transforms", Width: "LONG", DisplayName: "Transforms", Order: 1,
-			Documentation: "Aliases for the transformations to apply to records. Sluice does not support single message transforms yet.",
+	}
+	if t == SinkType && taskLayer {
+		for i := range keys {
+			switch keys[i].Name {
+			case KeyKeyConverter, KeyValueConverter, KeyHeaderConv:
+				keys[i].Check = checkTaskConverter(keys[i].Name)
+			}
+		}
+		return append(keys, sinkKeys()...)
+	}
+	keys = append(keys,
+		ConfigKey{Name: "transforms", Type: TypeList, Default: str(""), Importance: Low, Group: "Transforms", Width: "LONG", DisplayName: "Transforms", Order: 1,
+			Documentation: "Aliases for the transformations to apply to records. Sluice does not support single message transforms on sources yet.",
 			Check:         checkEmpty("transforms", "Sluice does not support single message transforms yet")},
-		{Name: "predicates", Type: TypeList, Default: str(""), Importance: Low, Group: "Predicates", Width: "LONG", DisplayName: "Predicates", Order: 1,
-			Documentation: "Aliases for the predicates used by transformations. Sluice does not support predicates yet.",
+		ConfigKey{Name: "predicates", Type: TypeList, Default: str(""), Importance: Low, Group: "Predicates", Width: "LONG", DisplayName: "Predicates", Order: 1,
+			Documentation: "Aliases for the predicates used by transformations. Sluice does not support predicates on sources yet.",
 			Check:         checkEmpty("predicates", "Sluice does not support predicates yet")},
-		{Name: "errors.tolerance", Type: TypeString, Default: str("none"), Importance: Medium, Group: "Error Handling", Width: "SHORT", DisplayName: "Error Tolerance", Order: 3,
-			Documentation: "Behavior for tolerating errors during connector operation. Sluice supports 'none' only: an error fails the task.",
+		ConfigKey{Name: "errors.tolerance", Type: TypeString, Default: str("none"), Importance: Medium, Group: "Error Handling", Width: "SHORT", DisplayName: "Error Tolerance", Order: 3,
+			Documentation: "Behavior for tolerating errors during connector operation. Sluice supports 'none' only for sources: an error fails the task.",
 			Check: func(v *string, _ map[string]string) []string {
 				if v != nil && *v != "none" {
 					return []string{fmt.Sprintf("Invalid value %s for configuration errors.tolerance: Sluice supports only 'none'", *v)}
 				}
 				return nil
 			}},
-	}
+	)
 	if t == SinkType {
 		keys = append(keys,
 			ConfigKey{Name: KeyTopics, Type: TypeList, Default: str(""), Importance: High, Group: "Common", Width: "LONG", DisplayName: "Topics", Order: 4,
@@ -192,12 +209,80 @@ func commonKeys(t PluginType, classDoc string) []ConfigKey {
 			ConfigKey{Name: KeyTopicsRegex, Type: TypeString, Default: str(""), Importance: High, Group: "Common", Width: "LONG", DisplayName: "Topics regex", Order: 4,
 				Documentation: "Regular expression giving topics to consume.", Check: checkTopics},
 			ConfigKey{Name: "errors.deadletterqueue.topic.name", Type: TypeString, Default: str(""), Importance: Medium, Group: "Error Handling", Width: "MEDIUM",
-				DisplayName: "Dead Letter Queue Topic Name", Order: 7,
-				Documentation: "The name of the topic to be used as the dead letter queue. Sluice does not support a dead letter queue in the runtime yet.",
+				DisplayName: "Dead Letter Queue Topic Name", Order: 6,
+				Documentation: "The name of the topic to be used as the dead letter queue. This connector does not support a dead letter queue.",
 				Check:         checkEmpty("errors.deadletterqueue.topic.name", "Sluice does not support a dead letter queue yet")},
 		)
 	}
 	return keys
+}
+
+// sinkKeys are the keys of sink connectors after the common ones: topics,
+// transforms and predicates (their sub-keys are the transform package's),
+// and Kafka Connect's error handling, all run by sinks/task.
+func sinkKeys() []ConfigKey {
+	return []ConfigKey{
+		{Name: "transforms", Type: TypeList, Default: str(""), Importance: Low, Group: "Transforms", Width: "LONG", DisplayName: "Transforms", Order: 1,
+			Documentation: "Aliases for the transformations to apply to records, in order; each is configured by transforms.<alias>.type and its transforms.<alias>.* keys."},
+		{Name: "predicates", Type: TypeList, Default: str(""), Importance: Low, Group: "Predicates", Width: "LONG", DisplayName: "Predicates", Order: 1,
+			Documentation: "Aliases for the predicates used by transformations; each is configured by predicates.<alias>.type and its predicates.<alias>.* keys."},
+		{Name: KeyTopics, Type: TypeList, Default: str(""), Importance: High, Group: "Common", Width: "LONG", DisplayName: "Topics", Order: 4,
+			Documentation: "List of topics to consume, separated by commas", Check: checkTopics},
+		{Name: KeyTopicsRegex, Type: TypeString, Default: str(""), Importance: High, Group: "Common", Width: "LONG", DisplayName: "Topics regex", Order: 4,
+			Documentation: "Regular expression giving topics to consume (matched against the whole topic name).", Check: checkTopics},
+		{Name: "errors.retry.timeout", Type: TypeLong, Default: str("0"), Importance: Medium, Group: "Error Handling", Width: "MEDIUM", DisplayName: "Retry Timeout for Errors", Order: 1,
+			Documentation: "Milliseconds during which a retriable failure of conversion, transformation or put is retried; 0 never retries, -1 retries forever."},
+		{Name: "errors.retry.delay.max.ms", Type: TypeLong, Default: str("60000"), Importance: Medium, Group: "Error Handling", Width: "MEDIUM", DisplayName: "Maximum Delay Between Retries for Errors", Order: 2,
+			Documentation: "The cap of the exponential backoff between retries of a retriable failure, in milliseconds."},
+		{Name: "errors.tolerance", Type: TypeString, Default: str("none"), Importance: Medium, Group: "Error Handling", Width: "SHORT", DisplayName: "Error Tolerance", Order: 3,
+			Documentation: "'none' fails the task on a record it cannot convert, transform or write, naming the record's topic, partition and offset; 'all' skips such records (to the dead letter queue when one is configured).",
+			Check: func(v *string, _ map[string]string) []string {
+				if v != nil && *v != "none" && *v != "all" {
+					return []string{fmt.Sprintf("Invalid value %s for configuration errors.tolerance: String must be one of: none, all", *v)}
+				}
+				return nil
+			}},
+		{Name: "errors.log.enable", Type: TypeBoolean, Default: str("false"), Importance: Medium, Group: "Error Handling", Width: "SHORT", DisplayName: "Log Errors", Order: 4,
+			Documentation: "Log each failed record's stage, class and coordinates at error level."},
+		{Name: "errors.log.include.messages", Type: TypeBoolean, Default: str("false"), Importance: Medium, Group: "Error Handling", Width: "SHORT", DisplayName: "Log Error Details", Order: 5,
+			Documentation: "Include the failed record's key, value and timestamp in the error log."},
+		{Name: "errors.deadletterqueue.topic.name", Type: TypeString, Default: str(""), Importance: Medium, Group: "Error Handling", Width: "MEDIUM", DisplayName: "Dead Letter Queue Topic Name", Order: 6,
+			Documentation: "The topic records that failed under errors.tolerance all are written to, with their original key, value and headers; empty disables the dead letter queue."},
+		{Name: "errors.deadletterqueue.topic.replication.factor", Type: TypeShort, Default: str("3"), Importance: Medium, Group: "Error Handling", Width: "MEDIUM", DisplayName: "Dead Letter Queue Topic Replication Factor", Order: 7,
+			Documentation: "Replication factor of the dead letter queue topic when the task creates it.",
+			Check: func(v *string, _ map[string]string) []string {
+				if v != nil {
+					if n, err := strconv.Atoi(strings.TrimSpace(*v)); err == nil && n < 1 && n != -1 {
+						return []string{fmt.Sprintf("Invalid value %s for configuration errors.deadletterqueue.topic.replication.factor: Value must be positive or -1", *v)}
+					}
+				}
+				return nil
+			}},
+		{Name: "errors.deadletterqueue.context.headers.enable", Type: TypeBoolean, Default: str("false"), Importance: Medium, Group: "Error Handling", Width: "MEDIUM", DisplayName: "Enable Error Context Headers", Order: 8,
+			Documentation: "Add __connect.errors.* headers (topic, partition, offset, connector, task, stage, class, exception) to dead letter queue records."},
+	}
+}
+
+// sinkSubkey reports keys that configure the transforms and predicates of
+// a sink run by sinks/task (transforms.<alias>.type, ...): the transform
+// chain validates them.
+func sinkSubkey(p *Plugin, key string) bool {
+	return p.Type == SinkType && p.NewSink != nil && (strings.HasPrefix(key, "transforms.") || strings.HasPrefix(key, "predicates."))
+}
+
+// checkTaskConverter accepts the converters sinks/task reads with
+// (JsonConverter, StringConverter, ByteArrayConverter, AvroConverter,
+// SimpleHeaderConverter).
+func checkTaskConverter(key string) func(*string, map[string]string) []string {
+	return func(v *string, _ map[string]string) []string {
+		if v == nil || *v == "" {
+			return nil
+		}
+		if _, ok := sinktask.CanonicalConverter(*v); !ok {
+			return []string{fmt.Sprintf("Invalid value %s for configuration %s: Class %s could not be found.", *v, key, *v)}
+		}
+		return nil
+	}
 }
 
 func checkEmpty(key, why string) func(*string, map[string]string) []string {
@@ -264,7 +349,7 @@ func validate(p *Plugin, defs []ConfigKey, cfg map[string]string) ConfigInfos {
 	}
 	var unknown []string
 	for _, key := range slices.Sorted(maps.Keys(cfg)) {
-		if !known[key] && !converterSubkey(key) && key != KeyTaskClass && (p.Accepts == nil || !p.Accepts(key)) {
+		if !known[key] && !converterSubkey(key) && !sinkSubkey(p, key) && key != KeyTaskClass && (p.Accepts == nil || !p.Accepts(key)) {
 			unknown = append(unknown, key)
 		}
 	}
@@ -324,11 +409,8 @@ func validateKey(k ConfigKey, cfg map[string]string) ConfigValue {
 	} else {
 		cv.Value = &raw
 		switch k.Type {
-		case TypeInt, TypeLong:
-			bits := 32
-			if k.Type == TypeLong {
-				bits = 64
-			}
+		case TypeShort, TypeInt, TypeLong:
+			bits := map[Type]int{TypeShort: 16, TypeInt: 32, TypeLong: 64}[k.Type]
 			if _, err := strconv.ParseInt(strings.TrimSpace(raw), 10, bits); err != nil {
 				cv.Errors = append(cv.Errors, fmt.Sprintf("Invalid value %s for configuration %s: Not a number of type %s", raw, k.Name, k.Type))
 				cv.Value = nil

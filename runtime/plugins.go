@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+
+	"github.com/sluice-cdc/sluice/sinks/sink"
+	sinktask "github.com/sluice-cdc/sluice/sinks/task"
 )
 
 // PluginType is a plugin's kind, as GET /connector-plugins names it.
@@ -103,7 +106,18 @@ type Plugin struct {
 	// TaskConfigs splits a connector configuration into at most maxTasks
 	// task configurations; nil gives one task with the connector's config.
 	TaskConfigs func(cfg map[string]string, maxTasks int) []map[string]string
-	// NewSinkTask builds a sink task (sink plugins).
+	// NewSink builds the target of a sink plugin run by sinks/task: its
+	// consumer group, converters (Avro included), transforms, error
+	// tolerance, retries and dead letter queue. A sink plugin sets this or
+	// NewSinkTask.
+	NewSink func(cfg map[string]string) (sink.Sink, error)
+	// NewTransform builds the transform chain of a NewSink plugin's
+	// configuration (transforms=..., transforms.<alias>.*); nil applies
+	// none, and then a configuration naming transforms is refused.
+	NewTransform func(cfg map[string]string) (sinktask.Transform, error)
+	// NewSinkTask builds a sink task run by the runtime's own minimal loop
+	// (string, bytes and schemaless JSON converters, errors.tolerance none,
+	// no transforms): the FileStream sink.
 	NewSinkTask func(cfg map[string]string) (SinkTask, error)
 	// NewSourceTask builds a source task (source plugins); offset returns
 	// the saved offset of a source partition, or nil.
@@ -131,7 +145,7 @@ func (p *Plugin) Definitions() []ConfigKey {
 		"If the connector is " + p.Class + ", you can either specify this full name, or use " + quoteList(p.Aliases) +
 		" to make the configuration a bit shorter"
 	out := slices.Clone(p.Configs)
-	for _, k := range commonKeys(p.Type, doc) {
+	for _, k := range commonKeys(p.Type, doc, p.NewSink != nil) {
 		// A plugin's own definition of a common key wins (a source that
 		// supports errors.tolerance all, transforms, ...).
 		if !slices.ContainsFunc(p.Configs, func(c ConfigKey) bool { return c.Name == k.Name }) {

@@ -11,14 +11,71 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	sinktask "github.com/sluice-cdc/sluice/sinks/task"
 )
 
 // GroupID is the consumer group of a sink connector, as in Kafka Connect.
 func GroupID(connector string) string { return "connect-" + connector }
 
-// runSink consumes the connector's topics with its consumer group and hands
-// converted batches to the sink; offsets are committed after Flush.
+// runSink runs a sink task: through sinks/task for a plugin with NewSink
+// (converters with schemas and Avro, transforms, errors.* and the dead
+// letter queue), else the runtime's minimal loop for a NewSinkTask plugin.
 func (h *Herder) runSink(ctx context.Context, c *connector, p *Plugin, cfg map[string]string, log *slog.Logger) error {
+	if p.NewSink != nil {
+		return h.runTaskSink(ctx, c, p, cfg, log)
+	}
+	return h.runSinkLoop(ctx, c, p, cfg, log)
+}
+
+// runTaskSink runs a NewSink plugin under sinks/task; the worker's default
+// converters apply when the connector names none.
+func (h *Herder) runTaskSink(ctx context.Context, c *connector, p *Plugin, cfg map[string]string, log *slog.Logger) error {
+	tc := maps.Clone(cfg)
+	tc[KeyName] = c.name
+	if strings.TrimSpace(tc[KeyKeyConverter]) == "" {
+		tc[KeyKeyConverter] = h.cfg.KeyConverter
+	}
+	if strings.TrimSpace(tc[KeyValueConverter]) == "" {
+		tc[KeyValueConverter] = h.cfg.ValueConverter
+	}
+	tcfg, err := sinktask.ParseConfig(tc)
+	if err != nil {
+		return err
+	}
+	opts := []sinktask.Option{
+		sinktask.WithClientOptions(append(slices.Clone(h.cfg.KafkaOptions), kgo.SeedBrokers(h.cfg.Brokers...))...),
+		sinktask.WithLogger(log),
+		sinktask.WithTopicHook(func(topic string) { h.addTopic(c, topic) }),
+	}
+	switch {
+	case p.NewTransform != nil:
+		tr, err := p.NewTransform(cfg)
+		if err != nil {
+			return fmt.Errorf("transforms of connector %s: %w", c.name, err)
+		}
+		if tr != nil {
+			opts = append(opts, sinktask.WithTransform(tr, ""))
+		}
+	case strings.TrimSpace(cfg["transforms"]) != "":
+		return fmt.Errorf("connector %s: plugin %s cannot apply transforms %s", c.name, p.Class, cfg["transforms"])
+	}
+	s, err := p.NewSink(cfg)
+	if err != nil {
+		return fmt.Errorf("start sink task: %w", err)
+	}
+	defer func() {
+		if err := s.Close(); err != nil {
+			log.Warn("close sink task", "err", err)
+		}
+	}()
+	return sinktask.Run(ctx, tcfg, s, opts...)
+}
+
+// runSinkLoop consumes the connector's topics with its consumer group and
+// hands converted batches to a NewSinkTask sink; offsets are committed
+// after Flush.
+func (h *Herder) runSinkLoop(ctx context.Context, c *connector, p *Plugin, cfg map[string]string, log *slog.Logger) error {
 	keyConv, valueConv, err := h.converters(cfg)
 	if err != nil {
 		return err
