@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -107,13 +108,12 @@ func IsRetriable(err error) bool {
 // the retry timeout passes; the backoff doubles from 300 ms up to max.
 func retry(ctx context.Context, ec ErrorsConfig, log *slog.Logger, what string, op func() error) error {
 	start := time.Now()
-	delay := retryDelayMin
 	for attempt := 1; ; attempt++ {
 		err := op()
 		if err == nil || ec.RetryTimeout == 0 || !IsRetriable(err) || ctx.Err() != nil {
 			return err
 		}
-		wait := min(delay, max(ec.RetryDelayMax, 0))
+		wait := backoff(attempt, ec.RetryDelayMax)
 		if ec.RetryTimeout > 0 {
 			left := ec.RetryTimeout - time.Since(start)
 			if left <= 0 {
@@ -129,8 +129,17 @@ func retry(ctx context.Context, ec ErrorsConfig, log *slog.Logger, what string, 
 			return err
 		case <-t.C:
 		}
-		delay *= 2
 	}
+}
+
+// backoff is the wait after the attempt-th failure: 300 ms doubling,
+// capped at max.
+func backoff(attempt int, maxDelay time.Duration) time.Duration {
+	d := retryDelayMin
+	for i := 1; i < attempt && d < maxDelay; i++ {
+		d *= 2
+	}
+	return max(min(d, maxDelay), 0)
 }
 
 // failure is one record set aside (tolerance all) or failing the task.
@@ -226,6 +235,10 @@ func (r *reporter) report(f failure) {
 			{HeaderExceptionMsg, msg},
 			{HeaderExceptionTrace, exc + ": " + msg + "\n"},
 		} {
+			if slices.ContainsFunc(out.Headers, func(o kgo.RecordHeader) bool { return o.Key == h[0] }) {
+				r.log.Error("dead letter record already has the header; kept the original", "header", h[0])
+				continue
+			}
 			out.Headers = append(out.Headers, kgo.RecordHeader{Key: h[0], Value: []byte(h[1])})
 		}
 	}
