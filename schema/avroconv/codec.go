@@ -350,6 +350,9 @@ func decodeValue(r *decoder, n *node, s *event.Schema) (any, error) {
 		if idx < 0 || int(idx) >= len(n.branches) {
 			return nil, fmt.Errorf("union index %d out of range", idx)
 		}
+		if generalUnion(n) {
+			return decodeUnionBranch(r, n, int(idx), s)
+		}
 		return decodeValue(r, n.branches[idx], s)
 	case "null":
 		return nil, nil
@@ -476,7 +479,7 @@ func (c *toConnectCtx) schema(n *node) (*event.Schema, error) {
 			}
 		}
 		if nulls != 1 || len(n.branches) != 2 {
-			return nil, fmt.Errorf("avro union %d branches: only [null, T] unions are supported", len(n.branches))
+			return c.unionSchema(n)
 		}
 		inner, err := c.schema(other)
 		if err != nil {

@@ -40,8 +40,11 @@
 // schema default is written as the default. Decode reads the id, fetches
 // the writer schema through the Registry (cached by id), rebuilds the
 // Connect schema from the connect.* properties (or from Avro logical types
-// for foreign schemas) and decodes the value. Only [null, T] unions are
-// supported when decoding.
+// for foreign schemas) and decodes the value. A [null, T] union is an
+// optional T; a general union (more than one non-null branch) is
+// Confluent's io.confluent.connect.avro.Union struct with one optional
+// field per branch (UnionSchemaName); encoding such structs back is not
+// supported.
 //
 // # Registry use
 //
