@@ -43,6 +43,8 @@ func TestExampleConfig(t *testing.T) {
 		// errors.tolerance defaults to none, as in Kafka Connect.
 		ErrorsTolerance: daemon.ToleranceNone,
 	}}
+	want.Connectors = []daemon.ConnectorConfig{}
+	want.REST = daemon.RESTConfig{BasicAuth: map[string]string{}, BearerTokens: []string{}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("examples/sluice.yaml decoded to\n%+v\nwant\n%+v", got, want)
 	}
