@@ -80,10 +80,7 @@ func NewConverter(cc ConverterConfig) (Converter, error) {
 		ac := avroconv.DefaultConfig()
 		ac.SchemaRegistryURL = strings.TrimSpace(cc.Props["schema.registry.url"])
 		ac.BasicAuthUserInfo = cc.Props["basic.auth.user.info"]
-		ac.CAFile = cc.Props["schema.registry.ssl.truststore.location"]
-		if v := cc.Props["ssl.ca.location"]; v != "" {
-			ac.CAFile = v
-		}
+		ac.CAFile = cc.Props["ssl.ca.location"]
 		ac.CertFile, ac.KeyFile = cc.Props["ssl.certificate.location"], cc.Props["ssl.key.location"]
 		if err := ac.Validate(); err != nil {
 			return nil, fmt.Errorf("avro converter: %w", err)

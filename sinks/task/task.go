@@ -370,6 +370,9 @@ func (r *runner) convert(ctx context.Context, raw *kgo.Record) (sink.Record, boo
 	})
 	if err != nil {
 		class := r.opts.transformClass
+		if class == "" {
+			class = fmt.Sprintf("%T", r.opts.transform)
+		}
 		var tc interface{ TransformClass() string }
 		if errors.As(err, &tc) {
 			class = tc.TransformClass()
