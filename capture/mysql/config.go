@@ -52,6 +52,11 @@ type Config struct {
 	// row (MariaDB annotate-rows events, MySQL rows-query events).
 	IncludeQuery bool `yaml:"include.query" json:"include.query"`
 	MaxBatchSize int  `yaml:"max.batch.size" json:"max.batch.size"`
+	// HeartbeatIntervalMs, when positive, makes the stream emit a
+	// heartbeat record to __debezium-heartbeat.<topic.prefix> at that
+	// interval while it is between transactions, carrying the current
+	// position (heartbeat.interval.ms; 0, Debezium's default, disables it).
+	HeartbeatIntervalMs int `yaml:"heartbeat.interval.ms" json:"heartbeat.interval.ms"`
 	// SchemaHistoryFile is the schema history file
 	// (schema.history.internal.file.filename, as Debezium's
 	// FileSchemaHistory). Options.History, when set, takes precedence.
@@ -138,6 +143,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBatchSize <= 0 {
 		p.Addf("max.batch.size", "must be positive, got %d", c.MaxBatchSize)
+	}
+	if c.HeartbeatIntervalMs < 0 {
+		p.Addf("heartbeat.interval.ms", "must not be negative, got %d", c.HeartbeatIntervalMs)
 	}
 	return p.Err()
 }

@@ -20,6 +20,21 @@
 // Run fails with ErrBinlogPurged naming the position, the oldest file and
 // its GTID state, or with snapshot.mode=when_needed takes a new snapshot.
 //
+// # Heartbeats
+//
+// With heartbeat.interval.ms set, the stream emits a heartbeat record (key
+// io.debezium.connector.common.ServerNameKey {serverName}, value
+// io.debezium.connector.common.Heartbeat {ts_ms}, as Debezium's) to
+// __debezium-heartbeat.<topic.prefix> each interval, and only between
+// transactions, so its position is a clean resume point: the GTID set of
+// everything read so far (keeping the rows still to skip of a transaction
+// partly emitted before a restart). When only tables that are not captured
+// change, heartbeats are what moves the stored position forward, so that a
+// restart does not read their binlog again or find it purged. The wait for
+// the next binlog event ends when a heartbeat is due, so an idle server
+// gets them on time; inside a long transaction they wait for its end.
+// heartbeat.action.query is not supported.
+//
 // # Schema history
 //
 // Binlog row events carry values, not column names (MySQL 8 and MariaDB can

@@ -27,17 +27,21 @@ type streamer struct {
 	catalog func(ctx context.Context, id TableID) (*tableDef, bool, error)
 
 	// Current transaction.
-	gtid    string
-	txFile  string
-	txPos   uint32
-	n       int64 // captured rows of the transaction seen so far
-	thread  int64
-	query   string
-	file    string
-	inTx    bool   // inside a transaction: only an XID or COMMIT ends it
-	skipTx  string // transaction whose first skipN rows were emitted before the restart
-	skipN   int64
-	pending event.Batch
+	gtid   string
+	txFile string
+	txPos  uint32
+	n      int64 // captured rows of the transaction seen so far
+	thread int64
+	query  string
+	file   string
+	inTx   bool // inside a transaction: only an XID or COMMIT ends it
+	// lastFile and lastPos are the binlog coordinates of the start of the
+	// last transaction read (informational, for heartbeat positions).
+	lastFile string
+	lastPos  uint32
+	skipTx   string // transaction whose first skipN rows were emitted before the restart
+	skipN    int64
+	pending  event.Batch
 }
 
 // stream reads the binlog after from and emits change events until ctx ends.
@@ -86,25 +90,51 @@ func (s *Source) stream(ctx context.Context, from position, sc *schemaContext, e
 			return loadTable(ctx, meta, id)
 		},
 	}
+	st.lastFile, st.lastPos = from.File, from.Pos
 	s.log.Info("streaming", "gtids", from.GTIDs, "tx", from.Tx, "skip", from.N)
+	interval := time.Duration(s.cfg.HeartbeatIntervalMs) * time.Millisecond
+	beatCtx, stopBeat := heartbeatTimer(ctx, interval)
+	defer func() { stopBeat() }()
 	for {
-		ev, err := bs.GetEvent(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+		wait := ctx
+		if st.idle() {
+			wait = beatCtx // also wakes up when a heartbeat is due
+		}
+		ev, err := bs.GetEvent(wait)
+		switch {
+		case err == nil:
+			if err := st.handle(ctx, ev, emit); err != nil {
+				if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+					return ctx.Err()
+				}
+				return err
 			}
-			if isReadBinlogFatal(err) {
-				return fmt.Errorf("%w: the server cannot send the binlog after gtids %q: %v", ErrBinlogPurged, from.GTIDs, err)
-			}
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case wait != ctx && errors.Is(err, context.DeadlineExceeded):
+			// A heartbeat is due.
+		case isReadBinlogFatal(err):
+			return fmt.Errorf("%w: the server cannot send the binlog after gtids %q: %v", ErrBinlogPurged, from.GTIDs, err)
+		default:
 			return fmt.Errorf("read binlog: %w", err)
 		}
-		if err := st.handle(ctx, ev, emit); err != nil {
-			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-				return ctx.Err()
+		if interval > 0 && beatCtx.Err() != nil && ctx.Err() == nil && st.idle() {
+			if err := st.heartbeat(ctx, time.Now(), emit); err != nil {
+				return err
 			}
-			return err
+			stopBeat()
+			beatCtx, stopBeat = heartbeatTimer(ctx, interval)
 		}
 	}
+}
+
+// heartbeatTimer returns a context that ends when the next heartbeat is
+// due, one interval from now; with no interval, ctx itself.
+func heartbeatTimer(ctx context.Context, interval time.Duration) (context.Context, context.CancelFunc) {
+	if interval <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, interval)
 }
 
 func (st *streamer) handle(ctx context.Context, ev *replication.BinlogEvent, emit func(context.Context, event.Batch) error) error {
@@ -163,6 +193,7 @@ func (st *streamer) begin(gtid string, h *replication.EventHeader) {
 	st.query = ""
 	st.txFile = st.file
 	st.txPos = h.LogPos - h.EventSize
+	st.lastFile, st.lastPos = st.txFile, st.txPos
 	if st.skipTx != "" && st.skipTx != gtid {
 		// The partly emitted transaction is not the first one after the
 		// stored set: nothing to skip (it was never ours to resume).

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/sluice-cdc/sluice/event"
 	"github.com/sluice-cdc/sluice/internal/testenv"
@@ -245,4 +246,80 @@ func TestStreamInsertUpdateDelete(t *testing.T) {
 	if got[5].Position == nil {
 		t.Error("the last event of a transaction has no position")
 	}
+}
+
+// TestHeartbeat: with heartbeat.interval.ms, an idle stream emits Debezium
+// heartbeat records whose position moves past transactions of tables that
+// are not captured; a restart from such a position neither re-reads them
+// nor loses the next captured change.
+func TestHeartbeat(t *testing.T) {
+	e := newMyEnv(t, "CREATE TABLE cap (id INT PRIMARY KEY)", "CREATE TABLE other (id INT PRIMARY KEY)")
+	cfg := e.config()
+	cfg.TableIncludeList = List{e.db + `\.cap`}
+	cfg.HeartbeatIntervalMs = 50
+	opts := e.options()
+	opts.Start = e.binlogEnd()
+	r := startSource(t, cfg, opts)
+	e.exec("INSERT INTO other VALUES (1)")
+	after := e.binlogEnd()
+	want, err := decodePosition(after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSet, err := gmysql.ParseGTIDSet(want.Flavor, want.GTIDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Heartbeats go on; wait for the first one past the uncaptured insert
+	// (other tests may write to the server meanwhile: it need not be
+	// exactly at it).
+	var beat event.Event
+	deadline := time.Now().Add(time.Minute)
+	for n := 1; ; n++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("no heartbeat past %s after %d heartbeats", want.GTIDs, n-1)
+		}
+		ev := r.wait(t, n)[n-1]
+		if ev.Topic != "__debezium-heartbeat.srv" {
+			t.Fatalf("event %d on %s, want only heartbeats", n, ev.Topic)
+		}
+		p, err := decodePosition(ev.Position)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Tx != "" || p.N != 0 {
+			t.Fatalf("heartbeat position %s inside a transaction", ev.Position)
+		}
+		got, err := gmysql.ParseGTIDSet(p.Flavor, p.GTIDs)
+		if err != nil {
+			t.Fatalf("heartbeat position %s: %v", ev.Position, err)
+		}
+		if got.Contain(wantSet) {
+			beat = ev
+			break
+		}
+	}
+	r.stop(t)
+	rec, err := beat.Record()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := encode(t, rec.Key); got != `{"serverName":"srv"}` {
+		t.Errorf("key = %s", got)
+	}
+	if k, v := rec.Key.Schema().Name(), rec.Value.Schema().Name(); k != "io.debezium.connector.common.ServerNameKey" || v != "io.debezium.connector.common.Heartbeat" {
+		t.Errorf("schemas %s, %s", k, v)
+	}
+	if got, want := rec.Value.Get("ts_ms"), beat.TsMs; got != want || want == 0 {
+		t.Errorf("ts_ms = %v, want %d", got, want)
+	}
+
+	// Restart from the heartbeat, without heartbeats: the next event is the
+	// captured insert.
+	e.exec("INSERT INTO other VALUES (2)")
+	e.exec("INSERT INTO cap VALUES (7)")
+	cfg.HeartbeatIntervalMs = 0
+	opts.Start = beat.Position
+	got := startSource(t, cfg, opts).wait(t, 1)
+	checkEvents(t, got, e.db, []string{`srv.D.cap c key={"id":7} before=null after={"id":7} src=D.cap/false`})
 }

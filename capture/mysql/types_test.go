@@ -113,8 +113,9 @@ func TestConfigValidate(t *testing.T) {
 	c.DecimalHandlingMode = "exact"
 	c.TableIncludeList = List{"("}
 	c.MaxBatchSize = -1
+	c.HeartbeatIntervalMs = -1
 	err := c.Validate()
-	for _, want := range []string{"snapshot.mode", "decimal.handling.mode", "table.include.list[0]", "max.batch.size"} {
+	for _, want := range []string{"snapshot.mode", "decimal.handling.mode", "table.include.list[0]", "max.batch.size", "heartbeat.interval.ms"} {
 		if err == nil || !contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want a problem with %s", err, want)
 		}

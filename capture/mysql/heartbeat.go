@@ -1,0 +1,48 @@
+package mysql
+
+import (
+	"context"
+	"time"
+
+	"github.com/sluice-cdc/sluice/event"
+)
+
+// The schemas of Debezium's heartbeat records, common to its connectors:
+// the key names the logical server, the value holds the time it was sent.
+var (
+	heartbeatKeySchema = event.StructOf("io.debezium.connector.common.ServerNameKey",
+		event.NewField("serverName", event.String())).WithVersion(1)
+	heartbeatValueSchema = event.StructOf("io.debezium.connector.common.Heartbeat",
+		event.NewField("ts_ms", event.Int64())).WithVersion(1)
+)
+
+// HeartbeatTopic returns the topic heartbeats go to,
+// "__debezium-heartbeat.<prefix>" as in Debezium.
+func HeartbeatTopic(prefix string) string { return "__debezium-heartbeat." + prefix }
+
+// idle reports whether the stream is between transactions with nothing
+// waiting to be emitted: a position taken now is a clean resume point.
+func (st *streamer) idle() bool {
+	return st.gtid == "" && !st.inTx && len(st.pending) == 0
+}
+
+// heartbeat emits a heartbeat record carrying the current resume point:
+// every transaction read so far, and a partly emitted transaction still to
+// be skipped after a restart. It must only be called while idle. Besides
+// showing liveness, it moves the stored position past transactions of
+// tables that are not captured, so a restart does not read them again.
+func (st *streamer) heartbeat(ctx context.Context, now time.Time, emit func(context.Context, event.Batch) error) error {
+	p := position{Flavor: st.flavor, GTIDs: st.done.String(), File: st.lastFile, Pos: st.lastPos}
+	if st.skipTx != "" {
+		p.Tx, p.N = st.skipTx, st.skipN
+	}
+	prefix := st.s.opts.TopicPrefix
+	e := event.Event{
+		Topic:       HeartbeatTopic(prefix),
+		Key:         event.NewStruct(heartbeatKeySchema, prefix),
+		ValueSchema: heartbeatValueSchema,
+		Position:    p.encode(),
+	}
+	e.SetTimestamp(now)
+	return emit(ctx, event.Batch{e})
+}
