@@ -16,7 +16,25 @@ const (
 	// document as it is when the stream reads the event (fullDocument:
 	// updateLookup). Debezium's default.
 	CaptureChangeStreamsUpdateFull = "change_streams_update_full"
+	// CaptureChangeStreamsWithPreImage and
+	// CaptureChangeStreamsUpdateFullWithPreImage also ask for the document
+	// before the change (fullDocumentBeforeChange: whenAvailable), which
+	// becomes before in update and delete events. The collection must have
+	// changeStreamPreAndPostImages enabled (MongoDB 6.0+); without it
+	// before stays null.
+	CaptureChangeStreamsWithPreImage           = "change_streams_with_pre_image"
+	CaptureChangeStreamsUpdateFullWithPreImage = "change_streams_update_full_with_pre_image"
 )
+
+// updateFull reports whether update events carry the looked-up document.
+func (c Config) updateFull() bool {
+	return c.CaptureMode == CaptureChangeStreamsUpdateFull || c.CaptureMode == CaptureChangeStreamsUpdateFullWithPreImage
+}
+
+// preImage reports whether events carry the document before the change.
+func (c Config) preImage() bool {
+	return c.CaptureMode == CaptureChangeStreamsWithPreImage || c.CaptureMode == CaptureChangeStreamsUpdateFullWithPreImage
+}
 
 // Capture scopes (capture.scope).
 const (
@@ -112,11 +130,9 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() error {
 	var p config.Problems
 	switch c.CaptureMode {
-	case "", CaptureChangeStreams, CaptureChangeStreamsUpdateFull:
-	case "change_streams_with_pre_image", "change_streams_update_full_with_pre_image":
-		p.Addf("capture.mode", "capture mode %q is not supported yet (pre-images)", c.CaptureMode)
+	case "", CaptureChangeStreams, CaptureChangeStreamsUpdateFull, CaptureChangeStreamsWithPreImage, CaptureChangeStreamsUpdateFullWithPreImage:
 	default:
-		p.Addf("capture.mode", "unknown capture mode %q (want %s or %s)", c.CaptureMode, CaptureChangeStreams, CaptureChangeStreamsUpdateFull)
+		p.Addf("capture.mode", "unknown capture mode %q (want %s, %s, %s or %s)", c.CaptureMode, CaptureChangeStreams, CaptureChangeStreamsUpdateFull, CaptureChangeStreamsWithPreImage, CaptureChangeStreamsUpdateFullWithPreImage)
 	}
 	switch c.SnapshotMode {
 	case "", SnapshotInitial, SnapshotInitialOnly, SnapshotNoData, SnapshotWhenNeeded:

@@ -16,7 +16,8 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"zero value is the defaults", Config{}, ""},
 		{"change_streams", Config{CaptureMode: CaptureChangeStreams, SnapshotMode: SnapshotNoData}, ""},
-		{"pre-images", Config{CaptureMode: "change_streams_update_full_with_pre_image"}, "capture.mode: capture mode \"change_streams_update_full_with_pre_image\" is not supported yet"},
+		{"pre-images", Config{CaptureMode: CaptureChangeStreamsUpdateFullWithPreImage}, ""},
+		{"pre-images without lookup", Config{CaptureMode: CaptureChangeStreamsWithPreImage}, ""},
 		{"unknown capture mode", Config{CaptureMode: "oplog"}, "unknown capture mode \"oplog\""},
 		{"unknown snapshot mode", Config{SnapshotMode: "always"}, "unknown snapshot mode \"always\""},
 		{"when_needed", Config{SnapshotMode: SnapshotWhenNeeded}, ""},

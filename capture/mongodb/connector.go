@@ -178,7 +178,7 @@ func (s *Source) run(ctx context.Context, emit func(context.Context, event.Batch
 		}
 		s.log.Info("mongodb collections found", "collections", len(colls))
 	}
-	conv := newConverter(s.opts.TopicPrefix, s.cfg.CaptureMode == CaptureChangeStreamsUpdateFull, s.opts.Now)
+	conv := newConverter(s.opts.TopicPrefix, s.cfg.updateFull(), s.opts.Now)
 	conv.fields = s.fields
 
 	var pos position
@@ -518,8 +518,11 @@ func (s *Source) watch(ctx context.Context, client *mongo.Client, ns namespace, 
 	startAfter := false
 	for {
 		opts := options.ChangeStream()
-		if s.cfg.CaptureMode == CaptureChangeStreamsUpdateFull {
+		if s.cfg.updateFull() {
 			opts.SetFullDocument(options.UpdateLookup)
+		}
+		if s.cfg.preImage() {
+			opts.SetFullDocumentBeforeChange(options.WhenAvailable)
 		}
 		if s.cfg.CursorMaxAwaitTimeMs > 0 {
 			opts.SetMaxAwaitTime(ms(s.cfg.CursorMaxAwaitTimeMs))
