@@ -22,6 +22,28 @@
 // extended JSON byte for byte as the Java driver does, since consumers
 // compare these strings.
 //
+// # What is captured
+//
+// The source's tables list (db.collection) names the collections exactly.
+// Without it, every collection outside admin, config and local that
+// capture.scope / capture.target (deployment, database or collection)
+// and the include/exclude lists allow is captured: database.include.list /
+// database.exclude.list match the database name, collection.include.list /
+// collection.exclude.list the db.collection name, each a comma-separated
+// list of regular expressions anchored to the whole name, as in Debezium.
+// Collections created later are found every Options.DiscoveryInterval and
+// streamed from the cluster time taken before the listing that missed
+// them, so their first documents are not lost (no snapshot is needed).
+// field.exclude.list (db.collection.field.nested, * allowed in the
+// database and collection names) removes fields from after, before and
+// updateDescription. The change stream is always per collection, whatever
+// the scope (the stand-in server has no database-level streams).
+//
+// capture.mode change_streams_with_pre_image and
+// change_streams_update_full_with_pre_image ask for
+// fullDocumentBeforeChange (whenAvailable), which becomes before; the
+// collection needs changeStreamPreAndPostImages (MongoDB 6.0+).
+//
 // # Positions
 //
 // A position (position.go) holds the cluster time taken before the
@@ -34,6 +56,14 @@
 // During the snapshot the position lists the collections completely read,
 // so a restart reads only the others again (each from its start).
 //
+// With heartbeat.interval.ms, a Debezium heartbeat record goes to
+// __debezium-heartbeat.<topic.prefix> at that interval while streaming,
+// carrying the newest position, including post-batch resume tokens of
+// streams that had no event: a quiet collection's position keeps moving
+// with the oplog. A resume point no longer in the oplog (server errors 286,
+// 280) is ErrHistoryLost, permanent unless snapshot.mode is when_needed,
+// which takes a new snapshot.
+//
 // # Test server
 //
 // The integration tests run against mongo-java-server (scripts/services.sh
@@ -45,7 +75,8 @@
 // MongoDB's documented change events (testdata/): updateDescription
 // (it sends none), replace events (it reports them as updates), ns and
 // wallTime fields, transactions (lsid, txnNumber), pre-images, invalidate
-// after a drop, and database- or deployment-level streams. It also puts
+// after a drop, database- or deployment-level streams, post-batch resume
+// tokens, and a history lost from the oplog (it never truncates it). It also puts
 // the update operators in documentKey of update events; the connector then
 // takes the _id from the looked-up document, which works while the
 // document still exists when the stream reads the update.
