@@ -56,7 +56,7 @@ type Options struct {
 	URL         string   // mongodb://... connection string (never log it)
 	Tables      []string // "db.collection" list; empty: every collection found at start that the include/exclude lists allow
 	Logger      *slog.Logger
-	Registerer  prometheus.Registerer // unused for now; may be nil
+	Registerer  prometheus.Registerer // for the connector's metrics; may be nil
 	Start       event.Position        // last saved position (nil on first start)
 	// DiscoveryInterval is how often a source without Tables looks for
 	// new collections while streaming (0: DefaultDiscoveryInterval).
@@ -75,6 +75,7 @@ type Source struct {
 	filter nsFilter    // include/exclude lists, for an empty Options.Tables
 	fields []fieldRule // field.exclude.list
 	start  *position   // decoded Options.Start
+	m      *metrics
 
 	mu    sync.Mutex
 	acked event.Position
@@ -105,6 +106,9 @@ func New(cfg Config, opts Options) (*Source, error) {
 		s.colls = append(s.colls, namespace{db, coll})
 	}
 	var err error
+	if s.m, err = newMetrics(opts.Registerer, opts.Name); err != nil {
+		return nil, fmt.Errorf("mongodb: metrics: %w", err)
+	}
 	if s.filter, err = newNSFilter(cfg); err != nil {
 		return nil, err
 	}
@@ -317,6 +321,7 @@ func (s *Source) snapshot(ctx context.Context, client *mongo.Client, conv *conve
 			}
 			ev.Position = pos.encode()
 			batch = append(batch, ev)
+			s.m.snapshotDocs.Inc()
 			n++
 			if len(batch) >= s.cfg.MaxBatchSize {
 				return flush()
@@ -500,6 +505,7 @@ func (s *Source) stream(ctx context.Context, client *mongo.Client, conv *convert
 			if err := emit(gctx, batch); err != nil {
 				return err
 			}
+			s.m.streamEvents.Add(float64(len(batch)))
 		}
 	})
 	err := g.Wait()
@@ -540,8 +546,10 @@ func (s *Source) watch(ctx context.Context, client *mongo.Client, ns namespace, 
 			return streamError(ns, "watch", err)
 		}
 		s.log.Debug("mongodb change stream open", "table", ns.String(), "resume", tok != nil)
+		s.m.streams.Inc()
 		invalidated, err := s.pump(ctx, cs, ns, ch)
 		cs.Close(context.WithoutCancel(ctx))
+		s.m.streams.Dec()
 		if err != nil {
 			return err
 		}
