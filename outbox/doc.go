@@ -18,6 +18,14 @@
 // data: the daemon encodes it with the configured converters, so bytes on
 // Kafka match what Debezium with the same converters writes.
 //
+// With Options.Mongo the router is Debezium's MongoEventRouter
+// (io.debezium.connector.mongodb.transforms.outbox.MongoEventRouter): the
+// outbox is a collection, each inserted document is parsed from the
+// change event's extended JSON into a row (the _id is the event id, an
+// ObjectId as its hex string; a sub-document payload is its relaxed JSON
+// text), and the collection.* spellings of the keys are accepted (see
+// mongo.go).
+//
 // Logical decoding messages whose prefix is Config.MessagePrefix are routed
 // the same way: their content is a JSON object whose keys play the outbox
 // columns. This is the table-free variant: nothing to delete, no bloat.

@@ -18,10 +18,9 @@ import (
 // the event id defaults to the _id field (an ObjectId becomes its hex
 // string, so the id header reads as Debezium's), and a payload that is a
 // sub-document or array becomes its relaxed extended JSON text (an
-// io.debezium.data.Json string), which table.expand.json.payload (or
-// Debezium's collection.expand.json.payload) expands. The relaxed text is
-// the Go driver's compact form; Debezium's Java driver puts a space after
-// ':' and ','. The expanded value is the same either way.
+// io.debezium.data.Json string) laid out as the Java driver's toJson() does
+// ({"id": {"$oid": "…"}, "n": 1}), which table.expand.json.payload (or
+// Debezium's collection.expand.json.payload) expands.
 
 // DefaultMongoFieldEventID is the event id field of an outbox collection.
 const DefaultMongoFieldEventID = "_id"
@@ -105,7 +104,7 @@ func (r *Router) mongoRow(topic, after string) (*event.Struct, error) {
 				return nil, fmt.Errorf("field %s: %w", e.Key, err)
 			}
 			text := strings.TrimSuffix(strings.TrimPrefix(string(b), `{"v":`), "}")
-			s, v = event.String().Optional().WithName(NameJSON).WithVersion(1), text
+			s, v = event.String().Optional().WithName(NameJSON).WithVersion(1), javaSpacing(text)
 		}
 		fields = append(fields, event.NewField(e.Key, s))
 		vals = append(vals, v)
@@ -122,4 +121,27 @@ func (r *Router) mongoRow(topic, after string) (*event.Struct, error) {
 	}
 	r.mu.Unlock()
 	return event.NewStruct(rs, vals...), nil
+}
+
+// javaSpacing lays out compact JSON as the Java driver's JsonWriter does: a
+// space after every ':' and ',' outside strings.
+func javaSpacing(compact string) string {
+	var b strings.Builder
+	b.Grow(len(compact) + len(compact)/8)
+	inString, escaped := false, false
+	for i := 0; i < len(compact); i++ {
+		c := compact[i]
+		b.WriteByte(c)
+		switch {
+		case escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case !inString && (c == ':' || c == ','):
+			b.WriteByte(' ')
+		}
+	}
+	return b.String()
 }

@@ -32,6 +32,19 @@ const mongoOrder = `{"_id": {"$oid": "596e275826f08b2730779e1f"}, "aggregateid":
 	`"ts": {"$date": 1556890294484}, "n": {"$numberLong": "7"}, ` +
 	`"payload": {"id": {"$oid": "da8d6de63b7745ff8f4457db"}, "lineItems": [{"id": 1, "item": "Debezium in Action", "quantity": 2}], "customerId": 123}}`
 
+func TestJavaSpacing(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"a":1,"b":[1,2],"c":{"d":"x:y, \"q\", z"}}`: `{"a": 1, "b": [1, 2], "c": {"d": "x:y, \"q\", z"}}`,
+		`"a,b"`:        `"a,b"`,
+		`[]`:           `[]`,
+		`{"\\\\":","}`: `{"\\\\": ","}`,
+	} {
+		if got := javaSpacing(in); got != want {
+			t.Errorf("javaSpacing(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
 func TestRouteMongo(t *testing.T) {
 	tests := []struct {
 		name              string
@@ -45,13 +58,13 @@ func TestRouteMongo(t *testing.T) {
 		{name: "insert, payload as JSON text", cfg: Config{Table: "shop.outbox"},
 			event: mongoEvent(event.OpCreate, "shop", "outbox", mongoOrder), handled: true, routed: true,
 			topic: "outbox.event.Order", key: "b2730779e1f596e275826f08",
-			value:   `{"id":{"$oid":"da8d6de63b7745ff8f4457db"},"lineItems":[{"id":1,"item":"Debezium in Action","quantity":2}],"customerId":123}`,
+			value:   `{"id": {"$oid": "da8d6de63b7745ff8f4457db"}, "lineItems": [{"id": 1, "item": "Debezium in Action", "quantity": 2}], "customerId": 123}`,
 			headers: "id=596e275826f08b2730779e1f", tsMs: 42},
 		{name: "collection keys, timestamp, header", cfg: Config{Table: "shop.outbox", CollectionFieldEventTimestamp: "ts",
 			CollectionFieldsAdditionalPlacement: "type:header:eventType,n:header"},
 			event: mongoEvent(event.OpRead, "shop", "outbox", mongoOrder), handled: true, routed: true,
 			topic: "outbox.event.Order", key: "b2730779e1f596e275826f08",
-			value:   `{"id":{"$oid":"da8d6de63b7745ff8f4457db"},"lineItems":[{"id":1,"item":"Debezium in Action","quantity":2}],"customerId":123}`,
+			value:   `{"id": {"$oid": "da8d6de63b7745ff8f4457db"}, "lineItems": [{"id": 1, "item": "Debezium in Action", "quantity": 2}], "customerId": 123}`,
 			headers: "id=596e275826f08b2730779e1f,eventType=OrderCreated,n=7", tsMs: 1556890294484},
 		{name: "update dropped", cfg: Config{Table: "shop.outbox"}, event: mongoEvent(event.OpUpdate, "shop", "outbox", mongoOrder), handled: true},
 		{name: "delete dropped", cfg: Config{Table: "shop.outbox"}, event: mongoEvent(event.OpDelete, "shop", "outbox", ""), handled: true},

@@ -206,7 +206,7 @@ func TestConvertOutboxMongo(t *testing.T) {
 			t.Fatalf("segments = %+v", segs)
 		}
 		r := segs[0].records[0]
-		want := `"{\"total\":12}"`
+		want := `"{\"total\": 12}"` // the Java driver's layout
 		if expand {
 			want = `{"total":12}`
 		}
