@@ -61,6 +61,9 @@ const (
 type Config struct {
 	CaptureMode  string `yaml:"capture.mode" json:"capture.mode"`
 	SnapshotMode string `yaml:"snapshot.mode" json:"snapshot.mode"`
+	// SnapshotMaxThreads is how many collections a snapshot reads at once
+	// (0 or 1: one after the other, in name order).
+	SnapshotMaxThreads int `yaml:"snapshot.max.threads" json:"snapshot.max.threads"`
 	// SnapshotFetchSize is the cursor batch size while snapshotting.
 	SnapshotFetchSize int `yaml:"snapshot.fetch.size" json:"snapshot.fetch.size"`
 	// MaxBatchSize bounds the events handed downstream at once.
@@ -144,6 +147,7 @@ func (c Config) Validate() error {
 		v   int
 	}{
 		{"snapshot.fetch.size", c.SnapshotFetchSize},
+		{"snapshot.max.threads", c.SnapshotMaxThreads},
 		{"max.batch.size", c.MaxBatchSize},
 		{"poll.interval.ms", c.PollIntervalMs},
 		{"cursor.max.await.time.ms", c.CursorMaxAwaitTimeMs},

@@ -277,10 +277,19 @@ func currentClusterTime(ctx context.Context, client *mongo.Client) (clusterTime,
 	return clusterTime{}, fmt.Errorf("%w: no cluster time (hello has no operationTime and local.oplog.rs cannot be read: %v); change streams need a replica set", ErrPrerequisite, err)
 }
 
-// snapshot reads every collection not yet done in _id order and emits its
-// documents as op=r events. Each event's position keeps the snapshot state;
-// the last document of a collection marks it done, so a restart reads only
-// the collections not completely acknowledged.
+// snapDoc is one document read by a snapshot reader.
+type snapDoc struct {
+	ns   namespace
+	doc  bson.Raw // nil: the collection is empty
+	last bool     // the collection's last document
+}
+
+// snapshot reads every collection not yet done in _id order, up to
+// snapshot.max.threads collections at a time, and emits their documents as
+// op=r events. Each event's position keeps the snapshot state; the last
+// document of a collection marks it done, so a restart reads only the
+// collections not completely acknowledged. The very last event of the
+// snapshot has source.snapshot "last".
 func (s *Source) snapshot(ctx context.Context, client *mongo.Client, conv *converter, colls []namespace, pos *position, emit func(context.Context, event.Batch) error) error {
 	var todo []namespace
 	for _, ns := range colls {
@@ -289,6 +298,40 @@ func (s *Source) snapshot(ctx context.Context, client *mongo.Client, conv *conve
 		}
 	}
 	s.log.Info("mongodb snapshot", "collections", len(todo), "done", len(pos.Snapshot.Done))
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(rctx)
+	queue := make(chan namespace)
+	docs := make(chan snapDoc, s.cfg.SnapshotFetchSize)
+	g.Go(func() error {
+		defer close(queue)
+		for _, ns := range todo {
+			select {
+			case queue <- ns:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return nil
+	})
+	var readers sync.WaitGroup
+	for range max(1, min(s.cfg.SnapshotMaxThreads, len(todo))) {
+		readers.Add(1)
+		g.Go(func() error {
+			defer readers.Done()
+			for ns := range queue {
+				if err := s.readCollection(gctx, client, ns, docs); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	go func() {
+		readers.Wait()
+		close(docs)
+	}()
+
 	ord := int32(pos.Start.I)
 	batch := make(event.Batch, 0, s.cfg.MaxBatchSize)
 	flush := func() error {
@@ -299,62 +342,95 @@ func (s *Source) snapshot(ctx context.Context, client *mongo.Client, conv *conve
 		batch = make(event.Batch, 0, s.cfg.MaxBatchSize)
 		return err
 	}
-	for ci, ns := range todo {
-		cur, err := client.Database(ns.db).Collection(ns.coll).Find(ctx, bson.D{},
-			options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(int32(s.cfg.SnapshotFetchSize)))
+	add := func(d snapDoc, mark string) error {
+		if d.last {
+			pos.Snapshot.Done = append(pos.Snapshot.Done, d.ns.String())
+		}
+		ev, err := conv.read(d.doc, d.ns, mark, ord)
 		if err != nil {
-			return fmt.Errorf("mongodb: snapshot %s: %w", ns, err)
+			return err
 		}
-		var prev bson.Raw
-		n := 0
-		add := func(doc bson.Raw, lastInColl bool) error {
-			mark := SnapshotTrue
-			if lastInColl {
-				pos.Snapshot.Done = append(pos.Snapshot.Done, ns.String())
-				if ci == len(todo)-1 {
-					mark = SnapshotLast
-				}
-			}
-			ev, err := conv.read(doc, ns, mark, ord)
-			if err != nil {
-				return err
-			}
-			ev.Position = pos.encode()
-			batch = append(batch, ev)
-			s.m.snapshotDocs.Inc()
-			n++
-			if len(batch) >= s.cfg.MaxBatchSize {
-				return flush()
-			}
-			return nil
+		ev.Position = pos.encode()
+		batch = append(batch, ev)
+		s.m.snapshotDocs.Inc()
+		if len(batch) >= s.cfg.MaxBatchSize {
+			return flush()
 		}
-		for cur.Next(ctx) {
-			if prev != nil {
-				if err := add(prev, false); err != nil {
-					cur.Close(ctx)
-					return err
-				}
+		return nil
+	}
+	// One document is held back: only at the end is it known to be the
+	// snapshot's last.
+	var pending *snapDoc
+	var err error
+	for d := range docs {
+		if d.doc == nil {
+			pos.Snapshot.Done = append(pos.Snapshot.Done, d.ns.String())
+			continue
+		}
+		if pending != nil {
+			if err = add(*pending, SnapshotTrue); err != nil {
+				break
 			}
-			prev = slices.Clone(cur.Current)
 		}
-		err = cur.Err()
-		cur.Close(ctx)
-		if err != nil {
-			return fmt.Errorf("mongodb: snapshot %s: %w", ns, err)
+		pending = &d
+	}
+	if err != nil {
+		cancel()
+		for range docs { // until the readers are gone
 		}
-		if prev != nil {
-			if err := add(prev, true); err != nil {
-				return err
-			}
-		} else {
-			pos.Snapshot.Done = append(pos.Snapshot.Done, ns.String())
+		_ = g.Wait()
+		return err
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if pending != nil {
+		if err := add(*pending, SnapshotLast); err != nil {
+			return err
 		}
-		s.log.Info("mongodb snapshot: collection read", "table", ns.String(), "documents", n)
 	}
 	if err := flush(); err != nil {
 		return err
 	}
 	pos.Snapshot = nil
+	return nil
+}
+
+// readCollection reads ns in _id order into docs, marking its last
+// document (or sending one doc-less snapDoc for an empty collection).
+func (s *Source) readCollection(ctx context.Context, client *mongo.Client, ns namespace, docs chan<- snapDoc) error {
+	cur, err := client.Database(ns.db).Collection(ns.coll).Find(ctx, bson.D{},
+		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(int32(s.cfg.SnapshotFetchSize)))
+	if err != nil {
+		return fmt.Errorf("mongodb: snapshot %s: %w", ns, err)
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	send := func(d snapDoc) error {
+		select {
+		case docs <- d:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	var prev bson.Raw
+	n := 0
+	for cur.Next(ctx) {
+		if prev != nil {
+			if err := send(snapDoc{ns: ns, doc: prev}); err != nil {
+				return err
+			}
+		}
+		prev = slices.Clone(cur.Current)
+		n++
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("mongodb: snapshot %s: %w", ns, err)
+	}
+	if err := send(snapDoc{ns: ns, doc: prev, last: true}); err != nil {
+		return err
+	}
+	s.log.Info("mongodb snapshot: collection read", "table", ns.String(), "documents", n)
 	return nil
 }
 
