@@ -115,6 +115,9 @@ func New(cfg Config, opts Options) (*Source, error) {
 	if s.fields, err = parseFieldRules(cfg.FieldExcludeList); err != nil {
 		return nil, fmt.Errorf("mongodb: field.exclude.list: %w", err)
 	}
+	if len(opts.Tables) > 0 && (cfg.CaptureScope != "" || len(cfg.DatabaseIncludeList)+len(cfg.DatabaseExcludeList)+len(cfg.CollectionIncludeList)+len(cfg.CollectionExcludeList) > 0) {
+		s.log.Warn("mongodb: capture.scope and the include/exclude lists are ignored: the tables list names the collections")
+	}
 	if opts.Start != nil {
 		p, err := decodePosition(opts.Start)
 		if err != nil {

@@ -44,6 +44,10 @@
 // fullDocumentBeforeChange (whenAvailable), which becomes before; the
 // collection needs changeStreamPreAndPostImages (MongoDB 6.0+).
 //
+// The snapshot reads up to snapshot.max.threads collections at once,
+// each in _id order; the last event of the whole snapshot has
+// source.snapshot "last".
+//
 // # Positions
 //
 // A position (position.go) holds the cluster time taken before the
