@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -55,7 +56,7 @@ sources:
 // mongoSetup creates a database of its own with one collection (the
 // stand-in cannot watch a collection that does not exist yet) and writes
 // the sluice.yaml capturing it.
-func mongoSetup(t *testing.T, ctx context.Context) (coll *mongo.Collection, cfgPath, topic, brokers string) {
+func mongoSetup(t testing.TB, ctx context.Context) (coll *mongo.Collection, cfgPath, topic, brokers string) {
 	t.Helper()
 	url := testenv.Require(t, "SLUICE_MONGO_URL")
 	brokers = testenv.Require(t, "SLUICE_KAFKA_BROKERS")
@@ -80,7 +81,7 @@ func mongoSetup(t *testing.T, ctx context.Context) (coll *mongo.Collection, cfgP
 }
 
 // consume reads topic from its start into a channel until ctx ends.
-func mongoConsume(t *testing.T, ctx context.Context, brokers, topic string) <-chan *kgo.Record {
+func mongoConsume(t testing.TB, ctx context.Context, brokers, topic string) <-chan *kgo.Record {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -660,4 +661,63 @@ func TestMongoDBConnectorJSON(t *testing.T) {
 	if skip := prefix + "." + db.Name() + ".skip"; topics.Has(skip) || !topics.Has(topic) {
 		t.Errorf("topics: %s present: %v, %s present: %v", skip, topics.Has(skip), topic, topics.Has(topic))
 	}
+}
+
+// BenchmarkMongoDBToKafkaStandIn measures sluice run end to end while
+// streaming: b.N documents inserted (in batches of 1000) into the stand-in
+// server until all are records on the real Kafka broker. The number is
+// mongo-java-server's, not mongod's: the stand-in is an in-memory Java
+// server whose change streams poll.
+func BenchmarkMongoDBToKafkaStandIn(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	coll, cfgPath, topic, brokers := mongoSetup(b, ctx)
+	logf := filepath.Join(filepath.Dir(cfgPath), "sluice.log")
+	logFile, err := os.Create(logf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd := exec.Command(sluiceBin, "run", "-c", cfgPath)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	records := mongoConsume(b, ctx, brokers, topic)
+	// A first document shows the stream is up.
+	if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: int32(-1)}}); err != nil {
+		b.Fatal(err)
+	}
+	select {
+	case <-records:
+	case <-ctx.Done():
+		b.Fatalf("no record; sluice log:\n%s", tail(logf))
+	}
+	b.ResetTimer()
+	go func() {
+		for i := 0; i < b.N; i += 1000 {
+			docs := make([]any, 0, 1000)
+			for j := i; j < min(i+1000, b.N); j++ {
+				docs = append(docs, bson.D{{Key: "_id", Value: int32(j)}, {Key: "name", Value: "bench"}, {Key: "v", Value: int32(1)}})
+			}
+			if _, err := coll.InsertMany(ctx, docs); err != nil {
+				b.Error(err)
+				cancel()
+				return
+			}
+		}
+	}()
+	for n := 0; n < b.N; n++ {
+		select {
+		case <-records:
+		case <-ctx.Done():
+			b.Fatalf("%d of %d records; sluice log:\n%s", n, b.N, tail(logf))
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
