@@ -598,7 +598,7 @@ func (w *Worker) startTask(u, key string) {
 		var err error
 		switch c.plugin.Type {
 		case SinkType:
-			err = w.h.runSink(ctx, conn, c.plugin, cfg, log)
+			err = w.h.runSink(ctx, conn, id, c.plugin, cfg, log)
 		case SourceType:
 			err = w.h.runSource(ctx, conn, c.plugin, cfg, log)
 		default:

@@ -445,7 +445,7 @@ func (h *Herder) startTask(c *connector, t *task) {
 		var err error
 		switch p.Type {
 		case SinkType:
-			err = h.runSink(ctx, c, p, cfg, log)
+			err = h.runSink(ctx, c, t.id, p, cfg, log)
 		case SourceType:
 			err = h.runSource(ctx, c, p, cfg, log)
 		default:

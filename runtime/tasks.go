@@ -21,16 +21,16 @@ func GroupID(connector string) string { return "connect-" + connector }
 // runSink runs a sink task: through sinks/task for a plugin with NewSink
 // (converters with schemas and Avro, transforms, errors.* and the dead
 // letter queue), else the runtime's minimal loop for a NewSinkTask plugin.
-func (h *Herder) runSink(ctx context.Context, c *connector, p *Plugin, cfg map[string]string, log *slog.Logger) error {
+func (h *Herder) runSink(ctx context.Context, c *connector, id int, p *Plugin, cfg map[string]string, log *slog.Logger) error {
 	if p.NewSink != nil {
-		return h.runTaskSink(ctx, c, p, cfg, log)
+		return h.runTaskSink(ctx, c, id, p, cfg, log)
 	}
 	return h.runSinkLoop(ctx, c, p, cfg, log)
 }
 
 // runTaskSink runs a NewSink plugin under sinks/task; the worker's default
 // converters apply when the connector names none.
-func (h *Herder) runTaskSink(ctx context.Context, c *connector, p *Plugin, cfg map[string]string, log *slog.Logger) error {
+func (h *Herder) runTaskSink(ctx context.Context, c *connector, id int, p *Plugin, cfg map[string]string, log *slog.Logger) error {
 	tc := maps.Clone(cfg)
 	tc[KeyName] = c.name
 	if strings.TrimSpace(tc[KeyKeyConverter]) == "" {
@@ -43,6 +43,7 @@ func (h *Herder) runTaskSink(ctx context.Context, c *connector, p *Plugin, cfg m
 	if err != nil {
 		return err
 	}
+	tcfg.TaskID = id
 	opts := []sinktask.Option{
 		sinktask.WithClientOptions(append(slices.Clone(h.cfg.KafkaOptions), kgo.SeedBrokers(h.cfg.Brokers...))...),
 		sinktask.WithLogger(log),

@@ -57,13 +57,14 @@ var aliases = map[string][]string{
 	daemon.MongoDB:  {"MongoDbConnector", "mongodb"},
 }
 
-// Plugins returns the source plugins.
+// Plugins returns the source plugins and the sink plugins (the JDBC sink,
+// sinks.go).
 func Plugins(o Options) []*runtime.Plugin {
-	out := make([]*runtime.Plugin, 0, len(kinds))
+	out := make([]*runtime.Plugin, 0, len(kinds)+1)
 	for _, kind := range kinds {
 		out = append(out, plugin(kind, o))
 	}
-	return out
+	return append(out, sinkPlugins(o)...)
 }
 
 func plugin(kind string, o Options) *runtime.Plugin {

@@ -404,11 +404,12 @@ func connectOutbox(cfg map[string]string, src map[string]any, problems ConnectPr
 	prefix := keyTransforms + "." + alias + "."
 	typ := cfg[prefix+"type"]
 	if typ != outbox.EventRouterClass && typ != outbox.MongoEventRouterClass {
-		problems.add(prefix+"type", "Invalid value %s for configuration %stype: Sluice supports only %s", typ, prefix, outbox.EventRouterClass)
+		problems.add(prefix+"type", "Invalid value %s for configuration %stype: Sluice supports only %s (and %s on a MongoDB source)", typ, prefix, outbox.EventRouterClass, outbox.MongoEventRouterClass)
 		return alias
 	}
 	ob := map[string]any{}
-	boolKeys := map[string]bool{"route.tombstone.on.empty.payload": true, "table.expand.json.payload": true}
+	boolKeys := map[string]bool{"route.tombstone.on.empty.payload": true, "table.expand.json.payload": true,
+		"collection.expand.json.payload": true}
 	for k, v := range cfg {
 		if rest, ok := strings.CutPrefix(k, prefix); ok && rest != "type" {
 			if boolKeys[rest] {
