@@ -199,9 +199,13 @@ func TestReconnect(t *testing.T) {
 	if n != total+1 {
 		t.Errorf("%d events, want %d", n, total+1)
 	}
+	// Each walsender kill and the final termination restart the session
+	// once; a termination of the ordinary connections while a session is
+	// still starting (loading columns) restarts it once more before its
+	// walsender is killed.
 	rc, ok := gauge(t, reg, "sluice_postgres_reconnects_total", name)
-	if !ok || rc != kills+1 {
-		t.Errorf("sluice_postgres_reconnects_total = %v (present %v), want %d", rc, ok, kills+1)
+	if lo, hi := float64(kills+1), float64(kills+1+kills/2); !ok || rc < lo || rc > hi {
+		t.Errorf("sluice_postgres_reconnects_total = %v (present %v), want %v to %v", rc, ok, lo, hi)
 	}
 	if e.walsender(0) == pid {
 		t.Error("losing the catalog connection did not restart the session")
