@@ -316,7 +316,13 @@ const (
 	prefixConnector   = "connector-"
 	prefixTargetState = "target-state-"
 	prefixRestart     = "restart-"
+	// prefixLoggerCluster keys a cluster-wide logger level.
+	prefixLoggerCluster = "logger-cluster-"
 )
+
+type loggerRecord struct {
+	Level string `json:"level"`
+}
 
 type connectorRecord struct {
 	Properties map[string]string `json:"properties"`
@@ -363,6 +369,15 @@ func (w *Worker) applyConfig(r *kgo.Record) {
 			break
 		}
 		w.conns[name] = &distConnector{config: rec.Properties, plugin: p, tasks: taskConfigsOf(p, rec.Properties)}
+	case strings.HasPrefix(key, prefixLoggerCluster):
+		name := strings.TrimPrefix(key, prefixLoggerCluster)
+		var rec loggerRecord
+		if r.Value == nil || json.Unmarshal(r.Value, &rec) != nil {
+			break
+		}
+		if _, err := w.h.loggers.Set(name, rec.Level); err != nil {
+			w.log.Warn("bad cluster logger level", "logger", name, "level", rec.Level, "err", err)
+		}
 	case strings.HasPrefix(key, prefixTargetState):
 		name := strings.TrimPrefix(key, prefixTargetState)
 		var rec targetRecord

@@ -102,6 +102,17 @@ func (w *Worker) readConfigs() error {
 	return nil
 }
 
+// SetLoggerCluster sets a logger's level on every worker of the cluster
+// (PUT /admin/loggers/{name}?scope=cluster): as Kafka Connect, a record
+// logger-cluster-<name> in the config topic that each worker applies as it
+// reads it (this one included, before answering).
+func (w *Worker) SetLoggerCluster(name, level string) error {
+	if _, ok := ParseLevel(level); !ok {
+		return notFound("invalid log level '%s'.", level)
+	}
+	return w.writeConfig([2]any{prefixLoggerCluster + name, loggerRecord{Level: level}})
+}
+
 // writeConfig writes config topic records in order, then reads the topic
 // to its end so that this worker's view includes them.
 func (w *Worker) writeConfig(recs ...[2]any) error {

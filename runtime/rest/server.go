@@ -614,15 +614,25 @@ func (s *Server) setLogger(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "Desired 'level' parameter was not specified in request.", true)
 		return
 	}
+	if strings.EqualFold(r.URL.Query().Get("scope"), "cluster") {
+		// A distributed worker sets it on every worker; a standalone one
+		// is the whole cluster. Kafka Connect answers 204.
+		var err error
+		if c, ok := s.h.(interface{ SetLoggerCluster(name, level string) error }); ok {
+			err = c.SetLoggerCluster(r.PathValue("logger"), level)
+		} else {
+			_, err = s.h.Loggers().Set(r.PathValue("logger"), level)
+		}
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	changed, err := s.h.Loggers().Set(r.PathValue("logger"), level)
 	if err != nil {
 		s.fail(w, err)
-		return
-	}
-	// A standalone worker is the whole cluster: scope=cluster applies here
-	// and answers as Kafka Connect does, 204.
-	if strings.EqualFold(r.URL.Query().Get("scope"), "cluster") {
-		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	writeJSON(w, http.StatusOK, changed)
