@@ -102,7 +102,9 @@ connectors:
 		if err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 90*time.Second, name+" target rows", func() error {
+		// The sinks start before their topic exists (the source creates it
+		// with its first record): joining the group then takes a while.
+		eventually(t, 3*time.Minute, name+" target rows", func() error {
 			got, err := rowsOf(db)
 			if err != nil || !slices.Equal(got, want) {
 				return fmt.Errorf("rows %v, %v; want %v", got, err, want)

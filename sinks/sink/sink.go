@@ -68,8 +68,10 @@ type Sink interface {
 
 // RecordError is returned by a sink for one record it cannot write
 // (a constraint violation, a value it cannot map): with errors.tolerance
-// all the task sends that record to the dead letter queue and retries the
-// rest of the batch; with none it fails naming the record.
+// all the task sends that record to the dead letter queue, with none it
+// fails naming the record. From Put, the task then puts the rest of the
+// batch again without it; from Flush, the sink must have dropped that
+// record and kept the others, and the task flushes again.
 type RecordError struct {
 	Record Record
 	Err    error

@@ -86,6 +86,9 @@ type coord struct {
 
 // Run consumes cfg's topics and writes them to s until ctx ends (nil) or
 // the task fails. It does not close s.
+// metadataMaxAge is how often a sink task looks for new topics.
+const metadataMaxAge = 10 * time.Second
+
 func Run(ctx context.Context, cfg Config, s sink.Sink, opts ...Option) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("sink task %s: %w", cfg.Name, err)
@@ -134,6 +137,10 @@ func Run(ctx context.Context, cfg Config, s sink.Sink, opts ...Option) error {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// A topic the sink names may not exist yet (its source creates it
+		// with its first record) and topics.regex must see new topics:
+		// refresh metadata every few seconds rather than every 5 minutes.
+		kgo.MetadataMaxAge(metadataMaxAge),
 		// Every record polled is flushed and committed before the client
 		// may rebalance, so a revoked or lost partition has nothing
 		// pending: these only log.
@@ -273,11 +280,39 @@ func (r *runner) process(ctx context.Context, recs []*kgo.Record) error {
 		if err := r.put(ctx, batch, raws); err != nil {
 			return err
 		}
-		if err := retry(ctx, r.cfg.Errors, r.log, "flush", func() error { return r.sink.Flush(ctx) }); err != nil {
-			return fmt.Errorf("flush: %w", err)
+		if err := r.flush(ctx, raws); err != nil {
+			return err
 		}
 	}
 	return r.rep.flush(ctx)
+}
+
+// flush flushes the sink. A record the target refused at flush time comes
+// back as a *sink.RecordError (the sink dropped it and kept the rest): it
+// is set aside or fails the task, as at Put, and the sink is flushed again.
+func (r *runner) flush(ctx context.Context, raws map[coord]*kgo.Record) error {
+	refused := map[coord]bool{}
+	for {
+		err := retry(ctx, r.cfg.Errors, r.log, "flush", func() error { return r.sink.Flush(ctx) })
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var re *sink.RecordError
+		if !errors.As(err, &re) {
+			return fmt.Errorf("flush: %w", err)
+		}
+		c := coord{re.Record.OriginalTopic, re.Record.Partition, re.Record.Offset}
+		if raws[c] == nil || refused[c] {
+			return fmt.Errorf("flush: the sink refused a record not in the batch, or one it had already dropped: %w", err)
+		}
+		refused[c] = true
+		if err := r.handle(failure{rec: raws[c], stage: StageTaskPut, class: r.taskClass(), err: re.Err}); err != nil {
+			return err
+		}
+	}
 }
 
 // handle sets a failed record aside (tolerance all) or fails the task.
