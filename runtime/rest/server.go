@@ -618,7 +618,9 @@ func (s *Server) setLogger(w http.ResponseWriter, r *http.Request) {
 		// A distributed worker sets it on every worker; a standalone one
 		// is the whole cluster. Kafka Connect answers 204.
 		var err error
-		if c, ok := s.h.(interface{ SetLoggerCluster(name, level string) error }); ok {
+		if c, ok := s.h.(interface {
+			SetLoggerCluster(name, level string) error
+		}); ok {
 			err = c.SetLoggerCluster(r.PathValue("logger"), level)
 		} else {
 			_, err = s.h.Loggers().Set(r.PathValue("logger"), level)
