@@ -44,6 +44,14 @@ func jdbcPlugin(o Options) *runtime.Plugin {
 		Version:   o.Version,
 		TaskClass: "io.confluent.connect.jdbc.sink.JdbcSinkTask",
 		Configs:   keys,
+		// The consumer settings the sink task layer reads.
+		Accepts: func(key string) bool {
+			switch key {
+			case "consumer.override.max.poll.records", "consumer.override.session.timeout.ms", "consumer.override.heartbeat.interval.ms":
+				return true
+			}
+			return false
+		},
 		Validate: func(cfg map[string]string) map[string][]string {
 			problems := map[string][]string{}
 			if strings.TrimSpace(cfg["connection.url"]) == "" {

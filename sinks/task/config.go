@@ -69,6 +69,10 @@ type Config struct {
 	Errors                                        ErrorsConfig
 	// MaxPollRecords bounds one batch (consumer max.poll.records).
 	MaxPollRecords int
+	// SessionTimeout and HeartbeatInterval are the consumer's group
+	// timing (consumer.override.session.timeout.ms and
+	// .heartbeat.interval.ms); zero keeps the client's defaults.
+	SessionTimeout, HeartbeatInterval time.Duration
 }
 
 // GroupID is the consumer group of connector name, as in Kafka Connect.
@@ -188,6 +192,22 @@ func ParseConfig(cfg map[string]string) (Config, error) {
 				c.MaxPollRecords = n
 			}
 			break
+		}
+	}
+	// The consumer's group timing, as Kafka Connect's
+	// consumer.override.<key> (a killed task's member otherwise holds its
+	// partitions for the client's default 45 s session).
+	for key, dst := range map[string]*time.Duration{
+		"consumer.override.session.timeout.ms":    &c.SessionTimeout,
+		"consumer.override.heartbeat.interval.ms": &c.HeartbeatInterval,
+	} {
+		if v, ok := get(key); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				errs = append(errs, fmt.Errorf("%s: %q is not a positive number of milliseconds", key, v))
+			} else {
+				*dst = time.Duration(n) * time.Millisecond
+			}
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

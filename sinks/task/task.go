@@ -154,6 +154,12 @@ func Run(ctx context.Context, cfg Config, s sink.Sink, opts ...Option) error {
 			r.log.Info("partitions assigned", "partitions", m)
 		}),
 	)
+	if cfg.SessionTimeout > 0 {
+		copts = append(copts, kgo.SessionTimeout(cfg.SessionTimeout))
+	}
+	if cfg.HeartbeatInterval > 0 {
+		copts = append(copts, kgo.HeartbeatInterval(cfg.HeartbeatInterval))
+	}
 	if cfg.TopicsRegex != "" {
 		// Kafka Connect matches the whole topic name.
 		copts = append(copts, kgo.ConsumeRegex(), kgo.ConsumeTopics("^(?:"+cfg.TopicsRegex+")$"))
