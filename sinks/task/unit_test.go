@@ -163,12 +163,14 @@ func TestRetry(t *testing.T) {
 
 // TestParseConfigGroupTiming reads the consumer's group timing overrides.
 func TestParseConfigGroupTiming(t *testing.T) {
-	c, err := ParseConfig(map[string]string{"name": "s", "topics": "t",
+	conv := "org.apache.kafka.connect.json.JsonConverter"
+	c, err := ParseConfig(map[string]string{"name": "s", "topics": "t", "key.converter": conv, "value.converter": conv,
 		"consumer.override.session.timeout.ms": "6000", "consumer.override.heartbeat.interval.ms": "1000"})
 	if err != nil || c.SessionTimeout != 6*time.Second || c.HeartbeatInterval != time.Second {
 		t.Errorf("ParseConfig = %v, %v; want 6s session, 1s heartbeat", c, err)
 	}
-	if _, err := ParseConfig(map[string]string{"name": "s", "topics": "t", "consumer.override.session.timeout.ms": "soon"}); err == nil ||
+	if _, err := ParseConfig(map[string]string{"name": "s", "topics": "t", "key.converter": conv, "value.converter": conv,
+		"consumer.override.session.timeout.ms": "soon"}); err == nil ||
 		!strings.Contains(err.Error(), "consumer.override.session.timeout.ms") {
 		t.Errorf("bad session timeout: %v, want an error naming the key", err)
 	}
