@@ -50,11 +50,11 @@ sources:
     tables: [%s.items]
     postgres: {slot.name: %s, publication.name: %s, publication.autocreate.mode: filtered}
 connectors:
-  - name: to-postgres
-    config: %s
-  - name: to-sqlite
-    config: %s
-`, brokers, filepath.Join(dir, "data"), f.name, pgURL, f.name, f.name, f.name,
+  - name: %[8]s-pg
+    config: %[9]s
+  - name: %[8]s-sqlite
+    config: %[10]s
+`, brokers, filepath.Join(dir, "data"), f.name, pgURL, f.name, f.name, f.name, f.name,
 		sinkCfg("jdbc:postgresql://"+strings.TrimPrefix(pgURL, "postgres://")), sinkCfg("jdbc:sqlite:"+sqlitePath))
 	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
@@ -115,7 +115,8 @@ connectors:
 			db.Close()
 		}
 	}
-	for _, name := range []string{"to-postgres", "to-sqlite"} {
+	// Connector names (and so consumer groups) are unique per run.
+	for _, name := range []string{f.name + "-pg", f.name + "-sqlite"} {
 		if _, err := running("http://"+p.addr, []string{name}, []string{p.addr}); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
