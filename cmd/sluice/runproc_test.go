@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"io"
 	"os/exec"
 	"strings"
 	"testing"
@@ -42,7 +41,15 @@ func startRun(t *testing.T, cfg string, env []string) *runProc {
 	if p.addr == "" {
 		t.Fatalf("no address:\n%s", p.log.String())
 	}
-	go func() { b, _ := io.ReadAll(stderr); p.rest <- string(b) }()
+	// The rest through the scanner: it may already hold lines read past
+	// the address.
+	go func() {
+		var b strings.Builder
+		for sc.Scan() {
+			b.WriteString(sc.Text() + "\n")
+		}
+		p.rest <- b.String()
+	}()
 	return p
 }
 
