@@ -535,7 +535,7 @@ func (s *Source) stream(ctx context.Context, client *mongo.Client, conv *convert
 			select {
 			case first = <-ch:
 			case <-beat:
-				hb := heartbeatEvent(s.opts.TopicPrefix, now(), pos.encode())
+				hb := event.Heartbeat(s.opts.TopicPrefix, now(), pos.encode())
 				if err := emit(gctx, event.Batch{hb}); err != nil {
 					return err
 				}

@@ -7,18 +7,9 @@ import (
 	"github.com/sluice-cdc/sluice/event"
 )
 
-// The schemas of Debezium's heartbeat records, common to its connectors:
-// the key names the logical server, the value holds the time it was sent.
-var (
-	heartbeatKeySchema = event.StructOf("io.debezium.connector.common.ServerNameKey",
-		event.NewField("serverName", event.String())).WithVersion(1)
-	heartbeatValueSchema = event.StructOf("io.debezium.connector.common.Heartbeat",
-		event.NewField("ts_ms", event.Int64())).WithVersion(1)
-)
-
 // HeartbeatTopic returns the topic heartbeats go to,
 // "__debezium-heartbeat.<prefix>" as in Debezium.
-func HeartbeatTopic(prefix string) string { return "__debezium-heartbeat." + prefix }
+func HeartbeatTopic(prefix string) string { return event.HeartbeatTopic(prefix) }
 
 // idle reports whether the stream is between transactions with nothing
 // waiting to be emitted: a position taken now is a clean resume point.
@@ -36,13 +27,6 @@ func (st *streamer) heartbeat(ctx context.Context, now time.Time, emit func(cont
 	if st.skipTx != "" {
 		p.Tx, p.N = st.skipTx, st.skipN
 	}
-	prefix := st.s.opts.TopicPrefix
-	e := event.Event{
-		Topic:       HeartbeatTopic(prefix),
-		Key:         event.NewStruct(heartbeatKeySchema, prefix),
-		ValueSchema: heartbeatValueSchema,
-		Position:    p.encode(),
-	}
-	e.SetTimestamp(now)
+	e := event.Heartbeat(st.s.opts.TopicPrefix, now, p.encode())
 	return emit(ctx, event.Batch{e})
 }

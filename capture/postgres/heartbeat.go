@@ -1,8 +1,6 @@
 package postgres
 
 import (
-	"time"
-
 	"github.com/sluice-cdc/sluice/internal/obs"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,31 +8,9 @@ import (
 	"github.com/sluice-cdc/sluice/event"
 )
 
-// Debezium heartbeat record schemas (SchemaFactory.heartbeatKeySchema and
-// heartbeatValueSchema).
-var (
-	heartbeatKeySchema = event.StructOf("io.debezium.connector.common.ServerNameKey",
-		event.NewField("serverName", event.String())).WithVersion(1)
-	heartbeatValueSchema = event.StructOf("io.debezium.connector.common.Heartbeat",
-		event.NewField("ts_ms", event.Int64())).WithVersion(1)
-)
-
 // HeartbeatTopic returns Debezium's default heartbeat topic,
 // "__debezium-heartbeat.<prefix>".
-func HeartbeatTopic(prefix string) string { return "__debezium-heartbeat." + prefix }
-
-// heartbeatEvent returns a heartbeat record carrying pos. Its value is
-// {ts_ms}, which Event.Value fills from TsMs.
-func heartbeatEvent(prefix string, now time.Time, pos event.Position) event.Event {
-	e := event.Event{
-		Topic:       HeartbeatTopic(prefix),
-		Key:         event.NewStruct(heartbeatKeySchema, prefix),
-		ValueSchema: heartbeatValueSchema,
-		Position:    pos,
-	}
-	e.SetTimestamp(now)
-	return e
-}
+func HeartbeatTopic(prefix string) string { return event.HeartbeatTopic(prefix) }
 
 // metrics are the connector's Prometheus collectors.
 type metrics struct {

@@ -422,7 +422,7 @@ func (st *streamer) heartbeat(ctx context.Context, now time.Time) error {
 		p.LSN = lsnText(st.keepalive)
 		st.resume = st.keepalive
 	}
-	e := heartbeatEvent(st.s.opts.TopicPrefix, now, p.encode())
+	e := event.Heartbeat(st.s.opts.TopicPrefix, now, p.encode())
 	return st.s.emitBatch(ctx, st.emit, event.Batch{e}, p)
 }
 
