@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -143,39 +142,9 @@ connectors:
 		}
 	}()
 
-	eventually(t, 90*time.Second, "good rows in the target", func() error {
-		rows, err := db.Query(`SELECT id, label FROM public.` + table + ` ORDER BY id`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		var got []string
-		for rows.Next() {
-			var id int
-			var label string
-			if err := rows.Scan(&id, &label); err != nil {
-				return err
-			}
-			got = append(got, fmt.Sprintf("%d:%s", id, label))
-		}
-		if want := []string{"1:one", "3:three"}; !slices.Equal(got, want) {
-			return fmt.Errorf("rows %v, want %v", got, want)
-		}
-		return nil
-	})
+	waitRows(t, 90*time.Second, "good rows in the target", db, "public."+table, []string{"1:one", "3:three"})
 
-	cons, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.ConsumeTopics(dlq),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cons.Close()
-	var dead []*kgo.Record
-	dctx, dcancel := context.WithTimeout(ctx, time.Minute)
-	defer dcancel()
-	for len(dead) < 1 && dctx.Err() == nil {
-		cons.PollFetches(dctx).EachRecord(func(r *kgo.Record) { dead = append(dead, r) })
-	}
+	dead := readRecords(t, brokers, dlq, 1)
 	if len(dead) != 1 || string(dead[0].Value) != string(unknown) || string(dead[0].Key) != string(recs[1].k) {
 		t.Fatalf("dead letter topic = %d records, want the one with the unknown schema id, bytes unchanged", len(dead))
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -107,40 +106,10 @@ connectors:
 		}
 	}()
 
-	eventually(t, 90*time.Second, "good rows in the target", func() error {
-		rows, err := db.Query(`SELECT id, label FROM public.` + table + ` ORDER BY id`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		var got []string
-		for rows.Next() {
-			var id int
-			var label string
-			if err := rows.Scan(&id, &label); err != nil {
-				return err
-			}
-			got = append(got, fmt.Sprintf("%d:%s", id, label))
-		}
-		if want := []string{"1:one", "3:three", "6:six"}; !slices.Equal(got, want) {
-			return fmt.Errorf("rows %v, want %v", got, want)
-		}
-		return nil
-	})
+	waitRows(t, 90*time.Second, "good rows in the target", db, "public."+table, []string{"1:one", "3:three", "6:six"})
 
 	// The dead letter topic: the three bad records, in order, as produced.
-	cons, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.ConsumeTopics(dlq),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cons.Close()
-	var dead []*kgo.Record
-	deadline, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for len(dead) < 3 && deadline.Err() == nil {
-		cons.PollFetches(deadline).EachRecord(func(r *kgo.Record) { dead = append(dead, r) })
-	}
+	dead := readRecords(t, brokers, dlq, 3)
 	var bad []int
 	for i, r := range recs {
 		if r.stage != "" {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,23 +71,6 @@ connectors:
 	f.exec(t, `DELETE FROM `+f.name+`.items WHERE id = 3`)
 	want := []string{"1:one", "2:TWO", "4:four"}
 
-	rowsOf := func(db *sql.DB) ([]string, error) {
-		rows, err := db.Query(`SELECT id, label FROM ` + target + ` ORDER BY id`)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var id int
-			var label string
-			if err := rows.Scan(&id, &label); err != nil {
-				return nil, err
-			}
-			out = append(out, fmt.Sprintf("%d:%s", id, label))
-		}
-		return out, rows.Err()
-	}
 	pgDB, err := sql.Open("pgx", pgURL)
 	if err != nil {
 		t.Fatal(err)
@@ -104,13 +86,7 @@ connectors:
 		}
 		// The sinks start before their topic exists (the source creates it
 		// with its first record): joining the group then takes a while.
-		eventually(t, 3*time.Minute, name+" target rows", func() error {
-			got, err := rowsOf(db)
-			if err != nil || !slices.Equal(got, want) {
-				return fmt.Errorf("rows %v, %v; want %v", got, err, want)
-			}
-			return nil
-		})
+		waitRows(t, 3*time.Minute, name+" target rows", db, target, want)
 		if name == "sqlite" {
 			db.Close()
 		}
