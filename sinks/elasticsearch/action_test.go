@@ -3,8 +3,8 @@ package elasticsearch
 import (
 	"errors"
 	"math/big"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/sluice-cdc/sluice/event"
 	"github.com/sluice-cdc/sluice/sinks/sink"
