@@ -21,7 +21,10 @@ const openTimeout = 30 * time.Second
 
 // sinkPlugins returns the sink plugins run by the sink task layer.
 func sinkPlugins(o Options) []*runtime.Plugin {
-	return []*runtime.Plugin{jdbcPlugin(o)}
+	return []*runtime.Plugin{
+		jdbcPlugin(o),
+		elasticsearchPlugin(o),
+	}
 }
 
 func jdbcPlugin(o Options) *runtime.Plugin {
