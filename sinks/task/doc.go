@@ -17,6 +17,22 @@
 // offset. A failed Put or Flush commits nothing; the records come again
 // after a restart, so sinks must be idempotent.
 //
+// # Sinks that buffer across batches
+//
+// A sink that writes records in units larger than a batch (an object store
+// sink's files) implements Committer: the task then never calls Flush, and
+// after each batch, and after each poll that found nothing for a second,
+// commits the offsets PreCommit returns instead of the batch's. Such a sink
+// usually implements PartitionTracker too: OpenPartitions runs when
+// partitions are assigned (kgo's AdjustFetchOffsetsFn, before fetching) and
+// may move a partition's start past the group's commit (offsets recovered
+// from the target, so a deleted group causes no duplicates);
+// ClosePartitions runs from the revoke and lost callbacks, which
+// BlockRebalanceOnPoll keeps out of the section from poll to commit, so the
+// sink drops exactly what was not committed. kgo fetches a new assignment's
+// offsets concurrently with polls of partitions kept, so the task holds a
+// lock around Put, PreCommit and those calls.
+//
 // # Back-pressure
 //
 // Put is synchronous and a poll is bounded, so nothing is buffered beyond

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-cdc/sluice/event"
@@ -39,6 +39,7 @@ type options struct {
 	key, value     Converter
 	header         Converter
 	busyPoll       time.Duration
+	idlePoll       time.Duration
 }
 
 // WithLogger sets the task's logger.
@@ -76,6 +77,9 @@ type runner struct {
 	rep   *reporter
 	convs [3]Converter // key, value, header
 	class [3]string
+	// track and openErr serve the optional sink hooks (hooks.go).
+	track   *tracker
+	openErr atomic.Pointer[error]
 }
 
 type coord struct {
@@ -93,7 +97,7 @@ func Run(ctx context.Context, cfg Config, s sink.Sink, opts ...Option) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("sink task %s: %w", cfg.Name, err)
 	}
-	r := &runner{cfg: cfg, sink: s, opts: options{busyPoll: 50 * time.Millisecond}}
+	r := &runner{cfg: cfg, sink: s, opts: options{busyPoll: 50 * time.Millisecond, idlePoll: DefaultIdleCommit}, track: newTracker()}
 	for _, o := range opts {
 		o(&r.opts)
 	}
@@ -143,17 +147,23 @@ func Run(ctx context.Context, cfg Config, s sink.Sink, opts ...Option) error {
 		kgo.MetadataMaxAge(metadataMaxAge),
 		// Every record polled is flushed and committed before the client
 		// may rebalance, so a revoked or lost partition has nothing
-		// pending: these only log.
+		// pending: these only log, and let a PartitionTracker sink drop
+		// what it buffered past the committed offsets.
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			r.log.Info("partitions revoked", "partitions", m)
+			r.closeParts(m)
 		}),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			r.log.Warn("partitions lost", "partitions", m)
+			r.closeParts(m)
 		}),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			r.log.Info("partitions assigned", "partitions", m)
 		}),
 	)
+	if _, ok := s.(PartitionTracker); ok {
+		copts = append(copts, kgo.AdjustFetchOffsetsFn(r.adjust))
+	}
 	if cfg.SessionTimeout > 0 {
 		copts = append(copts, kgo.SessionTimeout(cfg.SessionTimeout))
 	}
@@ -189,17 +199,33 @@ func (r *runner) loop(ctx context.Context, cl *kgo.Client) error {
 		if err := r.waitBusy(ctx, cl, seen); err != nil {
 			return nil
 		}
-		fs := cl.PollRecords(ctx, r.cfg.MaxPollRecords)
+		fs := r.poll(ctx, cl)
 		if ctx.Err() != nil {
 			return nil
 		}
+		if err := r.openErr.Load(); err != nil {
+			return fmt.Errorf("sink task %s-%d: %w", r.cfg.Name, r.cfg.TaskID, *err)
+		}
 		fs.EachError(func(topic string, partition int32, err error) {
-			if !errors.Is(err, context.Canceled) {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 				r.log.Warn("fetch", "topic", topic, "partition", partition, "err", err)
 			}
 		})
 		recs := fs.Records()
+		committer, _ := r.sink.(Committer)
 		if len(recs) == 0 {
+			if committer != nil {
+				// An idle poll: the sink may act on wall-clock time.
+				if err := r.preCommit(ctx, cl, committer, nil); err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					if !rejectedCommit(err) {
+						return fmt.Errorf("sink task %s-%d: %w", r.cfg.Name, r.cfg.TaskID, err)
+					}
+					r.log.Warn("commit rejected by the group; records will be redelivered", "err", err)
+				}
+			}
 			cl.AllowRebalance()
 			continue
 		}
@@ -217,12 +243,17 @@ func (r *runner) loop(ctx context.Context, cl *kgo.Client) error {
 			}
 			return fmt.Errorf("sink task %s-%d: %w", r.cfg.Name, r.cfg.TaskID, err)
 		}
-		if err := cl.CommitRecords(ctx, recs...); err != nil {
+		var err error
+		if committer != nil {
+			err = r.preCommit(ctx, cl, committer, recs)
+		} else {
+			err = cl.CommitRecords(ctx, recs...)
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if !errors.Is(err, kerr.IllegalGeneration) && !errors.Is(err, kerr.UnknownMemberID) &&
-				!errors.Is(err, kerr.RebalanceInProgress) && !errors.Is(err, kerr.FencedInstanceID) {
+			if !rejectedCommit(err) {
 				return fmt.Errorf("sink task %s-%d: commit offsets of group %s: %w", r.cfg.Name, r.cfg.TaskID, GroupID(r.cfg.Name), err)
 			}
 			// The group moved on without us (a rebalance timed out while
@@ -283,10 +314,15 @@ func (r *runner) process(ctx context.Context, recs []*kgo.Record) error {
 		}
 	}
 	if len(batch) > 0 {
-		if err := r.put(ctx, batch, raws); err != nil {
-			return err
+		// A PartitionTracker's Open may run meanwhile (kgo fetches a new
+		// assignment's offsets concurrently with polls of the others).
+		r.track.mu.Lock()
+		err := r.put(ctx, batch, raws)
+		if _, ok := r.sink.(Committer); err == nil && !ok {
+			err = r.flush(ctx, raws)
 		}
-		if err := r.flush(ctx, raws); err != nil {
+		r.track.mu.Unlock()
+		if err != nil {
 			return err
 		}
 	}
