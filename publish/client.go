@@ -28,11 +28,17 @@ func clientOpts(cfg Config, log *slog.Logger) ([]kgo.Opt, error) {
 		// masks the sign bit and takes the modulo, exactly as the Java
 		// client's BuiltInPartitioner.partitionForKey; records without a key
 		// stick to one partition per batch. Tested against Java vectors.
-		kgo.RecordPartitioner(onePartitionShortcut{kgo.StickyKeyPartitioner(nil)}),
+		// A record with an explicit partition (Record.ExplicitPartition)
+		// goes there instead, as a Connect source record with a partition.
+		kgo.RecordPartitioner(explicitPartitioner{onePartitionShortcut{kgo.StickyKeyPartitioner(nil)}}),
 		kgo.ProducerBatchCompression(codec),
 		kgo.ProducerLinger(time.Duration(cfg.LingerMs) * time.Millisecond),
 		kgo.ProducerBatchMaxBytes(int32(cfg.BatchBytes)),
-		kgo.RecordDeliveryTimeout(time.Duration(cfg.DeliveryTimeoutMs) * time.Millisecond),
+		// No kgo.RecordDeliveryTimeout: franz-go counts it from each
+		// batch's first record Timestamp, and a record may carry its own
+		// (an outbox event's time, possibly long past), which would fail it
+		// at once. The Publisher enforces delivery.timeout.ms through each
+		// record's Context instead (inflight.Done), counted from Publish.
 		// Broker-side data loss (an out-of-order sequence after an unclean
 		// leader change) fails the records instead of resetting the producer
 		// ID and carrying on. The usual caveat (a failed batch can cause a
@@ -81,6 +87,56 @@ func (t *onePartitionTopic) Partition(r *kgo.Record, n int) int {
 // OnNewBatch forwards to the wrapped partitioner (the sticky partitioner of
 // records without a key moves on to another partition).
 func (t *onePartitionTopic) OnNewBatch() {
+	if nb, ok := t.TopicPartitioner.(kgo.TopicPartitionerOnNewBatch); ok {
+		nb.OnNewBatch()
+	}
+}
+
+// partitionPinner is implemented by the Context of a record that may carry
+// its own partition (the Publisher's *inflight).
+type partitionPinner interface {
+	explicitPartition() (int32, bool)
+}
+
+// explicitPartitioner sends a record whose Context pins a partition to that
+// partition, and hands every other record to the wrapped partitioner. A
+// pinned partition the topic does not have is returned as is: the client
+// then fails the record ("invalid record partitioning choice"), as the Java
+// producer fails a record whose partition is out of range, rather than
+// moving it elsewhere.
+type explicitPartitioner struct{ kgo.Partitioner }
+
+func (p explicitPartitioner) ForTopic(topic string) kgo.TopicPartitioner {
+	return &explicitTopic{p.Partitioner.ForTopic(topic)}
+}
+
+type explicitTopic struct{ kgo.TopicPartitioner }
+
+func pinned(r *kgo.Record) (int32, bool) {
+	if pp, ok := r.Context.(partitionPinner); ok {
+		return pp.explicitPartition()
+	}
+	return 0, false
+}
+
+// RequiresConsistency is true for a pinned record: the partition number
+// must index all of the topic's partitions, not only the writable ones.
+func (t *explicitTopic) RequiresConsistency(r *kgo.Record) bool {
+	if _, ok := pinned(r); ok {
+		return true
+	}
+	return t.TopicPartitioner.RequiresConsistency(r)
+}
+
+func (t *explicitTopic) Partition(r *kgo.Record, n int) int {
+	if p, ok := pinned(r); ok {
+		return int(p)
+	}
+	return t.TopicPartitioner.Partition(r, n)
+}
+
+// OnNewBatch forwards to the wrapped partitioner.
+func (t *explicitTopic) OnNewBatch() {
 	if nb, ok := t.TopicPartitioner.(kgo.TopicPartitionerOnNewBatch); ok {
 		nb.OnNewBatch()
 	}

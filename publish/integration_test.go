@@ -65,6 +65,13 @@ func TestKafkaIntegration(t *testing.T) {
 		}
 	})
 
+	t.Run("explicit partitions and timestamps", func(t *testing.T) {
+		kcat := testenv.RequireCommand(t, "kcat", "scripts/services.sh up kafka installs it")
+		testExplicitPartitions(t, brokers, prefix+"pinned", func(topic string, n int) []*kgo.Record {
+			return kcatConsume(t, kcat, brokers, topic)
+		})
+	})
+
 	t.Run("refused replication factor", func(t *testing.T) {
 		cfg := testConfig(brokers)
 		cfg.Topics.Defaults = TopicSpec{Partitions: 1, ReplicationFactor: 3} // one broker
@@ -107,6 +114,7 @@ func kcatConsume(t *testing.T, kcat string, brokers []string, topic string) []*k
 		}
 		var m struct {
 			Partition int32             `json:"partition"`
+			Ts        int64             `json:"ts"`
 			Key       json.RawMessage   `json:"key"`
 			Payload   json.RawMessage   `json:"payload"`
 			Headers   []json.RawMessage `json:"headers"`
@@ -114,7 +122,7 @@ func kcatConsume(t *testing.T, kcat string, brokers []string, topic string) []*k
 		if err := json.Unmarshal(line, &m); err != nil {
 			t.Fatalf("kcat line %q: %v", line, err)
 		}
-		r := &kgo.Record{Topic: topic, Partition: m.Partition, Key: kcatBytes(t, m.Key), Value: kcatBytes(t, m.Payload)}
+		r := &kgo.Record{Topic: topic, Partition: m.Partition, Timestamp: time.UnixMilli(m.Ts), Key: kcatBytes(t, m.Key), Value: kcatBytes(t, m.Payload)}
 		if len(m.Headers)%2 != 0 {
 			t.Fatalf("odd header list in %q", line)
 		}

@@ -29,6 +29,7 @@ type Publisher struct {
 	m        *metrics
 	buf      *semaphore.Weighted
 	maxBuf   int64
+	timeout  time.Duration // delivery.timeout.ms
 	brokers  []string
 	embedded *EmbeddedCluster         // started by New, stopped by Close
 	promise  func(*kgo.Record, error) // p.onAck, made once
@@ -98,6 +99,7 @@ func New(cfg Config, opts ...Option) (*Publisher, error) {
 		tracker: o.tracker,
 		m:       m,
 		maxBuf:  int64(cfg.MaxBufferedBytes),
+		timeout: time.Duration(cfg.DeliveryTimeoutMs) * time.Millisecond,
 		buf:     semaphore.NewWeighted(int64(cfg.MaxBufferedBytes)),
 	}
 	p.promise = p.onAck
@@ -205,6 +207,7 @@ func (p *Publisher) Publish(ctx context.Context, batch []Record) error {
 			r := &batch[i]
 			kr := &recs[i]
 			kr.Topic, kr.Key, kr.Value = r.Topic, r.Key, r.Value
+			kr.Timestamp = r.Timestamp // zero: the client stamps it now
 			if len(r.Headers) > 0 {
 				h := hdrs[:len(r.Headers):len(r.Headers)]
 				hdrs = hdrs[len(r.Headers):]
@@ -217,15 +220,16 @@ func (p *Publisher) Publish(ctx context.Context, batch []Record) error {
 				tm = p.m.topic(r.Topic)
 			}
 			st := &infl[i]
-			st.Context = context.Background()
 			st.tk = p.tracker.Track(r.Position)
 			st.size = r.size()
 			st.start = start
+			st.deadline = start.Add(p.timeout)
 			st.tm = tm
 			st.buf = r.Buffer
-			// The record carries its promise state in its Context (never
-			// done, so the client never cancels it): the context given to
-			// Publish only bounded the wait above; a record once handed
+			st.partition, st.explicit = r.Partition, r.ExplicitPartition
+			// The record carries its promise state in its Context, done
+			// only once the delivery timeout has passed: the context given
+			// to Publish only bounded the wait above; a record once handed
 			// over lives until Kafka answers or the delivery timeout fails
 			// it, so that canceling a Publish never fails records behind
 			// the source's back.
@@ -241,16 +245,61 @@ func (p *Publisher) Publish(ctx context.Context, batch []Record) error {
 // single record), so that waiting in runs never holds back much memory.
 const acquireRun = 64
 
-// inflight is the promise state of one record handed to the client.
+// inflight is the promise state of one record handed to the client, and
+// its Context: a context with no values that is done once the record's
+// delivery timeout has passed.
 type inflight struct {
-	context.Context
 	tk    Ticket
 	cost  int64
 	size  int
 	start time.Time
 	tm    *topicMetrics
 	buf   Releaser
+	// partition is the record's own partition when explicit is set; the
+	// partitioner reads it from the record's Context (see
+	// explicitPartitioner).
+	partition int32
+	explicit  bool
+	deadline  time.Time // start + delivery.timeout.ms
 }
+
+// errDeliveryTimeout is the Context error of a record past its delivery
+// timeout; it wraps kgo.ErrRecordTimeout, which franz-go's own timeout
+// returns.
+var errDeliveryTimeout = fmt.Errorf("delivery.timeout.ms passed: %w", kgo.ErrRecordTimeout)
+
+// closedDone is the Done channel of a record past its deadline.
+var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// Done is the delivery timeout. franz-go only polls a record's Context
+// (before writing its batch, and after a response or a failed metadata
+// load: the moments it may fail a batch without breaking the idempotent
+// producer's sequence numbers, as with its own RecordDeliveryTimeout), so
+// a channel chosen at each poll is enough: no timer per record. Until the
+// deadline Done is nil, which franz-go takes for "never canceled".
+func (st *inflight) Done() <-chan struct{} {
+	if time.Now().After(st.deadline) {
+		return closedDone
+	}
+	return nil
+}
+
+// Err reports errDeliveryTimeout once the deadline has passed.
+func (st *inflight) Err() error {
+	if time.Now().After(st.deadline) {
+		return errDeliveryTimeout
+	}
+	return nil
+}
+
+// Deadline implements context.Context.
+func (st *inflight) Deadline() (time.Time, bool) { return st.deadline, true }
+
+// Value implements context.Context: a record's Context carries no values.
+func (st *inflight) Value(any) any { return nil }
+
+// explicitPartition implements partitionPinner.
+func (st *inflight) explicitPartition() (int32, bool) { return st.partition, st.explicit }
 
 // onAck is the promise of every record; kr.Context is its *inflight.
 func (p *Publisher) onAck(kr *kgo.Record, err error) {
@@ -263,7 +312,11 @@ func (p *Publisher) onAck(kr *kgo.Record, err error) {
 	p.m.buffered.Dec()
 	if err != nil {
 		p.m.errors.WithLabelValues(kr.Topic).Inc()
-		err = fmt.Errorf("produce to topic %q: %w", kr.Topic, err)
+		if st.explicit {
+			err = fmt.Errorf("produce to topic %q partition %d: %w", kr.Topic, st.partition, err)
+		} else {
+			err = fmt.Errorf("produce to topic %q: %w", kr.Topic, err)
+		}
 		p.fail(err)
 		p.tracker.Ack(st.tk, err)
 		return

@@ -1,12 +1,26 @@
 package publish
 
+import "time"
+
 // Record is one Kafka record to publish, already serialized.
 type Record struct {
 	Topic string
 	// Key is hashed with murmur2 to pick the partition, as the Java client
-	// does. A nil Key spreads records over partitions; an empty non-nil Key
-	// is a key like any other.
+	// does (unless ExplicitPartition is set). A nil Key spreads records over
+	// partitions; an empty non-nil Key is a key like any other.
 	Key []byte
+	// Partition is the partition the record is produced to when
+	// ExplicitPartition is true, as a Kafka Connect source record with a
+	// partition (the outbox router's partition placement). A partition the
+	// topic does not have fails the record, and so the publisher, with an
+	// error naming the topic and the partition. Without ExplicitPartition
+	// the key hash picks the partition and Partition is ignored.
+	Partition         int32
+	ExplicitPartition bool
+	// Timestamp is the record's timestamp (CreateTime). The zero Time lets
+	// the producer stamp the record when Publish hands it over, which is
+	// what a Kafka Connect source record without a timestamp gets.
+	Timestamp time.Time
 	// Value is the serialized event; nil produces a tombstone.
 	Value   []byte
 	Headers []Header
