@@ -9,8 +9,7 @@
 // placement; a partition the topic lacks fails the publisher) and its own
 // timestamp (Record.Timestamp; zero is the time Publish hands it over).
 // delivery.timeout.ms counts from Publish, not from the record's timestamp.
-// A Tracker records each record's
-// source position and reports the highest position up to which every record
-// is acknowledged by Kafka: that is the only position a source may confirm to
-// its database.
+// A Tracker records each record's source position and reports the highest
+// position up to which every record is acknowledged by Kafka: that is the
+// only position a source may confirm to its database.
 package publish
