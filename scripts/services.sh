@@ -17,7 +17,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-KNOWN_SERVICES=(postgres kafka mariadb mongo)
+KNOWN_SERVICES=(postgres kafka mariadb mongo s3)
 
 STATE="$ROOT/.services"
 ENV_FILE="$ROOT/.services.env"
@@ -847,6 +847,182 @@ svc_mongo_status() {
 		fi
 	else
 		printf 'mongo: stopped\n'
+	fi
+}
+
+# ---------------------------------------------------------------- s3
+#
+# versitygw (Versity S3 Gateway, Apache-2.0), built from its Go module with the
+# Go toolchain into .services/s3/bin (rebuilt only when S3_VGW_VERSION
+# changes), posix backend on .services/s3/data: each bucket is a directory,
+# each object a file, metadata in extended attributes (or, where the
+# filesystem has none, in a sidecar directory .services/s3/meta). Single
+# account mode with fixed dev credentials, region us-east-1, path-style
+# addressing, plain HTTP on 127.0.0.1:19000. Tests create their own buckets.
+
+S3_VGW_MODULE=github.com/versity/versitygw
+S3_VGW_VERSION=v1.8.0
+S3_PORT="${SERVICES_S3_PORT:-19000}"
+S3_ENDPOINT="http://127.0.0.1:${S3_PORT}"
+S3_ACCESS_KEY=sluice
+S3_SECRET_KEY=sluice-dev-secret
+S3_REGION=us-east-1
+S3_TIMEOUT=60
+S3_DIR="$STATE/s3"
+S3_BIN="$S3_DIR/bin/versitygw"
+S3_DATA="$S3_DIR/data"
+S3_META="$S3_DIR/meta"
+S3_PIDFILE="$S3_DIR/pid"
+S3_LOG="$S3_DIR/log"
+
+# s3_build: go install the pinned versitygw into .services/s3/bin, once per
+# version (a stamp beside the binary).
+s3_build() {
+	local stamp="$S3_DIR/bin/.stamp" want="$S3_VGW_MODULE@$S3_VGW_VERSION"
+	if [[ -x "$S3_BIN" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+		return 0
+	fi
+	command -v go >/dev/null || die "s3: the go command is needed to build versitygw"
+	log "s3: building versitygw $S3_VGW_VERSION with go install (first run only)"
+	rm -rf "$S3_DIR/bin.tmp"
+	mkdir -p "$S3_DIR/bin.tmp"
+	# Outside the repo and with GOFLAGS cleared: the build must not see
+	# Sluice's go.mod or a -mod flag meant for it.
+	if ! (cd / && GOFLAGS='' GOBIN="$S3_DIR/bin.tmp" go install -trimpath -ldflags='-s -w' \
+		"$S3_VGW_MODULE/cmd/versitygw@$S3_VGW_VERSION") >"$S3_DIR/build.log" 2>&1; then
+		fail_with_log s3 "$S3_DIR/build.log" "go install $want failed"
+	fi
+	printf '%s\n' "$want" >"$S3_DIR/bin.tmp/.stamp"
+	rm -rf "${S3_DIR:?}/bin"
+	mv "$S3_DIR/bin.tmp" "$S3_DIR/bin"
+}
+
+# s3_xattrs: the data directory's filesystem takes user extended attributes
+# (the posix backend's default metadata store).
+s3_xattrs() {
+	command -v python3 >/dev/null || return 1
+	python3 - "$S3_DATA" <<'PY' 2>/dev/null
+import os, sys
+p = os.path.join(sys.argv[1], ".xattr-probe")
+open(p, "w").close()
+try:
+    os.setxattr(p, "user.sluice", b"1")
+    sys.exit(0 if os.getxattr(p, "user.sluice") == b"1" else 1)
+finally:
+    os.remove(p)
+PY
+}
+
+s3_running_pid() {
+	local pid
+	pid="$(read_pid "$S3_PIDFILE")"
+	if ! pid_alive "$pid" "posix $S3_DATA"; then
+		# A gateway of ours whose pid file was lost: adopt it.
+		pid="$(pgrep -f -n -- "versitygw .*posix $S3_DATA\$" || true)"
+		pid_alive "$pid" "posix $S3_DATA" || return 1
+		printf '%s\n' "$pid" >"$S3_PIDFILE"
+	fi
+	printf '%s\n' "$pid"
+}
+
+# s3_healthy: a signed ListBuckets (SigV4 by curl) answers 200, so the
+# credentials we publish are the ones the gateway takes.
+s3_healthy() {
+	curl -sf -o /dev/null --max-time 5 --aws-sigv4 "aws:amz:$S3_REGION:s3" \
+		--user "$S3_ACCESS_KEY:$S3_SECRET_KEY" \
+		-H 'x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' \
+		"$S3_ENDPOINT/"
+}
+
+s3_wait_healthy() {
+	local pid="$1" deadline=$(($(now) + $2))
+	while :; do
+		s3_healthy && return 0
+		kill -0 "$pid" 2>/dev/null || {
+			log "s3: process $pid exited"
+			return 1
+		}
+		(($(now) < deadline)) || return 1
+		sleep 0.2
+	done
+}
+
+s3_env() {
+	env_set "SLUICE_S3_ENDPOINT=$S3_ENDPOINT" "SLUICE_S3_ACCESS_KEY=$S3_ACCESS_KEY" \
+		"SLUICE_S3_SECRET_KEY=$S3_SECRET_KEY"
+}
+
+svc_s3_up() {
+	local pid start meta=()
+	command -v curl >/dev/null || ensure_packages curl
+	mkdir -p "$S3_DIR"
+
+	if pid="$(s3_running_pid)"; then
+		if s3_wait_healthy "$pid" "$S3_TIMEOUT"; then
+			s3_env
+			printf 's3: already running (pid %s) on %s\n' "$pid" "$S3_ENDPOINT"
+			return 0
+		fi
+		fail_with_log s3 "$S3_LOG" "running (pid $pid) but not healthy within ${S3_TIMEOUT}s"
+	fi
+	rm -f "$S3_PIDFILE"
+	if ! port_free "$S3_PORT"; then
+		die "s3: port $S3_PORT is taken by another process (not ours); see: ss -ltnp 'sport = :$S3_PORT'"
+	fi
+
+	start=$(now)
+	s3_build
+	mkdir -p "$S3_DATA"
+	if ! s3_xattrs; then
+		log "s3: $S3_DATA takes no user xattrs; object metadata goes to $S3_META"
+		mkdir -p "$S3_META"
+		meta=(--sidecar "$S3_META")
+	fi
+	rotate_log "$S3_LOG"
+	# Credentials through the environment, not argv (ps shows argv).
+	(cd / && ROOT_ACCESS_KEY_ID="$S3_ACCESS_KEY" ROOT_SECRET_ACCESS_KEY="$S3_SECRET_KEY" \
+		exec setsid "$S3_BIN" --port "127.0.0.1:$S3_PORT" --region "$S3_REGION" \
+		--health /health --quiet posix "${meta[@]}" "$S3_DATA") </dev/null >>"$S3_LOG" 2>&1 9>&- &
+	pid=$!
+	printf '%s\n' "$pid" >"$S3_PIDFILE"
+
+	if ! s3_wait_healthy "$pid" "$S3_TIMEOUT"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		fail_with_log s3 "$S3_LOG" "ListBuckets did not answer within ${S3_TIMEOUT}s"
+	fi
+	s3_env
+	printf 's3: started (pid %s) on %s in %ss\n' "$pid" "$S3_ENDPOINT" "$(($(now) - start))"
+}
+
+svc_s3_down() {
+	local pid
+	if ! pid="$(s3_running_pid)"; then
+		rm -f "$S3_PIDFILE"
+		env_unset SLUICE_S3_ENDPOINT SLUICE_S3_ACCESS_KEY SLUICE_S3_SECRET_KEY
+		printf 's3: not running\n'
+		return 0
+	fi
+	kill -TERM "$pid" 2>/dev/null || true
+	if ! wait_gone "$pid" 30; then
+		log "s3: pid $pid did not stop in 30s; killing"
+		kill -KILL "$pid" 2>/dev/null || true
+		wait_gone "$pid" 10 || die "s3: pid $pid would not die"
+	fi
+	rm -f "$S3_PIDFILE"
+	env_unset SLUICE_S3_ENDPOINT SLUICE_S3_ACCESS_KEY SLUICE_S3_SECRET_KEY
+	printf 's3: stopped (pid %s)\n' "$pid"
+}
+
+svc_s3_status() {
+	local pid
+	if pid="$(s3_running_pid)"; then
+		if s3_healthy; then
+			printf 's3: running (pid %s) SLUICE_S3_ENDPOINT=%s SLUICE_S3_ACCESS_KEY=%s\n' "$pid" "$S3_ENDPOINT" "$S3_ACCESS_KEY"
+		else
+			printf 's3: running (pid %s) but not answering\n' "$pid"
+		fi
+	else
+		printf 's3: stopped\n'
 	fi
 }
 
