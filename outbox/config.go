@@ -197,14 +197,8 @@ func (c Config) Validate() error {
 	if _, err := compileRoute(d.RouteTopicRegex); err != nil {
 		p.Addf("route.topic.regex", "%v", err)
 	}
-	fields, err := ParseAdditionalFields(d.FieldsAdditionalPlacement)
-	if err != nil {
+	if _, err := ParseAdditionalFields(d.FieldsAdditionalPlacement); err != nil {
 		p.Addf("table.fields.additional.placement", "%v", err)
-	}
-	for _, f := range fields {
-		if f.Placement == PlacePartition {
-			p.Addf("table.fields.additional.placement", "%s: placement partition is not supported (Sluice picks partitions by key hash)", f.Column)
-		}
 	}
 	for _, e := range []struct {
 		key, v string

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -48,7 +49,14 @@ type Record struct {
 	// table.field.event.timestamp's value in milliseconds, else the change
 	// event's ts_ms.
 	TimestampMs int64
-	Position    event.Position
+	// Partition is the Kafka partition of the record when
+	// ExplicitPartition is set: the value of the column placed with
+	// table.fields.additional.placement column:partition (Debezium's
+	// record partition). Otherwise, or when that column is null, the key
+	// hash picks the partition.
+	Partition         int32
+	ExplicitPartition bool
+	Position          event.Position
 }
 
 // Options are a router's collaborators.
@@ -274,12 +282,44 @@ func (r *Router) routeRow(ev *event.Event, row *event.Struct) (*Record, error) {
 			value.Set(f.Alias, row.Get(f.Column))
 		case PlaceHeader:
 			rec.Headers = append(rec.Headers, event.Header{Key: f.Alias, Schema: fs, Value: row.Get(f.Column)})
+		case PlacePartition:
+			p, ok, err := partitionOf(row.Get(f.Column))
+			if err != nil {
+				return nil, fmt.Errorf("table.fields.additional.placement %s:partition: %w", f.Column, err)
+			}
+			rec.Partition, rec.ExplicitPartition = p, ok
 		}
 	}
 	if emptyPayload(payload) && r.cfg.RouteTombstoneOnEmptyPayload {
 		rec.ValueSchema, rec.Value = nil, nil
 	}
 	return rec, nil
+}
+
+// partitionOf reads the value of a partition column. Debezium takes an
+// INT32 column (Postgres integer, MySQL INT); Sluice also takes the other
+// integer types (a smallint column, an integer key of a logical decoding
+// message) when the value fits. Null means no partition of its own.
+func partitionOf(v any) (int32, bool, error) {
+	var n int64
+	switch x := v.(type) {
+	case nil:
+		return 0, false, nil
+	case int32:
+		n = int64(x)
+	case int8:
+		n = int64(x)
+	case int16:
+		n = int64(x)
+	case int64:
+		n = x
+	default:
+		return 0, false, fmt.Errorf("value %v of type %T is not an integer", v, v)
+	}
+	if n < 0 || n > math.MaxInt32 {
+		return 0, false, fmt.Errorf("partition %d out of range", n)
+	}
+	return int32(n), true, nil
 }
 
 // emptyPayload is Debezium's test for a delete event: a null payload or

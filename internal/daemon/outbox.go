@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/sluice-cdc/sluice/capture/postgres"
 	"github.com/sluice-cdc/sluice/config"
@@ -133,7 +134,13 @@ func (c *converter) outboxRecord(ctx context.Context, rec *outbox.Record) (publi
 			return publish.Record{}, fmt.Errorf("outbox: encode value for topic %q: %w", rec.Topic, err)
 		}
 	}
-	out := publish.Record{Topic: rec.Topic, Key: key, Value: value, Position: position(rec.Position)}
+	out := publish.Record{Topic: rec.Topic, Key: key, Value: value, Position: position(rec.Position),
+		Partition: rec.Partition, ExplicitPartition: rec.ExplicitPartition}
+	if rec.TimestampMs != 0 {
+		// Debezium's EventRouter sets the record timestamp:
+		// table.field.event.timestamp, else the event's ts_ms.
+		out.Timestamp = time.UnixMilli(rec.TimestampMs)
+	}
 	for _, h := range rec.Headers {
 		b, err := c.encodeHeader(h)
 		if err != nil {
