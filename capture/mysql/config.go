@@ -61,18 +61,34 @@ type Config struct {
 	// (schema.history.internal.file.filename, as Debezium's
 	// FileSchemaHistory). Options.History, when set, takes precedence.
 	SchemaHistoryFile string `yaml:"schema.history.internal.file.filename" json:"schema.history.internal.file.filename"`
+	// IncludeSchemaChanges publishes a schema change event to
+	// <topic.prefix> for every DDL statement applied to a table of a
+	// captured database, and for the table definitions a snapshot reads
+	// (include.schema.changes; true in DefaultConfig as in Debezium, but
+	// a Config literal that leaves it false turns them off).
+	IncludeSchemaChanges bool `yaml:"include.schema.changes" json:"include.schema.changes"`
+	// SnapshotFetchSize is the number of rows the snapshot reads per
+	// chunk, in primary-key order (snapshot.fetch.size; 0 means 10240).
+	// Progress is saved per acknowledged chunk, so a crash mid-snapshot
+	// resumes after the last chunk Kafka has.
+	SnapshotFetchSize int `yaml:"snapshot.fetch.size" json:"snapshot.fetch.size"`
 }
+
+// DefaultSnapshotFetchSize is snapshot.fetch.size when it is not set.
+const DefaultSnapshotFetchSize = 10240
 
 // DefaultConfig returns Debezium's defaults for every supported key.
 func DefaultConfig() Config {
 	return Config{
-		SnapshotMode:        SnapshotInitial,
-		SnapshotLockingMode: LockingMinimal,
-		DecimalHandlingMode: "precise",
-		TimePrecisionMode:   "adaptive_time_microseconds",
-		BinaryHandlingMode:  "bytes",
-		BigintUnsignedMode:  "long",
-		MaxBatchSize:        2048,
+		SnapshotMode:         SnapshotInitial,
+		SnapshotLockingMode:  LockingMinimal,
+		DecimalHandlingMode:  "precise",
+		TimePrecisionMode:    "adaptive_time_microseconds",
+		BinaryHandlingMode:   "bytes",
+		BigintUnsignedMode:   "long",
+		MaxBatchSize:         2048,
+		IncludeSchemaChanges: true,
+		SnapshotFetchSize:    DefaultSnapshotFetchSize,
 	}
 }
 
@@ -94,6 +110,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBatchSize == 0 {
 		c.MaxBatchSize = d.MaxBatchSize
+	}
+	if c.SnapshotFetchSize == 0 {
+		c.SnapshotFetchSize = d.SnapshotFetchSize
 	}
 	return c
 }
@@ -143,6 +162,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBatchSize <= 0 {
 		p.Addf("max.batch.size", "must be positive, got %d", c.MaxBatchSize)
+	}
+	if c.SnapshotFetchSize < 0 {
+		p.Addf("snapshot.fetch.size", "must be positive, got %d", c.SnapshotFetchSize)
 	}
 	if c.HeartbeatIntervalMs < 0 {
 		p.Addf("heartbeat.interval.ms", "must not be negative, got %d", c.HeartbeatIntervalMs)

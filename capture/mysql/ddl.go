@@ -9,6 +9,7 @@ import (
 
 	"github.com/pingcap/tidb/pkg/parser"
 	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/pingcap/tidb/pkg/parser/format"
 	pmysql "github.com/pingcap/tidb/pkg/parser/mysql"
 	_ "github.com/pingcap/tidb/pkg/parser/test_driver" // literal values in parsed DDL
 	ptypes "github.com/pingcap/tidb/pkg/parser/types"
@@ -60,6 +61,9 @@ type ddlApplier struct {
 	tsNotNull bool
 	// tracked reports whether tables of a database are in the model.
 	tracked func(db string) bool
+	// dbCharset returns a database's default character set, for tables
+	// created without one (may be nil: then unknown).
+	dbCharset func(db string) string
 }
 
 func newDDLApplier(flavor string, tsNotNull bool, tracked func(string) bool) *ddlApplier {
@@ -126,8 +130,15 @@ func (a *ddlApplier) applyStmt(m *schemaModel, db string, st ast.StmtNode) ([]Ta
 			return nil, fmt.Errorf("%w: CREATE TABLE %s ... SELECT without a column list", ErrUnparseableDDL, id)
 		}
 		d := &tableDef{}
+		a.tableOptions(d, s.Options)
+		if d.Charset == "" && a.dbCharset != nil {
+			d.Charset = a.dbCharset(id.DB)
+		}
 		for _, cd := range s.Cols {
 			c, pk := a.column(cd)
+			if c.Charset == "" && isTextType(c.DataType) {
+				c.Charset = d.Charset
+			}
 			d.Columns = append(d.Columns, c)
 			if pk {
 				d.Key = []string{c.Name}
@@ -204,9 +215,14 @@ func (a *ddlApplier) alter(m *schemaModel, db string, s *ast.AlterTableStmt) ([]
 	rename := id
 	for _, sp := range s.Specs {
 		switch sp.Tp {
+		case ast.AlterTableOption:
+			a.tableOptions(d, sp.Options)
 		case ast.AlterTableAddColumns:
 			for _, cd := range sp.NewColumns {
 				c, pk := a.column(cd)
+				if c.Charset == "" && isTextType(c.DataType) {
+					c.Charset = d.Charset
+				}
 				if d.index(c.Name) >= 0 {
 					if sp.IfNotExists {
 						continue
@@ -244,6 +260,9 @@ func (a *ddlApplier) alter(m *schemaModel, db string, s *ast.AlterTableStmt) ([]
 				return nil, fmt.Errorf("ALTER TABLE %s: no column %s to change", id, oldName)
 			}
 			c, pk := a.column(sp.NewColumns[0])
+			if c.Charset == "" && isTextType(c.DataType) {
+				c.Charset = d.Charset
+			}
 			for _, k := range d.Key {
 				if strings.EqualFold(k, oldName) {
 					c.Nullable = false // still in the primary key
@@ -357,8 +376,8 @@ func (a *ddlApplier) column(cd *ast.ColumnDef) (Column, bool) {
 		ColumnType: ft.InfoSchemaStr(),
 		Nullable:   true,
 	}
-	if cs == "binary" {
-		c.Charset = "binary"
+	if cs == "binary" || isTextType(c.DataType) && cs != "" {
+		c.Charset = cs
 	}
 	switch tp {
 	case pmysql.TypeNewDecimal:
@@ -393,10 +412,68 @@ func (a *ddlApplier) column(cd *ast.ColumnDef) (Column, bool) {
 			c.Nullable = true
 		case ast.ColumnOptionPrimaryKey:
 			c.Nullable, pk = false, true
+		case ast.ColumnOptionAutoIncrement, ast.ColumnOptionOnUpdate:
+			// Debezium marks ON UPDATE columns auto-incremented and
+			// generated too.
+			c.AutoIncrement, c.Generated = true, true
+		case ast.ColumnOptionGenerated:
+			c.Generated = true
+		case ast.ColumnOptionComment:
+			if v, ok := o.Expr.(ast.ValueExpr); ok {
+				c.Comment = fmt.Sprint(v.GetValue())
+			}
+		case ast.ColumnOptionDefaultValue:
+			c.Default = defaultExpr(o.Expr)
 		}
 	}
 	if pmysql.HasNotNullFlag(ft.GetFlag()) {
 		c.Nullable = false
 	}
 	return c, pk
+}
+
+// tableOptions applies CHARSET, COLLATE and COMMENT table options.
+func (a *ddlApplier) tableOptions(d *tableDef, opts []*ast.TableOption) {
+	for _, o := range opts {
+		switch o.Tp {
+		case ast.TableOptionCharset:
+			if o.StrValue != "" && !o.Default {
+				d.Charset = strings.ToLower(o.StrValue)
+			}
+		case ast.TableOptionCollate:
+			if cs, _, ok := strings.Cut(strings.ToLower(o.StrValue), "_"); ok && d.Charset == "" {
+				d.Charset = cs
+			}
+		case ast.TableOptionComment:
+			d.Comment = o.StrValue
+		}
+	}
+}
+
+// isTextType reports whether a DATA_TYPE holds characters in a charset.
+func isTextType(dataType string) bool {
+	switch dataType {
+	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set":
+		return true
+	}
+	return false
+}
+
+// defaultExpr renders a DEFAULT clause's expression as Debezium's
+// defaultValueExpression: a literal's value, the text of an expression,
+// nil for DEFAULT NULL.
+func defaultExpr(e ast.ExprNode) *string {
+	if v, ok := e.(ast.ValueExpr); ok {
+		if v.GetValue() == nil {
+			return nil
+		}
+		s := fmt.Sprint(v.GetValue())
+		return &s
+	}
+	var b strings.Builder
+	if err := e.Restore(format.NewRestoreCtx(format.DefaultRestoreFlags, &b)); err != nil {
+		return nil
+	}
+	s := b.String()
+	return &s
 }

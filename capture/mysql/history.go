@@ -20,7 +20,9 @@ type HistoryTable struct {
 	DB      string   `json:"db"`
 	Table   string   `json:"table"`
 	Columns []Column `json:"columns"`
-	Key     []string `json:"key,omitempty"` // primary key column names, in key order
+	Key     []string `json:"key,omitempty"`     // primary key column names, in key order
+	Charset string   `json:"charset,omitempty"` // default character set of the table
+	Comment string   `json:"comment,omitempty"`
 }
 
 // HistoryRecord is one entry of the schema history: the definitions of the
@@ -149,10 +151,14 @@ func (h *MemoryHistory) Append(_ context.Context, r HistoryRecord) error {
 type tableDef struct {
 	Columns []Column
 	Key     []string
+	Charset string // default character set (schema change events only)
+	Comment string
 }
 
 func (d *tableDef) clone() *tableDef {
-	return &tableDef{Columns: slices.Clone(d.Columns), Key: slices.Clone(d.Key)}
+	c := *d
+	c.Columns, c.Key = slices.Clone(d.Columns), slices.Clone(d.Key)
+	return &c
 }
 
 // schemaModel is the in-memory schema of every tracked table at the
@@ -172,7 +178,7 @@ func (m *schemaModel) apply(r HistoryRecord) {
 		delete(m.tables, id)
 	}
 	for _, t := range r.Tables {
-		m.tables[TableID{DB: t.DB, Table: t.Table}] = &tableDef{Columns: slices.Clone(t.Columns), Key: slices.Clone(t.Key)}
+		m.tables[TableID{DB: t.DB, Table: t.Table}] = &tableDef{Columns: slices.Clone(t.Columns), Key: slices.Clone(t.Key), Charset: t.Charset, Comment: t.Comment}
 	}
 }
 
@@ -187,7 +193,7 @@ func (m *schemaModel) record(ids []TableID) HistoryRecord {
 		}
 		seen[id] = true
 		if d := m.tables[id]; d != nil {
-			r.Tables = append(r.Tables, HistoryTable{DB: id.DB, Table: id.Table, Columns: d.Columns, Key: d.Key})
+			r.Tables = append(r.Tables, HistoryTable{DB: id.DB, Table: id.Table, Columns: d.Columns, Key: d.Key, Charset: d.Charset, Comment: d.Comment})
 		} else {
 			r.Dropped = append(r.Dropped, id)
 		}

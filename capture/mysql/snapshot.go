@@ -64,6 +64,12 @@ func (s *Source) snapshot(ctx context.Context, flavor string, hist SchemaHistory
 	if err != nil {
 		return position{}, nil, err
 	}
+	var schemaEvents []event.Event
+	if s.cfg.IncludeSchemaChanges {
+		if schemaEvents, err = s.snapshotSchemaEvents(lock, model, from); err != nil {
+			return position{}, nil, err
+		}
+	}
 	unlock()
 	s.log.Info("snapshot started", "gtids", from.GTIDs, "file", from.File, "pos", from.Pos)
 
@@ -85,7 +91,7 @@ func (s *Source) snapshot(ctx context.Context, flavor string, hist SchemaHistory
 	}
 
 	inProgress := position{Flavor: flavor, Snapshot: true}.encode()
-	sr := &snapshotReader{s: s, emit: emit, from: from, now: time.Now()}
+	sr := &snapshotReader{s: s, emit: emit, from: from, now: time.Now(), batch: schemaEvents}
 	for ti, t := range tables {
 		if err := sr.readTable(ctx, snap, t, ti == len(tables)-1, inProgress); err != nil {
 			return position{}, nil, err

@@ -92,7 +92,9 @@ func sourceBlock(name string, p sourcePos) *event.Struct {
 	s.SetAt(5, p.db)
 	s.SetAt(7, p.ts.UnixMicro())
 	s.SetAt(8, p.ts.UnixNano())
-	s.SetAt(9, p.table)
+	if p.table != "" {
+		s.SetAt(9, p.table)
+	}
 	s.SetAt(10, int64(p.serverID))
 	if p.gtid != "" {
 		s.SetAt(11, p.gtid)

@@ -91,6 +91,15 @@ func (s *Source) stream(ctx context.Context, from position, sc *schemaContext, e
 		},
 	}
 	st.lastFile, st.lastPos = from.File, from.Pos
+	charsets := map[string]string{}
+	st.ddl.dbCharset = func(db string) string {
+		cs, ok := charsets[db]
+		if !ok {
+			cs, _ = queryOne(meta, "SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = "+quote(db))
+			charsets[db] = cs
+		}
+		return cs
+	}
 	s.log.Info("streaming", "gtids", from.GTIDs, "tx", from.Tx, "skip", from.N)
 	interval := time.Duration(s.cfg.HeartbeatIntervalMs) * time.Millisecond
 	beatCtx, stopBeat := heartbeatTimer(ctx, interval)
@@ -167,7 +176,7 @@ func (st *streamer) handle(ctx context.Context, ev *replication.BinlogEvent, emi
 			return st.commit(ctx, emit)
 		default:
 			// DDL, or another statement logged as a query.
-			if err := st.schemaChange(ctx, h, string(e.Schema), q); err != nil {
+			if err := st.schemaChange(ctx, h, string(e.Schema), q, int64(e.SlaveProxyID)); err != nil {
 				return err
 			}
 			if st.inTx {
@@ -229,9 +238,18 @@ func (st *streamer) flush(ctx context.Context, emit func(context.Context, event.
 // schemaChange applies a query event's statement to the schema model and,
 // when it changed a tracked table, appends the change to the schema history
 // before the transaction's position can be emitted.
-func (st *streamer) schemaChange(ctx context.Context, h *replication.EventHeader, db, q string) error {
+func (st *streamer) schemaChange(ctx context.Context, h *replication.EventHeader, db, q string, thread int64) error {
+	var before map[TableID]bool
+	if st.s.cfg.IncludeSchemaChanges && schemaDDL.MatchString(q) {
+		before = make(map[TableID]bool, len(st.model.tables))
+		for id := range st.model.tables {
+			before[id] = true
+		}
+	}
+	parsed := true
 	ids, err := st.ddl.apply(st.model, db, q)
 	if err != nil {
+		parsed = false
 		// The statement's tables can no longer be trusted: forget them so
 		// that their next rows are decoded with the catalog's definition,
 		// which is right while the stream keeps up with the server.
@@ -259,7 +277,69 @@ func (st *streamer) schemaChange(ctx context.Context, h *replication.EventHeader
 		return fmt.Errorf("schema history: %w", err)
 	}
 	st.s.log.Info("schema change", "db", db, "tables", len(ids), "gtid", st.gtid)
+	if !st.s.cfg.IncludeSchemaChanges {
+		return nil
+	}
+	// The schema change events count as items of the transaction, so a
+	// restart inside it skips them like rows.
+	st.n++
+	if st.skipTx != "" && st.skipTx == st.gtid && st.n <= st.skipN {
+		return nil
+	}
+	now := time.Now()
+	for _, g := range groupChanges(ids, before, st.model, parsed) {
+		src := sourceBlock(st.s.opts.TopicPrefix, sourcePos{
+			ts: time.Unix(int64(h.Timestamp), 0), db: g.db, table: g.tables, serverID: h.ServerID, gtid: st.gtid,
+			file: st.txFile, pos: st.txPos, thread: thread,
+		})
+		ev := schemaChangeEvent(st.s.opts.TopicPrefix, g.db, q, g.changes, src, now)
+		ev.Position = position{Flavor: st.flavor, GTIDs: st.done.String(), Tx: st.gtid, N: st.n, File: st.txFile, Pos: st.txPos}.encode()
+		st.pending = append(st.pending, ev)
+	}
 	return nil
+}
+
+// changeGroup is the schema change event of one database.
+type changeGroup struct {
+	db      string
+	tables  string // comma-separated table names, source.table
+	changes []tableChange
+}
+
+// groupChanges turns the tables one statement changed into one event per
+// database, as Debezium groups a statement's changes by database: CREATE
+// for a table the model did not have before, DROP for one it no longer
+// has, ALTER otherwise. Tables forgotten after a statement that did not
+// parse get no entry (their new shape is unknown).
+func groupChanges(ids []TableID, before map[TableID]bool, m *schemaModel, parsed bool) []changeGroup {
+	var out []changeGroup
+	idx := map[string]int{}
+	for _, id := range ids {
+		i, ok := idx[id.DB]
+		if !ok {
+			i = len(out)
+			idx[id.DB] = i
+			out = append(out, changeGroup{db: id.DB})
+		}
+		g := &out[i]
+		if g.tables != "" {
+			g.tables += ","
+		}
+		g.tables += id.Table
+		if !parsed {
+			continue
+		}
+		d := m.tables[id]
+		switch {
+		case d == nil:
+			g.changes = append(g.changes, tableChange{typ: TableChangeDrop, id: id})
+		case !before[id]:
+			g.changes = append(g.changes, tableChange{typ: TableChangeCreate, id: id, def: d})
+		default:
+			g.changes = append(g.changes, tableChange{typ: TableChangeAlter, id: id, def: d})
+		}
+	}
+	return out
 }
 
 // forget drops from the model every table of db, or named in q, whose

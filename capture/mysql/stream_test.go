@@ -79,6 +79,7 @@ func (e *myEnv) config() Config {
 	c.SnapshotMode = SnapshotNoData
 	c.DatabaseIncludeList = List{e.db}
 	c.ServerID = 10000 + rand.Uint32N(1<<20)
+	c.IncludeSchemaChanges = false // tests that want them turn them on
 	return c
 }
 

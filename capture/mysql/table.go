@@ -138,7 +138,8 @@ func readCatalog(ctx context.Context, c *client.Conn, tracked func(db string) bo
 	}
 	res, err := c.Execute(`SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.IS_NULLABLE,
 		COALESCE(c.NUMERIC_PRECISION, 0), COALESCE(c.NUMERIC_SCALE, 0), COALESCE(c.DATETIME_PRECISION, 0),
-		COALESCE(c.CHARACTER_SET_NAME, '')
+		COALESCE(c.CHARACTER_SET_NAME, ''), c.EXTRA, c.COLUMN_COMMENT, c.COLUMN_DEFAULT IS NULL, COALESCE(c.COLUMN_DEFAULT, ''),
+		COALESCE(t.TABLE_COLLATION, ''), t.TABLE_COMMENT
 		FROM information_schema.TABLES t JOIN information_schema.COLUMNS c
 		ON c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME
 		WHERE t.TABLE_TYPE = 'BASE TABLE' AND ` + where + `
@@ -155,10 +156,22 @@ func readCatalog(ctx context.Context, c *client.Conn, tracked func(db string) bo
 		}
 		d := out[id]
 		if d == nil {
-			d = &tableDef{}
+			coll := fieldText(res.Resultset, i, 14)
+			cs, _, _ := strings.Cut(coll, "_")
+			d = &tableDef{Charset: cs, Comment: fieldText(res.Resultset, i, 15)}
 			out[id] = d
 		}
+		extra := strings.ToUpper(fieldText(res.Resultset, i, 10))
+		var def *string
+		if fieldText(res.Resultset, i, 12) != "1" {
+			def = catalogDefault(fieldText(res.Resultset, i, 13))
+		}
 		d.Columns = append(d.Columns, Column{
+			AutoIncrement: strings.Contains(extra, "AUTO_INCREMENT") || strings.Contains(extra, "ON UPDATE"),
+			Generated: strings.Contains(extra, "AUTO_INCREMENT") || strings.Contains(extra, "ON UPDATE") ||
+				strings.Contains(extra, "VIRTUAL GENERATED") || strings.Contains(extra, "STORED GENERATED") || strings.Contains(extra, "PERSISTENT GENERATED"),
+			Comment:    fieldText(res.Resultset, i, 11),
+			Default:    def,
 			Name:       fieldText(res.Resultset, i, 2),
 			DataType:   strings.ToLower(fieldText(res.Resultset, i, 3)),
 			ColumnType: fieldText(res.Resultset, i, 4),
@@ -195,4 +208,18 @@ func loadTable(ctx context.Context, c *client.Conn, id TableID) (d *tableDef, ok
 	}
 	d = defs[id]
 	return d, d != nil, nil
+}
+
+// catalogDefault turns information_schema.COLUMNS.COLUMN_DEFAULT into the
+// expression Debezium reports as defaultValueExpression: MariaDB quotes
+// string literals ('abc') and spells a missing default NULL, MySQL gives
+// the bare value.
+func catalogDefault(s string) *string {
+	if s == "NULL" {
+		return nil
+	}
+	if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
+		s = strings.ReplaceAll(s[1:len(s)-1], "''", "'")
+	}
+	return &s
 }

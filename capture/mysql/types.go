@@ -81,6 +81,13 @@ type Column struct {
 	Scale      int    `json:"scale,omitempty"`     // NUMERIC_SCALE
 	FSP        int    `json:"fsp,omitempty"`       // DATETIME_PRECISION: fractional seconds digits
 	Charset    string `json:"charset,omitempty"`
+
+	// Metadata carried only into schema change events (tableChanges), not
+	// into value conversion.
+	AutoIncrement bool    `json:"autoIncrement,omitempty"` // AUTO_INCREMENT, or ON UPDATE (Debezium marks both)
+	Generated     bool    `json:"generated,omitempty"`     // a generated (virtual or stored) column
+	Comment       string  `json:"comment,omitempty"`
+	Default       *string `json:"default,omitempty"` // the DEFAULT expression, nil without one
 }
 
 // Unsigned reports whether the column is an unsigned number.
