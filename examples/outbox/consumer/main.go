@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -160,19 +161,19 @@ func (c *Consumer) Run(ctx context.Context, cl *kgo.Client) error {
 func main() {
 	dbURL := flag.String("url", os.Getenv("DATABASE_URL"), "postgres:// URL of the consumer's database")
 	brokers := flag.String("brokers", "127.0.0.1:9092", "Kafka bootstrap servers, comma-separated")
-	topic := flag.String("topic", "outbox.event.Order", "outbox topic")
+	topic := flag.String("topic", "outbox.event.Order", "outbox topics, comma-separated")
 	group := flag.String("group", "billing", "consumer group")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, log, *dbURL, strings.Split(*brokers, ","), *topic, *group); err != nil {
+	if err := run(ctx, log, *dbURL, strings.Split(*brokers, ","), strings.Split(*topic, ","), *group); err != nil {
 		log.Error("consumer failed", "error", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, log *slog.Logger, dbURL string, brokers []string, topic, group string) error {
+func run(ctx context.Context, log *slog.Logger, dbURL string, brokers, topics []string, group string) error {
 	db, err := sql.Open("pgx", dbURL)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
@@ -182,7 +183,7 @@ func run(ctx context.Context, log *slog.Logger, dbURL string, brokers []string, 
 	if err := c.Migrate(ctx); err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topics...),
 		kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)

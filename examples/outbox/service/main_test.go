@@ -48,7 +48,7 @@ func TestPlaceOrder(t *testing.T) {
 			if err := shop.Migrate(ctx, string(ddl)); err != nil {
 				t.Fatal(err)
 			}
-			orders := []Order{{"o-1", "c-1", 1250}, {"o-2", "c-2", 0}, {"o-3", "c-1", 99}}
+			orders := []Order{{ID: "o-1", Customer: "c-1", Cents: 1250}, {ID: "o-2", Customer: "c-2", Cents: 0}, {ID: "o-3", Customer: "c-1", Cents: 99}}
 			ids := map[string]string{}
 			for _, o := range orders {
 				id, err := shop.PlaceOrder(ctx, o)
@@ -69,14 +69,18 @@ func TestPlaceOrder(t *testing.T) {
 			}
 
 			var got []string
-			rs, err := shop.db.QueryContext(ctx, "SELECT id, customer, cents FROM orders ORDER BY id")
+			rs, err := shop.db.QueryContext(ctx, "SELECT id, customer, cents, event_id FROM orders ORDER BY seq")
 			if err != nil {
 				t.Fatal(err)
 			}
 			for rs.Next() {
 				var o Order
-				if err := rs.Scan(&o.ID, &o.Customer, &o.Cents); err != nil {
+				var eventID string
+				if err := rs.Scan(&o.ID, &o.Customer, &o.Cents, &eventID); err != nil {
 					t.Fatal(err)
+				}
+				if eventID != ids[o.ID] {
+					t.Errorf("order %s: event_id %s, want %s", o.ID, eventID, ids[o.ID])
 				}
 				got = append(got, fmt.Sprint(o))
 			}
@@ -126,12 +130,12 @@ func TestEmit(t *testing.T) {
 		t.Fatalf("test_decoding (a contrib module of Postgres) is needed: %v", err)
 	}
 	defer shop.db.ExecContext(context.Background(), "SELECT pg_drop_replication_slot($1)", slot)
-	o := Order{"o-9", "c-9", 700}
+	o := Order{ID: "o-9", Customer: "c-9", Cents: 700}
 	id, err := shop.PlaceOrder(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := shop.PlaceOrder(ctx, Order{"o-10", "c-9", -1}); !errors.Is(err, ErrRejected) {
+	if _, err := shop.PlaceOrder(ctx, Order{ID: "o-10", Customer: "c-9", Cents: -1}); !errors.Is(err, ErrRejected) {
 		t.Fatalf("rejected order: %v", err)
 	}
 	rs, err := shop.db.QueryContext(ctx, "SELECT data FROM pg_logical_slot_get_changes($1, NULL, NULL, 'include-xids', '1')", slot)
