@@ -1,0 +1,149 @@
+package format
+
+import (
+	"compress/gzip"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/sluice-cdc/sluice/event"
+	"github.com/sluice-cdc/sluice/schema/jsonconv"
+	"github.com/sluice-cdc/sluice/sinks/sink"
+)
+
+// lineSeparator is System.lineSeparator() on the Linux JVMs Connect runs on.
+const lineSeparator = "\n"
+
+// jsonFormat is Confluent's JsonFormat: one JSON value per line, structs as
+// JsonConverter (schemas.enable=false) writes them, anything else as
+// Jackson's ObjectMapper.writeValue does.
+type jsonFormat struct {
+	o    Options
+	v    view
+	conv *jsonconv.Converter
+	num  *jsonconv.Converter // Jackson writes a top-level BigDecimal as a number
+}
+
+func newJSON(o Options, v view) (*jsonFormat, error) {
+	df := jsonconv.DecimalBase64
+	if strings.EqualFold(o.JSONDecimalFormat, "NUMERIC") {
+		df = jsonconv.DecimalNumeric
+	}
+	conv, err := jsonconv.New(jsonconv.Config{DecimalFormat: df, ReplaceNullWithDefault: true})
+	if err != nil {
+		return nil, fmt.Errorf("json format: %w", err)
+	}
+	return &jsonFormat{o: o, v: v, conv: conv, num: numericJSON}, nil
+}
+
+func (f *jsonFormat) Extension() string {
+	ext := f.v.extension() + ".json"
+	if f.o.gzipped() {
+		ext += ".gz"
+	}
+	return ext
+}
+
+func (f *jsonFormat) NewWriter(w io.Writer, first sink.Record) (Writer, error) {
+	out, closer, err := compressed(w, f.o)
+	if err != nil {
+		return nil, err
+	}
+	return &jsonWriter{f: f, out: out, closer: closer, guard: newGuard(f.v, first)}, nil
+}
+
+type jsonWriter struct {
+	f      *jsonFormat
+	out    io.Writer
+	closer io.Closer
+	guard  schemaGuard
+	buf    []byte
+	closed bool
+}
+
+func (w *jsonWriter) Write(rec sink.Record) error {
+	if err := w.guard.check(rec); err != nil {
+		return err
+	}
+	// JsonRecordWriterProvider envelops only the headers view.
+	enveloped := w.f.v == viewHeaders
+	s := w.f.v.schemaOf(rec, enveloped)
+	val, err := w.f.v.valueOf(rec, s, enveloped)
+	if err != nil {
+		return err
+	}
+	buf := w.buf[:0]
+	if st, ok := val.(*event.Struct); ok {
+		buf, err = w.f.conv.EncodeStruct(buf, st)
+	} else {
+		buf, err = w.f.jackson(buf, s, val)
+	}
+	if err != nil {
+		return recordErr(rec, "json %s: %w", w.f.v, err)
+	}
+	buf = append(buf, lineSeparator...)
+	w.buf = buf
+	if _, err := w.out.Write(buf); err != nil {
+		return fmt.Errorf("write json object: %w", err)
+	}
+	return nil
+}
+
+// jackson writes a value that is not a struct as ObjectMapper.writeValue
+// does with the Java object Connect holds: null, strings, numbers,
+// booleans, base64 bytes, lists and maps; a Decimal (BigDecimal) as a plain
+// number and Date/Time/Timestamp (java.util.Date) as epoch milliseconds.
+// Structs nested in such values are written as JsonConverter writes them
+// (Jackson would dump the Struct's bean properties).
+func (f *jsonFormat) jackson(dst []byte, s *event.Schema, v any) ([]byte, error) {
+	if v == nil {
+		return append(dst, "null"...), nil
+	}
+	if s != nil {
+		switch s.Name() {
+		case event.LogicalDecimal:
+			return f.num.Encode(dst, s, v)
+		case event.LogicalDate, event.LogicalTime, event.LogicalTimestamp:
+			ms, ok := asInt64(v)
+			if !ok {
+				return nil, fmt.Errorf("%T is not a %s", v, s.Name())
+			}
+			if s.Name() == event.LogicalDate {
+				ms *= millisPerDay
+			}
+			return fmt.Appendf(dst, "%d", ms), nil
+		}
+	}
+	return f.conv.Encode(dst, s, v)
+}
+
+func (w *jsonWriter) Close() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	if w.closer != nil {
+		if err := w.closer.Close(); err != nil {
+			return fmt.Errorf("finish gzip stream: %w", err)
+		}
+	}
+	return nil
+}
+
+// compressed wraps w for s3.compression.type. Gzip has no name and no
+// modification time in its header (as Java's GZIPOutputStream), so the
+// same records give the same bytes.
+func compressed(w io.Writer, o Options) (io.Writer, io.Closer, error) {
+	if !o.gzipped() {
+		return w, nil, nil
+	}
+	level := o.CompressionLevel
+	if level == 0 {
+		level = gzip.DefaultCompression
+	}
+	zw, err := gzip.NewWriterLevel(w, level)
+	if err != nil {
+		return nil, nil, fmt.Errorf("s3.compression.level: %w", err)
+	}
+	return zw, zw, nil
+}
