@@ -82,8 +82,10 @@ type Config struct {
 	// CaptureScope narrows what is captured to one database (database) or
 	// one collection (collection), named by CaptureTarget (db, or
 	// db.collection); deployment, the default, captures every database.
-	// Sluice always opens one change stream per collection (the stand-in
-	// test server has no database- or deployment-level streams), so the
+	// On a replica set or sharded cluster one change stream watches the
+	// scope (the deployment, the database or the collection) and events of
+	// other collections are left out; a server that does not say it is one
+	// (the stand-in test server) gets one stream per collection and the
 	// scope only chooses the collections, as the lists below do.
 	CaptureScope  string `yaml:"capture.scope" json:"capture.scope"`
 	CaptureTarget string `yaml:"capture.target" json:"capture.target"`
@@ -101,6 +103,10 @@ type Config struct {
 	// databaseName.collectionName.fieldName.nestedFieldName; the database
 	// and collection names may use * for any characters.
 	FieldExcludeList List `yaml:"field.exclude.list" json:"field.exclude.list"`
+	// ProvideTxMetadata adds Debezium's transaction block to the events of
+	// multi-document transactions and emits BEGIN/END records on
+	// <topic.prefix>.transaction (txmeta.go).
+	ProvideTxMetadata bool `yaml:"provide.transaction.metadata" json:"provide.transaction.metadata"`
 }
 
 // Defaults of the keys whose zero value is not the default.

@@ -95,7 +95,7 @@ func TestHistoryLost(t *testing.T) {
 		{mongo.CommandError{Code: 11601, Name: "Interrupted"}, false},
 		{errors.New("connection reset"), false},
 	} {
-		err := streamError(ns, "watch", c.err)
+		err := streamError(ns.String(), "watch", c.err)
 		if errors.Is(err, ErrHistoryLost) != c.lost {
 			t.Errorf("%v: errors.Is(ErrHistoryLost) = %v, want %v", err, !c.lost, c.lost)
 		}

@@ -3,6 +3,7 @@ package mongodb
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -42,7 +43,7 @@ func historyLost(err error) bool {
 
 // streamError wraps an error of the change stream of ns, marking a lost
 // history with ErrHistoryLost.
-func streamError(ns namespace, what string, err error) error {
+func streamError(ns, what string, err error) error {
 	if historyLost(err) {
 		return fmt.Errorf("mongodb: %s %s: %w: %w", what, ns, ErrHistoryLost, err)
 	}
@@ -494,30 +495,45 @@ func (s *Source) discover(ctx context.Context, client *mongo.Client, prev cluste
 	}
 }
 
-// stream watches every collection (one change stream each: the stand-in
-// test server supports no database-level stream) and emits their events in
-// the order they arrive. Each event's position holds every collection's
-// last token handed on, so an acknowledged position resumes each stream
-// right after its last acknowledged event.
+// stream watches the captured collections and emits their events in the
+// order they arrive. On a server that supports them (scopeStreams) one
+// change stream covers the whole capture scope, so events of all
+// collections, and every event of a multi-document transaction, arrive in
+// oplog order under one resume token (position.Token). Otherwise (the
+// stand-in test server, or a position written by per-collection streams)
+// every collection has its own stream; each event's position then holds
+// every collection's last token handed on, so an acknowledged position
+// resumes each stream right after its last acknowledged event.
 func (s *Source) stream(ctx context.Context, client *mongo.Client, conv *converter, colls []namespace, listedAfter *clusterTime, pos position, emit func(context.Context, event.Batch) error) error {
 	g, gctx := errgroup.WithContext(ctx)
 	ch := make(chan streamed, s.cfg.MaxBatchSize)
-	known := map[string]bool{}
-	for _, ns := range colls {
-		tok, err := pos.token(ns.String())
+	shared := pos.Token != "" || (!pos.perCollection() && scopeStreams(ctx, client))
+	if shared {
+		tok, err := pos.scopeToken()
 		if err != nil {
 			return err
 		}
-		known[ns.String()] = true
-		start := pos.startOf(ns.String())
-		g.Go(func() error { return s.watch(gctx, client, ns, tok, start, ch) })
-	}
-	if listedAfter != nil {
-		g.Go(func() error {
-			return s.discover(gctx, client, *listedAfter, known, ch, func(ns namespace, start clusterTime) {
-				g.Go(func() error { return s.watch(gctx, client, ns, nil, start, ch) })
+		sc := s.scopeFor()
+		s.log.Info("mongodb change stream per capture scope", "level", sc.level)
+		g.Go(func() error { return s.watchScope(gctx, client, sc, tok, pos.Start, ch) })
+	} else {
+		known := map[string]bool{}
+		for _, ns := range colls {
+			tok, err := pos.token(ns.String())
+			if err != nil {
+				return err
+			}
+			known[ns.String()] = true
+			start := pos.startOf(ns.String())
+			g.Go(func() error { return s.watch(gctx, client, ns, tok, start, ch) })
+		}
+		if listedAfter != nil {
+			g.Go(func() error {
+				return s.discover(gctx, client, *listedAfter, known, ch, func(ns namespace, start clusterTime) {
+					g.Go(func() error { return s.watch(gctx, client, ns, nil, start, ch) })
+				})
 			})
-		})
+		}
 	}
 	var beat <-chan time.Time
 	if s.cfg.HeartbeatIntervalMs > 0 {
@@ -529,6 +545,7 @@ func (s *Source) stream(ctx context.Context, client *mongo.Client, conv *convert
 	if now == nil {
 		now = time.Now
 	}
+	st := &streamState{s: s, conv: conv, shared: shared, pos: &pos, mon: txMonitor{prefix: s.opts.TopicPrefix, now: now}}
 	g.Go(func() error {
 		for {
 			var first streamed
@@ -555,28 +572,10 @@ func (s *Source) stream(ctx context.Context, client *mongo.Client, conv *convert
 			}
 			batch := make(event.Batch, 0, len(msgs))
 			for _, m := range msgs {
-				switch {
-				case m.start != nil: // a collection found while streaming
-					pos.setStart(m.ns.String(), *m.start)
-					continue
-				case m.raw == nil: // a post-batch resume token: no event
-					pos.setToken(m.ns.String(), m.token)
-					continue
-				}
-				ev, ok, err := conv.change(m.raw, m.ns)
-				if err != nil {
+				var err error
+				if batch, err = st.handle(batch, m); err != nil {
 					return err
 				}
-				// An invalidate token only serves startAfter; a restart
-				// resumes before it and meets the invalidate again.
-				if op, _ := m.raw.Lookup("operationType").StringValueOK(); op != "invalidate" {
-					pos.setToken(m.ns.String(), m.token)
-				}
-				if !ok {
-					continue
-				}
-				ev.Position = pos.encode()
-				batch = append(batch, ev)
 			}
 			if len(batch) == 0 {
 				continue
@@ -594,12 +593,97 @@ func (s *Source) stream(ctx context.Context, client *mongo.Client, conv *convert
 	return err
 }
 
+// streamState is what the emitting goroutine of stream keeps: the
+// position every event carries, and how to advance it.
+type streamState struct {
+	s      *Source
+	conv   *converter
+	shared bool // one scope-wide stream: pos.Token, not pos.Tokens
+	pos    *position
+	mon    txMonitor
+}
+
+func (st *streamState) setToken(ns namespace, tok bson.Raw) {
+	if st.shared {
+		st.pos.Token = base64.StdEncoding.EncodeToString(tok)
+	} else {
+		st.pos.setToken(ns.String(), tok)
+	}
+}
+
+// handle appends to batch what one message of a change stream produces
+// (nothing, an event, or with provide.transaction.metadata also the END
+// and BEGIN records before it) and advances the position past it.
+func (st *streamState) handle(batch event.Batch, m streamed) (event.Batch, error) {
+	switch {
+	case m.start != nil: // a collection found while streaming
+		st.pos.setStart(m.ns.String(), *m.start)
+		return batch, nil
+	case m.raw == nil: // a post-batch resume token: no event
+		st.setToken(m.ns, m.token)
+		return batch, nil
+	}
+	op, _ := m.raw.Lookup("operationType").StringValueOK()
+	var ev event.Event
+	ok := false
+	if !st.shared || st.s.capturesEvent(m.raw) {
+		var err error
+		if ev, ok, err = st.conv.change(m.raw, m.ns); err != nil {
+			return batch, err
+		}
+	}
+	if ok && st.s.cfg.ProvideTxMetadata {
+		// BEGIN/END go before the event, at the position before it.
+		batch = append(batch, st.mon.step(st.pos, &ev)...)
+	}
+	// An invalidate token only serves startAfter; a restart resumes
+	// before it and meets the invalidate again.
+	if op != "invalidate" {
+		st.setToken(m.ns, m.token)
+	}
+	if !ok {
+		return batch, nil
+	}
+	ev.Position = st.pos.encode()
+	return append(batch, ev), nil
+}
+
 // watch reads the change stream of one collection into ch, from after tok
 // or, without one, from the cluster time start (inclusive). An invalidate
 // event (the collection was dropped or renamed) ends the stream; it is
 // opened again after it.
 func (s *Source) watch(ctx context.Context, client *mongo.Client, ns namespace, tok bson.Raw, start clusterTime, ch chan<- streamed) error {
 	coll := client.Database(ns.db).Collection(ns.coll)
+	return s.follow(ctx, ns.String(), func(opts *options.ChangeStreamOptionsBuilder) (*mongo.ChangeStream, error) {
+		return coll.Watch(ctx, mongo.Pipeline{}, opts)
+	}, func(bson.Raw) namespace { return ns }, tok, start, ch)
+}
+
+// watchScope reads the one change stream of the capture scope sc into ch;
+// every event goes with the namespace it names (ns), the zero namespace
+// for events without one (invalidate, dropDatabase).
+func (s *Source) watchScope(ctx context.Context, client *mongo.Client, sc scopeStream, tok bson.Raw, start clusterTime, ch chan<- streamed) error {
+	pipeline := mongo.Pipeline{}
+	if sc.match != nil {
+		pipeline = append(pipeline, bson.D{{Key: "$match", Value: sc.match}})
+	}
+	open := func(opts *options.ChangeStreamOptionsBuilder) (*mongo.ChangeStream, error) {
+		switch sc.level {
+		case ScopeCollection:
+			return client.Database(sc.db).Collection(sc.coll).Watch(ctx, pipeline, opts)
+		case ScopeDatabase:
+			return client.Database(sc.db).Watch(ctx, pipeline, opts)
+		}
+		return client.Watch(ctx, pipeline, opts)
+	}
+	return s.follow(ctx, sc.String(), open, eventNamespace, tok, start, ch)
+}
+
+// follow opens a change stream with open from after tok or, without one,
+// from the cluster time start (inclusive), and forwards its events to ch
+// with the namespace nsOf gives them. An invalidate event ends the stream;
+// it is opened again after it.
+func (s *Source) follow(ctx context.Context, what string, open func(*options.ChangeStreamOptionsBuilder) (*mongo.ChangeStream, error), nsOf func(bson.Raw) namespace, tok bson.Raw, start clusterTime, ch chan<- streamed) error {
 	startAfter := false
 	for {
 		opts := options.ChangeStream()
@@ -620,13 +704,13 @@ func (s *Source) watch(ctx context.Context, client *mongo.Client, ns namespace, 
 		default:
 			opts.SetStartAtOperationTime(start.timestamp())
 		}
-		cs, err := coll.Watch(ctx, mongo.Pipeline{}, opts)
+		cs, err := open(opts)
 		if err != nil {
-			return streamError(ns, "watch", err)
+			return streamError(what, "watch", err)
 		}
-		s.log.Debug("mongodb change stream open", "table", ns.String(), "resume", tok != nil)
+		s.log.Debug("mongodb change stream open", "table", what, "resume", tok != nil)
 		s.m.streams.Inc()
-		invalidated, err := s.pump(ctx, cs, ns, ch)
+		invalidated, err := s.pump(ctx, cs, what, nsOf, ch)
 		cs.Close(context.WithoutCancel(ctx))
 		s.m.streams.Dec()
 		if err != nil {
@@ -640,12 +724,13 @@ func (s *Source) watch(ctx context.Context, client *mongo.Client, ns namespace, 
 
 // pump forwards events until ctx ends, an error, or an invalidate event,
 // whose token it returns.
-func (s *Source) pump(ctx context.Context, cs *mongo.ChangeStream, ns namespace, ch chan<- streamed) (bson.Raw, error) {
+func (s *Source) pump(ctx context.Context, cs *mongo.ChangeStream, what string, nsOf func(bson.Raw) namespace, ch chan<- streamed) (bson.Raw, error) {
 	poll := ms(s.cfg.PollIntervalMs)
 	var last bson.Raw // the last token sent
 	for {
 		if cs.TryNext(ctx) {
-			m := streamed{ns: ns, raw: slices.Clone(cs.Current), token: slices.Clone(cs.ResumeToken())}
+			raw := slices.Clone(cs.Current)
+			m := streamed{ns: nsOf(raw), raw: raw, token: slices.Clone(cs.ResumeToken())}
 			select {
 			case ch <- m:
 			case <-ctx.Done():
@@ -658,7 +743,7 @@ func (s *Source) pump(ctx context.Context, cs *mongo.ChangeStream, ns namespace,
 			continue
 		}
 		if err := cs.Err(); err != nil {
-			return nil, streamError(ns, "change stream of", err)
+			return nil, streamError(what, "change stream of", err)
 		}
 		// An empty batch may still move the resume token on (a post-batch
 		// resume token, past changes to other collections); heartbeats
@@ -666,7 +751,7 @@ func (s *Source) pump(ctx context.Context, cs *mongo.ChangeStream, ns namespace,
 		if tok := cs.ResumeToken(); s.cfg.HeartbeatIntervalMs > 0 && tok != nil && !bytes.Equal(tok, last) {
 			last = slices.Clone(tok)
 			select {
-			case ch <- streamed{ns: ns, token: last}:
+			case ch <- streamed{ns: nsOf(nil), token: last}:
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}

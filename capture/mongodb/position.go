@@ -40,6 +40,13 @@ type position struct {
 	// token.
 	Starts   map[string]clusterTime `json:"starts,omitempty"`
 	Snapshot *snapshotState         `json:"snapshot,omitempty"`
+	// Token is the resume token of the one change stream that watches the
+	// whole capture scope (see scopeStream), used instead of Tokens when
+	// the server supports such streams.
+	Token string `json:"token,omitempty"`
+	// Tx is the transaction open at this position
+	// (provide.transaction.metadata, txmeta.go).
+	Tx *txState `json:"tx,omitempty"`
 }
 
 type clusterTime struct {
@@ -78,6 +85,7 @@ func (p position) clone() position {
 	if p.Snapshot != nil {
 		q.Snapshot = &snapshotState{Done: slices.Clone(p.Snapshot.Done)}
 	}
+	q.Tx = p.Tx.clone()
 	return q
 }
 
@@ -130,6 +138,26 @@ func (p *position) setToken(ns string, tok bson.Raw) {
 	p.Tokens[ns] = base64.StdEncoding.EncodeToString(tok)
 }
 
+// scopeToken returns the resume token of the scope-wide change stream, nil
+// if none.
+func (p position) scopeToken() (bson.Raw, error) {
+	if p.Token == "" {
+		return nil, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(p.Token)
+	if err == nil {
+		err = bson.Raw(b).Validate()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: resume token: %v", ErrBadPosition, err)
+	}
+	return b, nil
+}
+
+// perCollection reports whether p was written by per-collection change
+// streams (it has per-collection tokens or start times).
+func (p position) perCollection() bool { return len(p.Tokens) > 0 || len(p.Starts) > 0 }
+
 // decodePosition parses a position written by encode.
 func decodePosition(b event.Position) (position, error) {
 	var p position
@@ -146,6 +174,9 @@ func decodePosition(b event.Position) (position, error) {
 		if _, err := p.token(ns); err != nil {
 			return p, err
 		}
+	}
+	if _, err := p.scopeToken(); err != nil {
+		return p, err
 	}
 	return p, nil
 }
