@@ -1,6 +1,6 @@
 // Package mongodb is Sluice's MongoDB capture connector, a drop-in for
 // Debezium's MongoDB connector (change streams): an initial snapshot of the
-// captured collections, then one change stream per collection
+// captured collections, then their change streams
 // (go.mongodb.org/mongo-driver/v2), emitted as Debezium 3.4 MongoDB events
 // on <topic.prefix>.<db>.<collection>.
 //
@@ -36,8 +36,36 @@
 // them, so their first documents are not lost (no snapshot is needed).
 // field.exclude.list (db.collection.field.nested, * allowed in the
 // database and collection names) removes fields from after, before and
-// updateDescription. The change stream is always per collection, whatever
-// the scope (the stand-in server has no database-level streams).
+// updateDescription.
+//
+// # Change streams and order
+//
+// On a replica set or a sharded cluster (hello names a replica set or a
+// mongos) one change stream covers the whole capture (scope.go): for a
+// tables list the narrowest level holding every listed collection (a
+// collection, a database with a $match on ns.coll, or the deployment with
+// a $match on ns), otherwise capture.scope (client.Watch for deployment,
+// db.Watch for database, the target collection); events of collections the
+// include/exclude lists leave out are dropped by the connector. Events of
+// every collection, and all events of a multi-document transaction, are
+// then emitted in oplog order, and the position holds that one stream's
+// resume token. New collections need no discovery. On any other server
+// (the stand-in test server answers no hello), or when the stored
+// position was written by per-collection streams, every collection gets a
+// change stream of its own: each collection's events keep their order, but
+// events of different collections are interleaved as they arrive.
+//
+// # Transactions
+//
+// With provide.transaction.metadata, events of a multi-document
+// transaction (those whose change events carry lsid and txnNumber) get
+// Debezium's transaction block (id lsid:txnNumber, total_order,
+// data_collection_order) and are enclosed by BEGIN and END records on
+// <topic.prefix>.transaction; END goes out before the next event outside
+// the transaction, since a change stream has no commit event (txmeta.go
+// has the details and the restart rules). Without a scope-wide stream
+// another collection's events may come between a transaction's events, so
+// the transaction metadata is only exact with one.
 //
 // capture.mode change_streams_with_pre_image and
 // change_streams_update_full_with_pre_image ask for
@@ -54,7 +82,8 @@
 // snapshot and, per collection, the resume token of the last event handed
 // on. A restart resumes every stream after its token (resumeAfter), or at
 // the start time for a collection that had no event yet
-// (startAtOperationTime). Positions are only reported back through Ack:
+// (startAtOperationTime); with one scope-wide stream the position holds
+// its single token instead. Positions are only reported back through Ack:
 // change streams keep no state on the server, so nothing acknowledged is
 // repeated and nothing is lost as long as the oplog still holds the tokens.
 // During the snapshot the position lists the collections completely read,
@@ -78,9 +107,16 @@
 // from them. What the stand-in does not do, and so is only unit-tested from
 // MongoDB's documented change events (testdata/): updateDescription
 // (it sends none), replace events (it reports them as updates), ns and
-// wallTime fields, transactions (lsid, txnNumber), pre-images, invalidate
-// after a drop, database- or deployment-level streams, post-batch resume
-// tokens, and a history lost from the oplog (it never truncates it). It also puts
+// wallTime fields, transactions (lsid, txnNumber; it has no sessions) and
+// so the transaction metadata, pre-images, invalidate after a drop,
+// database- or deployment-level streams (it refuses client.Watch and
+// accepts db.Watch without ever returning an event) and so the scope-wide
+// stream, its $match filters and its single-token positions, post-batch
+// resume tokens, and a history lost from the oplog (it never truncates it).
+// The scope-wide stream and the transaction metadata are unit-tested on a
+// recorded stream (testdata/txn/stream.jsonl), including a restart from
+// every position; TestScopeStreamsStandIn checks that the stand-in takes
+// the per-collection path. It also puts
 // the update operators in documentKey of update events; the connector then
 // takes the _id from the looked-up document, which works while the
 // document still exists when the stream reads the update.

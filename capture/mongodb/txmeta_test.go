@@ -351,7 +351,6 @@ func TestHelloAllowsScope(t *testing.T) {
 	}
 }
 
-
 // TestScopeStreamsStandIn: the stand-in test server answers no hello, so
 // the connector keeps one change stream per collection on it (its
 // database-level streams open but never return an event), and nothing it
