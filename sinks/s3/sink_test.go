@@ -1,0 +1,255 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice/event"
+	"github.com/sluice-cdc/sluice/sinks/sink"
+	"github.com/sluice-cdc/sluice/sinks/task"
+)
+
+var t0 = time.Date(2026, 3, 8, 9, 59, 0, 0, time.UTC)
+
+// TestObjectLayout writes two partitions with flush.size 3: objects are
+// named as Confluent names them, hold the JSON lines of their records, and
+// PreCommit returns the first offset of each open set.
+func TestObjectLayout(t *testing.T) {
+	bucket, cl := newBucket(t)
+	s := openSink(t, cl, testConfig(t, bucket))
+	const topic = "db.public.items"
+	var recs []sink.Record
+	for off := range int64(7) {
+		recs = append(recs, row(topic, 0, off, "eu", t0.Add(time.Duration(off)*time.Second)))
+	}
+	for off := int64(100); off < 104; off++ {
+		recs = append(recs, row(topic, 2, off, "us", t0))
+	}
+	mustPut(t, s, recs...)
+	got := preCommit(t, s, map[task.TopicPartition]int64{tp(topic, 0): 7, tp(topic, 2): 104})
+	if want := map[task.TopicPartition]int64{tp(topic, 0): 6, tp(topic, 2): 103}; !maps.Equal(got, want) {
+		t.Errorf("PreCommit = %v, want %v", got, want)
+	}
+	lines := func(p int32, from, to int64, region string) string {
+		var b strings.Builder
+		for off := from; off < to; off++ {
+			ts := t0
+			if p == 0 {
+				ts = t0.Add(time.Duration(off) * time.Second)
+			}
+			b.WriteString(jsonLine(off, region, ts))
+		}
+		return b.String()
+	}
+	want := map[string]string{
+		"topics/db.public.items/partition=0/db.public.items+0+0000000000.json": lines(0, 0, 3, "eu"),
+		"topics/db.public.items/partition=0/db.public.items+0+0000000003.json": lines(0, 3, 6, "eu"),
+		"topics/db.public.items/partition=2/db.public.items+2+0000000100.json": lines(2, 100, 103, "us"),
+	}
+	if got := objects(t, cl, bucket); !maps.Equal(got, want) {
+		t.Errorf("objects:\n%v\nwant\n%v", got, want)
+	}
+	// The sets' metadata.
+	meta, err := s.st.meta(context.Background(), "topics/db.public.items/partition=0/db.public.items+0+0000000003.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta[metaSetStart] != "3" || meta[metaSetEnd] != "6" || meta[metaSetObjects] != "1" {
+		t.Errorf("metadata %v, want set 3..6 of 1 object", meta)
+	}
+	// A redelivered record below the open set's end is skipped.
+	mustPut(t, s, row(topic, 0, 5, "eu", t0))
+	if got := preCommit(t, s, map[task.TopicPartition]int64{tp(topic, 0): 7}); got[tp(topic, 0)] != 6 {
+		t.Errorf("PreCommit after a redelivery = %v, want 6", got)
+	}
+}
+
+// TestRotationRules: a field partitioner opens one object per region in the
+// set; the set rotates as a whole when one object reaches flush.size, when
+// the record time passes rotate.interval.ms, and on a schema change.
+func TestRotationRules(t *testing.T) {
+	bucket, cl := newBucket(t)
+	s := openSink(t, cl, testConfig(t, bucket, "partitioner.class", "FieldPartitioner", "partition.field.name", "region",
+		"rotate.interval.ms", "60000", "topics.dir", "out", "filename.offset.zero.pad.width", "4"))
+	const topic = "t"
+	at := func(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
+	mustPut(t, s,
+		row(topic, 0, 0, "eu", at(0)), row(topic, 0, 1, "us", at(1)), row(topic, 0, 2, "eu", at(2)),
+		row(topic, 0, 3, "eu", at(3)), // eu reaches 3: the set {eu 0..3, us 1} rotates
+		row(topic, 0, 4, "us", at(10)),
+		row(topic, 0, 5, "us", at(70)), // 60 s past offset 4's: rotates {us 4}
+	)
+	other := event.StructOf("row2", event.NewField("id", event.Int64()), event.NewField("region", event.String()))
+	mustPut(t, s, sink.Record{Topic: topic, OriginalTopic: topic, Partition: 0, Offset: 6, Timestamp: at(71),
+		ValueSchema: other, Value: event.NewStruct(other, int64(6), "us")}) // schema change: rotates {us 5}
+	want := map[string]string{
+		"out/t/region=eu/t+0+0000.json": jsonLine(0, "eu", at(0)) + jsonLine(2, "eu", at(2)) + jsonLine(3, "eu", at(3)),
+		"out/t/region=us/t+0+0001.json": jsonLine(1, "us", at(1)),
+		"out/t/region=us/t+0+0004.json": jsonLine(4, "us", at(10)),
+		"out/t/region=us/t+0+0005.json": jsonLine(5, "us", at(70)),
+	}
+	if got := objects(t, cl, bucket); !maps.Equal(got, want) {
+		t.Errorf("objects:\n%v\nwant\n%v", got, want)
+	}
+	if got := preCommit(t, s, map[task.TopicPartition]int64{tp(topic, 0): 7}); got[tp(topic, 0)] != 6 {
+		t.Errorf("PreCommit = %v, want 6 (the open set of offset 6)", got)
+	}
+	meta, err := s.st.meta(context.Background(), "out/t/region=us/t+0+0001.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta[metaSetStart] != "0" || meta[metaSetEnd] != "4" || meta[metaSetObjects] != "2" {
+		t.Errorf("metadata %v, want set 0..4 of 2 objects", meta)
+	}
+}
+
+// TestNullValues covers behavior.on.null.values.
+func TestNullValues(t *testing.T) {
+	bucket, cl := newBucket(t)
+	tomb := sink.Record{Topic: "n", OriginalTopic: "n", Partition: 0, Offset: 1, KeySchema: event.Int64(), Key: int64(1)}
+	s := openSink(t, cl, testConfig(t, bucket, "flush.size", "2"))
+	err := s.Put(context.Background(), []sink.Record{row("n", 0, 0, "eu", t0), tomb})
+	var re *sink.RecordError
+	if !errors.As(err, &re) || re.Record.Offset != 1 {
+		t.Fatalf("fail: Put = %v, want a RecordError for offset 1", err)
+	}
+	s = openSink(t, cl, testConfig(t, bucket, "flush.size", "2", "behavior.on.null.values", "ignore", "topics.dir", "ign"))
+	mustPut(t, s, row("n", 0, 0, "eu", t0), tomb, row("n", 0, 2, "eu", t0))
+	if got := objects(t, cl, bucket); !maps.Equal(got, map[string]string{
+		"ign/n/partition=0/n+0+0000000000.json": jsonLine(0, "eu", t0) + jsonLine(2, "eu", t0),
+	}) {
+		t.Errorf("ignore: objects %v", got)
+	}
+	// Nothing open: the consumed offset is safe.
+	if got := preCommit(t, s, map[task.TopicPartition]int64{tp("n", 0): 3}); got[tp("n", 0)] != 3 {
+		t.Errorf("PreCommit = %v, want 3", got)
+	}
+}
+
+// TestRecoverOffsets: OpenPartitions finds the end of the newest complete
+// set and ignores a set with a missing object; a replay from there rewrites
+// the bucket to the same objects and bytes as a run without the loss.
+func TestRecoverOffsets(t *testing.T) {
+	bucket, cl := newBucket(t)
+	cfg := testConfig(t, bucket, "partitioner.class", "FieldPartitioner", "partition.field.name", "region")
+	const topic = "rec"
+	regions := []string{"eu", "us", "eu", "ap", "eu", "us", "us", "eu", "ap", "us", "eu", "eu", "us"}
+	var recs []sink.Record
+	for i, r := range regions {
+		recs = append(recs, row(topic, 1, int64(10+i), r, t0))
+	}
+	s := openSink(t, cl, cfg)
+	if got, err := s.OpenPartitions(context.Background(), []task.TopicPartition{tp(topic, 1)}); err != nil || len(got) != 0 {
+		t.Fatalf("empty bucket: OpenPartitions = %v, %v", got, err)
+	}
+	mustPut(t, s, recs...)
+	clean := objects(t, cl, bucket)
+	if len(clean) < 4 {
+		t.Fatalf("only %d objects: %v", len(clean), sortedKeys(clean))
+	}
+	// The newest set loses one of its objects (a crash mid-upload).
+	s2 := openSink(t, cl, cfg)
+	newestStart := ""
+	for _, k := range sortedKeys(clean) {
+		meta, err := s2.st.meta(context.Background(), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if meta[metaSetObjects] != "1" && meta[metaSetStart] > newestStart {
+			newestStart = meta[metaSetStart]
+		}
+	}
+	var victim string
+	var prevEnd string
+	for _, k := range sortedKeys(clean) {
+		meta, _ := s2.st.meta(context.Background(), k)
+		if meta[metaSetStart] == newestStart && victim == "" {
+			victim = k
+		}
+		if meta[metaSetEnd] == newestStart {
+			prevEnd = meta[metaSetEnd]
+		}
+	}
+	if victim == "" || prevEnd == "" {
+		t.Fatalf("no multi-object set with a predecessor in %v", sortedKeys(clean))
+	}
+	deleteObject(t, cl, bucket, victim)
+	got, err := s2.OpenPartitions(context.Background(), []task.TopicPartition{tp(topic, 1), tp(topic, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[tp(topic, 1)] == 0 || prevEnd != itoa(got[tp(topic, 1)]) {
+		t.Fatalf("OpenPartitions = %v, want partition 1 at %s (partition 0 absent)", got, prevEnd)
+	}
+	// The task would start at the recovered offset; a redelivery from an
+	// older offset is skipped by the sink itself.
+	mustPut(t, s2, recs...)
+	if after := objects(t, cl, bucket); !maps.Equal(after, clean) {
+		t.Errorf("after replay: %v\nwant %v", sortedKeys(after), sortedKeys(clean))
+	}
+}
+
+func itoa(n int64) string { return strings.TrimSpace(padOffset(n, 0)) }
+
+// TestMultipart: an object larger than s3.part.size goes up in parts and
+// reads back byte for byte.
+func TestMultipart(t *testing.T) {
+	bucket, cl := newBucket(t)
+	s := openSink(t, cl, testConfig(t, bucket, "format.class", "bytearray", "flush.size", "12", "s3.part.size", "5242880"))
+	var want bytes.Buffer
+	var recs []sink.Record
+	for i := range 12 {
+		v := bytes.Repeat([]byte{byte('a' + i)}, 1<<20)
+		recs = append(recs, sink.Record{Topic: "big", OriginalTopic: "big", Offset: int64(i), ValueSchema: event.Bytes(), Value: v})
+		want.Write(v)
+		want.WriteString("\n")
+	}
+	mustPut(t, s, recs...)
+	got := getObject(t, cl, bucket, "topics/big/partition=0/big+0+0000000000.bin")
+	if got != want.String() {
+		t.Errorf("object of %d bytes differs from the %d written", len(got), want.Len())
+	}
+}
+
+// TestKeysAndHeaders writes side objects beside the values.
+func TestKeysAndHeaders(t *testing.T) {
+	bucket, cl := newBucket(t)
+	s := openSink(t, cl, testConfig(t, bucket, "flush.size", "2", "store.kafka.keys", "true", "keys.format.class", "json",
+		"store.kafka.headers", "true", "headers.format.class", "json"))
+	var recs []sink.Record
+	for off := range int64(2) {
+		r := row("kh", 0, off, "eu", t0)
+		r.Headers = []sink.Header{{Key: "h", Schema: event.String(), Value: "v" + itoa(off)}}
+		recs = append(recs, r)
+	}
+	mustPut(t, s, recs...)
+	got := objects(t, cl, bucket)
+	keys := sortedKeys(got)
+	want := []string{
+		"topics/kh/partition=0/kh+0+0000000000.headers.json",
+		"topics/kh/partition=0/kh+0+0000000000.json",
+		"topics/kh/partition=0/kh+0+0000000000.keys.json",
+	}
+	if !slices.Equal(keys, want) {
+		t.Fatalf("objects %v, want %v", keys, want)
+	}
+	if k := got[want[2]]; k != "0\n1\n" {
+		t.Errorf("keys object %q, want the two keys", k)
+	}
+	if h := got[want[0]]; !strings.Contains(h, `"v0"`) || !strings.Contains(h, `"v1"`) {
+		t.Errorf("headers object %q lacks the header values", h)
+	}
+	meta, err := s.st.meta(context.Background(), want[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta[metaSetObjects] != "3" {
+		t.Errorf("a set of a value and two side objects counts %s", meta[metaSetObjects])
+	}
+}
