@@ -58,11 +58,11 @@ type Config struct {
 	SSEKMSKeyID     string
 	SSECustomerKey  string // base64 AES-256 key (SSE-C)
 
-	TopicsDir    string
-	DirDelim     string
-	FileDelim    string
-	PadWidth     int
-	FlushSize    int
+	TopicsDir string
+	DirDelim  string
+	FileDelim string
+	PadWidth  int
+	FlushSize int
 	RotateInterval,
 	RotateSchedule time.Duration // 0: off
 

@@ -154,7 +154,9 @@ func jsonLine(offset int64, region string, ts time.Time) string {
 	return `{"id":` + strconv.FormatInt(offset, 10) + `,"region":"` + region + `","ts":` + strconv.FormatInt(ts.UnixMilli(), 10) + "}\n"
 }
 
-func tp(topic string, p int32) task.TopicPartition { return task.TopicPartition{Topic: topic, Partition: p} }
+func tp(topic string, p int32) task.TopicPartition {
+	return task.TopicPartition{Topic: topic, Partition: p}
+}
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 

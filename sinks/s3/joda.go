@@ -9,7 +9,7 @@ import (
 
 // jodaFormat is a compiled Joda-Time DateTimeFormat pattern (what
 // Confluent's path.format is): letters are fields, a run of the same letter
-// sets the width, text in single quotes is literal ('' is a quote), other
+// sets the width, text in single quotes is literal (” is a quote), other
 // characters are literal.
 type jodaFormat struct {
 	parts []jodaPart
@@ -17,7 +17,7 @@ type jodaFormat struct {
 }
 
 type jodaPart struct {
-	lit   string // literal text when letter is 0
+	lit    string // literal text when letter is 0
 	letter byte
 	n      int // run length
 }
