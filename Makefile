@@ -6,7 +6,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X main.version=$(VERSION)
 PKGS     ?= ./...
 # Services the test suite needs; later issues append to this list.
-TEST_SERVICES ?= postgres kafka mariadb mongo s3
+TEST_SERVICES ?= postgres kafka mariadb mongo s3 opensearch
 # Packages run in parallel (-p) and tests inside them as they allow.
 TEST_FLAGS ?= -race -count=1 -p 2 -timeout 25m
 

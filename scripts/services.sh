@@ -17,7 +17,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-KNOWN_SERVICES=(postgres kafka mariadb mongo s3)
+KNOWN_SERVICES=(postgres kafka mariadb mongo s3 opensearch)
 
 STATE="$ROOT/.services"
 ENV_FILE="$ROOT/.services.env"
@@ -1023,6 +1023,173 @@ svc_s3_status() {
 		fi
 	else
 		printf 's3: stopped\n'
+	fi
+}
+
+# ---------------------------------------------------------------- opensearch
+#
+# OpenSearch 2.19 (Apache-2.0), one node, from Maven Central jars
+# (scripts/opensearch/pom.xml) cached in .services/opensearch/libs, started by
+# scripts/opensearch/SluiceOpenSearch.java (compiled into
+# .services/opensearch/classes) with its HTTP layer and a few modules loaded
+# from the classpath. No security plugin: plain HTTP, no authentication.
+# HTTP on 127.0.0.1:19200, transport on 127.0.0.1:19201; data and logs under
+# .services/opensearch. Java 17 runs nothing newer than 2.19.x.
+
+OS_PORT="${SERVICES_ES_PORT:-19200}"
+OS_TRANSPORT_PORT="${SERVICES_ES_TRANSPORT_PORT:-$((OS_PORT + 1))}"
+OS_URL="http://127.0.0.1:${OS_PORT}"
+OS_TIMEOUT=180
+OS_HEAP_OPTS="-Xms512m -Xmx512m"
+OS_DIR="$STATE/opensearch"
+OS_LIBS="$OS_DIR/libs"
+OS_CLASSES="$OS_DIR/classes"
+OS_PIDFILE="$OS_DIR/pid"
+OS_LOG="$OS_DIR/log"
+OS_POM="$ROOT/scripts/opensearch/pom.xml"
+OS_MAIN="$ROOT/scripts/opensearch/SluiceOpenSearch.java"
+
+# os_resolve: the node's jars from Maven into .services/opensearch/libs and the
+# main class compiled into .services/opensearch/classes, once per content of
+# pom.xml and SluiceOpenSearch.java.
+os_resolve() {
+	local want
+	want="$(cat "$OS_POM" "$OS_MAIN" | cksum | cut -d' ' -f1)"
+	if [[ -f "$OS_CLASSES/.stamp" && "$(cat "$OS_CLASSES/.stamp")" == "$want" ]]; then
+		return 0
+	fi
+	log "opensearch: resolving jars with Maven (first run only)"
+	mkdir -p "$OS_DIR"
+	rm -rf "$OS_LIBS.tmp" "$OS_CLASSES"
+	if ! mvn -B -q -f "$OS_POM" dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory="$OS_LIBS.tmp" >"$OS_DIR/mvn.log" 2>&1; then
+		fail_with_log opensearch "$OS_DIR/mvn.log" "Maven could not resolve scripts/opensearch/pom.xml"
+	fi
+	rm -rf "$OS_LIBS"
+	mv "$OS_LIBS.tmp" "$OS_LIBS"
+	mkdir -p "$OS_CLASSES"
+	if ! javac -d "$OS_CLASSES" -cp "$OS_LIBS/*" "$OS_MAIN" >"$OS_DIR/javac.log" 2>&1; then
+		rm -rf "$OS_CLASSES"
+		fail_with_log opensearch "$OS_DIR/javac.log" "javac scripts/opensearch/SluiceOpenSearch.java failed"
+	fi
+	printf '%s\n' "$want" >"$OS_CLASSES/.stamp"
+}
+
+os_running_pid() {
+	local pid pattern="SluiceOpenSearch $OS_DIR "
+	pid="$(read_pid "$OS_PIDFILE")"
+	if ! pid_alive "$pid" "$pattern"; then
+		# A node of ours whose pid file was lost: adopt it.
+		pid="$(pgrep -f -n -- "SluiceOpenSearch $OS_DIR [0-9]+ [0-9]+\$" || true)"
+		pid_alive "$pid" "$pattern" || return 1
+		printf '%s\n' "$pid" >"$OS_PIDFILE"
+	fi
+	printf '%s\n' "$pid"
+}
+
+# os_healthy: cluster health is yellow or green.
+os_healthy() {
+	local body
+	body="$(curl -sf --max-time 10 "$OS_URL/_cluster/health?wait_for_status=yellow&timeout=5s")" || return 1
+	[[ "$body" == *'"status":"green"'* || "$body" == *'"status":"yellow"'* ]]
+}
+
+# os_wait_healthy PID SECONDS: the node logged that it is up (after it set
+# its cluster defaults) and its health is yellow or green.
+os_wait_healthy() {
+	local pid="$1" deadline=$(($(now) + $2))
+	while :; do
+		if grep -q 'sluice-opensearch: listening' "$OS_LOG" 2>/dev/null && os_healthy; then
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || {
+			log "opensearch: process $pid exited"
+			return 1
+		}
+		(($(now) < deadline)) || return 1
+		sleep 0.5
+	done
+}
+
+svc_opensearch_up() {
+	local pid start
+	command -v java >/dev/null && command -v javac >/dev/null || ensure_packages openjdk-17-jdk-headless
+	command -v mvn >/dev/null || ensure_packages maven
+	command -v curl >/dev/null || ensure_packages curl
+	mkdir -p "$OS_DIR"
+
+	if pid="$(os_running_pid)"; then
+		if os_wait_healthy "$pid" "$OS_TIMEOUT"; then
+			env_set "SLUICE_ES_URL=$OS_URL"
+			printf 'opensearch: already running (pid %s) on %s\n' "$pid" "$OS_URL"
+			return 0
+		fi
+		fail_with_log opensearch "$OS_LOG" "running (pid $pid) but not healthy within ${OS_TIMEOUT}s"
+	fi
+	rm -f "$OS_PIDFILE"
+	local p
+	for p in "$OS_PORT" "$OS_TRANSPORT_PORT"; do
+		if ! port_free "$p"; then
+			die "opensearch: port $p is taken by another process (not ours); see: ss -ltnp 'sport = :$p'"
+		fi
+	done
+
+	start=$(now)
+	os_resolve
+	rotate_log "$OS_LOG"
+	mkdir -p "$OS_DIR/tmp"
+	# JVM options after the distribution's jvm.options, less what a 512 MiB
+	# test node does not need (G1 tuning, heap dumps, GC logs).
+	# shellcheck disable=SC2086 # word-split heap options on purpose
+	(cd / && exec setsid java $OS_HEAP_OPTS -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError \
+		-XX:-OmitStackTraceInFastThrow -Djava.awt.headless=true -Dfile.encoding=UTF-8 \
+		-Djava.locale.providers=SPI,COMPAT -Djna.nosys=true -Djava.io.tmpdir="$OS_DIR/tmp" \
+		-Dio.netty.noUnsafe=true -Dio.netty.noKeySetOptimization=true \
+		-Dio.netty.recycler.maxCapacityPerThread=0 \
+		-Dlog4j.shutdownHookEnabled=false -Dlog4j2.disable.jmx=true \
+		-Dlog4j2.configurationFile="$ROOT/scripts/opensearch/log4j2.xml" \
+		-cp "$OS_CLASSES:$OS_LIBS/*" SluiceOpenSearch "$OS_DIR" "$OS_PORT" "$OS_TRANSPORT_PORT") \
+		</dev/null >>"$OS_LOG" 2>&1 9>&- &
+	pid=$!
+	printf '%s\n' "$pid" >"$OS_PIDFILE"
+
+	if ! os_wait_healthy "$pid" "$OS_TIMEOUT"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		fail_with_log opensearch "$OS_LOG" "not healthy within ${OS_TIMEOUT}s"
+	fi
+	env_set "SLUICE_ES_URL=$OS_URL"
+	printf 'opensearch: started (pid %s) on %s in %ss\n' "$pid" "$OS_URL" "$(($(now) - start))"
+}
+
+svc_opensearch_down() {
+	local pid
+	if ! pid="$(os_running_pid)"; then
+		rm -f "$OS_PIDFILE"
+		env_unset SLUICE_ES_URL
+		printf 'opensearch: not running\n'
+		return 0
+	fi
+	kill -TERM "$pid" 2>/dev/null || true # the shutdown hook closes the node
+	if ! wait_gone "$pid" 60; then
+		log "opensearch: pid $pid did not stop in 60s; killing"
+		kill -KILL "$pid" 2>/dev/null || true
+		wait_gone "$pid" 10 || die "opensearch: pid $pid would not die"
+	fi
+	rm -f "$OS_PIDFILE"
+	env_unset SLUICE_ES_URL
+	printf 'opensearch: stopped (pid %s)\n' "$pid"
+}
+
+svc_opensearch_status() {
+	local pid
+	if pid="$(os_running_pid)"; then
+		if os_healthy; then
+			printf 'opensearch: running (pid %s) SLUICE_ES_URL=%s\n' "$pid" "$OS_URL"
+		else
+			printf 'opensearch: running (pid %s) but not answering\n' "$pid"
+		fi
+	else
+		printf 'opensearch: stopped\n'
 	fi
 }
 
