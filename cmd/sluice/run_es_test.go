@@ -563,6 +563,8 @@ func esChaosProxy(t *testing.T, target string, rejectShare, itemShare float64) (
 				return
 			}
 		}
+		// Plain responses, which ModifyResponse can read.
+		r.Header.Del("Accept-Encoding")
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)

@@ -130,7 +130,8 @@
 // (written as [key, value] pairs) as disabled objects; Decimal per
 // decimal.mapping (scaled_float with scaling_factor 10^scale, double or
 // keyword); org.apache.kafka.connect.data.Timestamp and
-// io.debezium.time.Timestamp as date with format epoch_millis;
+// io.debezium.time.Timestamp as date with format
+// epoch_millis||strict_date_optional_time (numbers stored, ISO in queries);
 // io.debezium.time.ZonedTimestamp, IsoTimestamp and IsoDate as date;
 // io.debezium.time.MicroTimestamp and NanoTimestamp as long and the day
 // counts (Connect Date, io.debezium.time.Date) as integer, since the engines

@@ -49,7 +49,8 @@ func fieldMapping(s *event.Schema, decimal string) map[string]any {
 		}
 		return map[string]any{"type": "scaled_float", "scaling_factor": math.Pow10(n)}
 	case event.LogicalTimestamp, dbzTimestamp:
-		return map[string]any{"type": "date", "format": "epoch_millis"}
+		// Numbers as sent; ISO strings in queries.
+		return map[string]any{"type": "date", "format": "epoch_millis||strict_date_optional_time"}
 	case dbzZonedTimestamp, dbzIsoTimestamp, dbzIsoDate:
 		return map[string]any{"type": "date", "format": "strict_date_optional_time||epoch_millis"}
 	case dbzMicroTimestamp, dbzNanoTimestamp:

@@ -95,6 +95,8 @@ func newChaosProxy(t testing.TB, target string, rejectShare, itemShare float64) 
 				return
 			}
 		}
+		// Plain responses, which ModifyResponse can read.
+		r.Header.Del("Accept-Encoding")
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
@@ -151,7 +153,8 @@ func TestFlushKeepsBuffer(t *testing.T) {
 	url := esURL(t)
 	index := uniqueIndex(t, url, "keep")
 	p, proxyURL := newChaosProxy(t, url, 0, 0)
-	s := newTestSink(t, map[string]string{"connection.url": proxyURL, "max.retries": "2", "retry.backoff.ms": "1"})
+	s := newTestSink(t, map[string]string{"connection.url": proxyURL, "max.retries": "2", "retry.backoff.ms": "1",
+		"max.in.flight.requests": "1"})
 	p.down.Store(true)
 	if err := s.Put(t.Context(), []sink.Record{rec(index, 1, idKey(1), row(1, "one")), rec(index, 2, idKey(2), row(2, "two"))}); err != nil {
 		t.Fatal(err)
