@@ -19,21 +19,25 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-cdc/sluice/internal/testenv"
-	"github.com/sluice-cdc/sluice/outbox"
 )
 
-// TestOutboxMySQL is TestOutboxPostgres on MariaDB: services write orders
-// and outbox events in one transaction through the writer library's MySQL
-// dialect (keeping the rows, or deleting each right after inserting it),
-// roll some transactions back and lose the connection of others before
-// they commit (the server kills it), while sluice is SIGKILLed a few times;
-// exactly the committed events must reach outbox.event.<aggregatetype>, key
-// the aggregate id, value the payload, each with its id header, each
-// aggregate's events in commit order.
+// TestOutboxMySQL is TestOutboxPostgres on MariaDB: the example service
+// writes orders and outbox events in one transaction through the writer
+// library's MySQL dialect (one process keeping the rows, one deleting each
+// right after inserting it), rejects some orders, crashes before COMMIT now
+// and then (the server rolls back the transaction of the lost connection)
+// and is SIGKILLed every few seconds, while sluice is SIGKILLed a few
+// times; exactly the committed events must reach
+// outbox.event.<aggregatetype>, key the customer, value the payload, each
+// with its id header, each customer's events in commit order, the record
+// timestamp the row's timestamp; the example consumer then applies each
+// exactly once.
 func TestOutboxMySQL(t *testing.T) {
 	myURL := testenv.Require(t, "SLUICE_MYSQL_URL")
 	brokers := testenv.Require(t, "SLUICE_KAFKA_BROKERS")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	pgURL := testenv.Require(t, "SLUICE_PG_URL") // the consumer's database
+	serviceBin, _ := exampleBinaries(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 
 	run := fmt.Sprintf("obm%d", time.Now().UnixNano()%1e9)
@@ -44,151 +48,51 @@ func TestOutboxMySQL(t *testing.T) {
 	}
 	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE " + dbName) })
 	db := openMySQL(t, myURL, dbName)
-	// Transactions that lose their connection use their own pool, whose
-	// connections are never reused.
-	crashDB := openMySQL(t, myURL, dbName)
-	crashDB.SetMaxIdleConns(0)
-	root, _ := testenv.RepoRoot()
-	ddl, err := os.ReadFile(filepath.Join(root, "migrations", "002_outbox.mysql.sql"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{string(ddl), "CREATE TABLE orders (id VARCHAR(100) PRIMARY KEY, n INT NOT NULL)"} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
-
-	keeping, err := outbox.NewWriter(outbox.WriterConfig{Dialect: outbox.MySQL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	deleting, err := outbox.NewWriter(outbox.WriterConfig{Dialect: outbox.MySQL, Table: dbName + ".outbox", DeleteAfterInsert: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A first event committed before sluice starts: the snapshot routes it,
-	// and once it is on Kafka the binlog position is taken, so the services
-	// can start.
-	first, err := keeping.Write(ctx, db, outbox.Event{AggregateType: "Start" + run, AggregateID: "s", Type: "Started", Payload: outboxPayload{N: 1, Order: "s"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "sluice.yaml")
 	u, _ := url.Parse(myURL)
 	u.Path = "/" + dbName
+	shopURL := u.String()
+	root, _ := testenv.RepoRoot()
+	dir := t.TempDir()
+
+	// A first order placed before sluice starts, its outbox row kept: the
+	// snapshot routes it, and once it is on Kafka the binlog position is
+	// taken, so the services can start. The same run creates the tables.
+	start := &shop{aggType: "Start" + run}
+	runExample(t, serviceBin, filepath.Join(dir, "start.log"), "-url", shopURL,
+		"-migration", filepath.Join(root, "migrations", "002_outbox.mysql.sql"),
+		"-n", "1", "-reject", "0", "-delete=false", "-aggregate", start.aggType, "-customer-prefix", start.aggType+"-")
+
+	cfgPath := filepath.Join(dir, "sluice.yaml")
 	serverID := 100000 + time.Now().UnixNano()%800000
-	cfg := fmt.Sprintf(outboxMySQLConfig, dir, brokers, run, u.String(), dbName, dbName, serverID, filepath.Join(dir, "history.dat"), dbName)
+	cfg := fmt.Sprintf(outboxMySQLConfig, dir, brokers, run, shopURL, dbName, dbName, serverID, filepath.Join(dir, "history.dat"), dbName)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
-	type service struct {
-		aggType string
-		w       *outbox.Writer
+	shops := []*shop{
+		{aggType: "Order" + run, args: []string{"-delete=false"}},
+		{aggType: "Invoice" + run, args: []string{"-delete=true"}},
 	}
-	services := []service{{"Order" + run, keeping}, {"Invoice" + run, deleting}}
-	var mu sync.Mutex
-	sent := map[string]sentEvent{first.String(): {topic: "outbox.event.Start" + run, aggID: "s", value: `{"n":1,"order":"s"}`, n: 1}}
-	rolledBack := map[string]bool{}
-	perAgg := map[string][]string{"s": {first.String()}}
-	crashed := 0
+	topics := []string{"outbox.event." + start.aggType}
+	for _, s := range shops {
+		s.log = filepath.Join(dir, s.aggType+".log")
+		s.args = append(s.args, "-url", shopURL, "-n", "-1", "-aggregate", s.aggType, "-customer-prefix", s.aggType+"-",
+			"-customers", "5", "-reject", shopRejectRate, "-crash", shopCrashRate, "-pause", shopPause)
+		topics = append(topics, "outbox.event."+s.aggType)
+	}
 	var wg sync.WaitGroup
 	wctx, stopWork := context.WithCancel(ctx)
 	defer stopWork()
-	workErr := make([]error, len(services))
 	startWork := func() {
-		for si, svc := range services {
+		for i, s := range shops {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				rng := rand.New(rand.NewPCG(uint64(si), uint64(time.Now().UnixNano())))
-				seq := map[string]int{}
-				for wctx.Err() == nil {
-					outcome := rng.IntN(10) // 0, 1: roll back; 2: lose the connection; else commit
-					pool := db
-					if outcome == 2 {
-						pool = crashDB
-					}
-					tx, err := pool.BeginTx(wctx, nil)
-					if err != nil {
-						workErr[si] = ignoreCancel(wctx, err)
-						return
-					}
-					var ids []string
-					var evs []sentEvent
-					for range 1 + rng.IntN(3) {
-						agg := fmt.Sprintf("%s-%d", svc.aggType, rng.IntN(5))
-						n := seq[agg] + 1
-						orderID := fmt.Sprintf("%s-%d", agg, n)
-						if _, err = tx.ExecContext(wctx, "INSERT INTO orders (id, n) VALUES (?, ?)", orderID, n); err != nil {
-							break
-						}
-						p := outboxPayload{N: n, Order: orderID}
-						var id outbox.UUID
-						if id, err = svc.w.Write(wctx, tx, outbox.Event{AggregateType: svc.aggType, AggregateID: agg, Type: "Created", Payload: p}); err != nil {
-							break
-						}
-						seq[agg] = n
-						v, _ := json.Marshal(p)
-						ids = append(ids, id.String())
-						evs = append(evs, sentEvent{topic: "outbox.event." + svc.aggType, aggID: agg, value: string(v), n: n})
-					}
-					committed := false
-					switch {
-					case err != nil:
-						_ = tx.Rollback()
-					case outcome < 2:
-						err = tx.Rollback()
-					case outcome == 2:
-						// The service dies before COMMIT: the server kills
-						// its connection and rolls the transaction back. A
-						// COMMIT after KILL returned cannot succeed, but
-						// if it did, the events are committed.
-						var connID int64
-						if err = tx.QueryRowContext(wctx, "SELECT CONNECTION_ID()").Scan(&connID); err != nil {
-							break
-						}
-						if _, err = admin.ExecContext(wctx, fmt.Sprintf("KILL CONNECTION %d", connID)); err != nil {
-							break
-						}
-						committed = tx.Commit() == nil
-					default:
-						if err = tx.Commit(); err == nil { // an interrupted commit has an unknown outcome
-							committed = true
-						}
-					}
-					if err != nil {
-						workErr[si] = ignoreCancel(wctx, err)
-						return
-					}
-					mu.Lock()
-					if outcome == 2 && !committed {
-						crashed++
-					}
-					for j, id := range ids {
-						if !committed {
-							rolledBack[id] = true
-							// The sequence numbers are reused by the next transaction.
-							seq[evs[j].aggID] = min(seq[evs[j].aggID], evs[j].n-1)
-							continue
-						}
-						sent[id] = evs[j]
-						perAgg[evs[j].aggID] = append(perAgg[evs[j].aggID], id)
-					}
-					mu.Unlock()
-					time.Sleep(time.Duration(rng.IntN(3)) * time.Millisecond)
-				}
+				s.run(wctx, t, serviceBin, uint64(i))
 			}()
 		}
 	}
 
-	topics := []string{"outbox.event.Start" + run}
-	for _, s := range services {
-		topics = append(topics, "outbox.event."+s.aggType)
-	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(topics...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AllowAutoTopicCreation())
 	if err != nil {
@@ -196,12 +100,7 @@ func TestOutboxMySQL(t *testing.T) {
 	}
 	defer cl.Close()
 	var got []*kgo.Record
-	poll := func(d time.Duration) {
-		pctx, pcancel := context.WithTimeout(ctx, d)
-		defer pcancel()
-		fs := cl.PollFetches(pctx)
-		fs.EachRecord(func(r *kgo.Record) { got = append(got, r) })
-	}
+	poll := pollRecords(ctx, cl, &got)
 
 	logf := filepath.Join(dir, "sluice.log")
 	rng := rand.New(rand.NewPCG(11, uint64(time.Now().UnixNano())))
@@ -232,13 +131,58 @@ func TestOutboxMySQL(t *testing.T) {
 	}
 	stopWork()
 	wg.Wait()
-	for i, err := range workErr {
-		if err != nil {
-			t.Fatalf("service %s: %v", services[i].aggType, err)
+	rolledBack := map[string]bool{}
+	crashed, shopKills := 0, 0
+	for _, s := range shops {
+		if s.err != nil {
+			b, _ := os.ReadFile(s.log)
+			t.Fatalf("service %s: %v\n%s", s.aggType, s.err, b)
 		}
+		crashed += s.rolledBack(t, rolledBack)
+		shopKills += s.kills
 	}
 	if ctx.Err() != nil {
 		t.Fatalf("timed out before the final run: %d records consumed", len(got))
+	}
+
+	var orders []shopOrder
+	rows, err := db.QueryContext(ctx, "SELECT id, customer, cents, event_id FROM orders ORDER BY seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var o shopOrder
+		if err := rows.Scan(&o.id, &o.customer, &o.cents, &o.eventID); err != nil {
+			t.Fatal(err)
+		}
+		orders = append(orders, o)
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sent, perAgg, totals := expectedEvents(orders)
+	for id := range rolledBack {
+		if _, ok := sent[id]; ok {
+			t.Fatalf("event %s both rolled back and committed", id)
+		}
+	}
+	// The kept rows' DATETIME(6) timestamps (UTC) give the record
+	// timestamps.
+	wantTs := map[string]int64{}
+	rows, err = db.QueryContext(ctx, "SELECT id, FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', `timestamp`) / 1000) FROM outbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		var ms int64
+		if err := rows.Scan(&id, &ms); err != nil {
+			t.Fatal(err)
+		}
+		wantTs[id] = ms
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
 	}
 
 	p := startSluice(t, cfgPath, logf)
@@ -246,7 +190,7 @@ func TestOutboxMySQL(t *testing.T) {
 	var problems []string
 	for {
 		poll(time.Second)
-		problems = checkOutbox(got, sent, rolledBack, perAgg)
+		problems = append(checkOutbox(got, sent, rolledBack, perAgg), checkTimestamps(got, wantTs)...)
 		if len(problems) == 0 || time.Now().After(deadline) {
 			break
 		}
@@ -256,47 +200,33 @@ func TestOutboxMySQL(t *testing.T) {
 		t.Errorf("final sluice run did not stop cleanly: %v", err)
 	}
 	var kept, deleted int
-	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM outbox WHERE aggregatetype = ?", services[0].aggType).Scan(&kept); err != nil {
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM outbox WHERE aggregatetype = ?", shops[0].aggType).Scan(&kept); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM outbox WHERE aggregatetype = ?", services[1].aggType).Scan(&deleted); err != nil {
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM outbox WHERE aggregatetype = ?", shops[1].aggType).Scan(&deleted); err != nil {
 		t.Fatal(err)
 	}
 	if deleted != 0 {
 		t.Errorf("delete after insert left %d rows", deleted)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	keptWant := 0
 	for _, ev := range sent {
-		if ev.topic == "outbox.event."+services[0].aggType {
+		if ev.topic == "outbox.event."+shops[0].aggType {
 			keptWant++
 		}
 	}
 	if kept != keptWant {
-		t.Errorf("outbox holds %d rows of %s, %d committed", kept, services[0].aggType, keptWant)
+		t.Errorf("outbox holds %d rows of %s, %d committed", kept, shops[0].aggType, keptWant)
 	}
-	t.Logf("%d kills, %d events committed, %d rolled back (%d transactions lost their connection), %d records consumed",
-		kills, len(sent), len(rolledBack), crashed, len(got))
+	t.Logf("%d sluice kills, %d service kills, %d events committed, %d rolled back (%d crashed before commit), %d records consumed",
+		kills, shopKills, len(sent), len(rolledBack), crashed, len(got))
 	if len(sent) < 2 || len(rolledBack) == 0 || crashed == 0 {
-		t.Fatalf("workload too small: %d committed, %d rolled back, %d lost connections", len(sent), len(rolledBack), crashed)
+		t.Fatalf("workload too small: %d committed, %d rolled back, %d crashed", len(sent), len(rolledBack), crashed)
 	}
 	if len(problems) > 0 {
-		all, _ := os.ReadFile(logf)
-		out := all
-		if len(out) > 4000 {
-			out = out[len(out)-4000:]
-		}
-		if len(problems) > 10 {
-			problems = problems[:10]
-		}
-		for _, l := range strings.Split(string(all), "\n") {
-			if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") || strings.Contains(l, "snapshot") {
-				problems = append(problems, l)
-			}
-		}
-		t.Fatalf("problems:\n%s\nsluice log tail:\n%s", strings.Join(problems, "\n"), out)
+		t.Fatal(sluiceProblems(logf, problems))
 	}
+	checkConsumer(t, ctx, pgURL, brokers, run, topics, totals, len(sent))
 }
 
 // connectorPosition returns the position offsets.json holds for a source
@@ -366,4 +296,5 @@ sources:
     outbox:
       table: %s.outbox
       table.expand.json.payload: true
+      table.field.event.timestamp: timestamp
 `

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,16 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-cdc/sluice/internal/testenv"
-	"github.com/sluice-cdc/sluice/outbox"
 )
-
-// outboxPayload is the payload of every test event. Its keys are in the
-// order jsonb keeps them (shorter keys first), so that the table path and
-// the logical-message path give the same expanded JSON.
-type outboxPayload struct {
-	N     int    `json:"n"`
-	Order string `json:"order"`
-}
 
 // sentEvent is an outbox event a committed transaction wrote.
 type sentEvent struct {
@@ -34,16 +26,25 @@ type sentEvent struct {
 	n                   int
 }
 
-// TestOutboxPostgres runs services that write orders and outbox events in
-// one transaction (through the outbox table, with and without delete after
-// insert, and through logical decoding messages), rolls some transactions
-// back, SIGKILLs sluice a few times, and checks that exactly the committed
-// events reach outbox.event.<aggregatetype>: key the aggregate id, value the
-// payload, the id header, each aggregate's events in commit order.
+// TestOutboxPostgres runs the example service of examples/outbox three
+// times over, each process writing orders and their events in one
+// transaction for its own aggregate type: through the outbox table keeping
+// its rows, through the table deleting each row right after inserting it,
+// and through logical decoding messages. The services reject some orders
+// (rolled back with their event), crash before COMMIT now and then, and are
+// SIGKILLed and restarted every few seconds; sluice is SIGKILLed a few
+// times too. Then exactly the committed events (read back from the orders
+// table, which keeps each order's event id) must be on
+// outbox.event.<aggregatetype>: key the customer (the aggregate id), value
+// the payload, the id header, each customer's events in commit order, the
+// record timestamp the outbox row's timestamp column; none of the rolled
+// back or crashed ones. Finally the example consumer, SIGKILLed once,
+// applies every event exactly once.
 func TestOutboxPostgres(t *testing.T) {
 	pgURL := testenv.Require(t, "SLUICE_PG_URL")
 	brokers := testenv.Require(t, "SLUICE_KAFKA_BROKERS")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	serviceBin, _ := exampleBinaries(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 
 	run := fmt.Sprintf("ob%d", time.Now().UnixNano()%1e9)
@@ -58,19 +59,8 @@ func TestOutboxPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	root, _ := testenv.RepoRoot()
-	ddl, err := os.ReadFile(filepath.Join(root, "migrations", "001_outbox.postgres.sql"))
-	if err != nil {
+	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
 		t.Fatal(err)
-	}
-	for _, q := range []string{
-		"CREATE SCHEMA " + schema,
-		string(ddl),
-		"CREATE TABLE orders (id text PRIMARY KEY, n int NOT NULL)",
-	} {
-		if _, err := pool.Exec(ctx, q); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
 	}
 	t.Cleanup(func() {
 		c := context.Background()
@@ -78,100 +68,50 @@ func TestOutboxPostgres(t *testing.T) {
 		_, _ = pool.Exec(c, "DROP PUBLICATION IF EXISTS "+run)
 		_, _ = pool.Exec(c, "DROP SCHEMA "+schema+" CASCADE")
 	})
-
+	u, err := url.Parse(pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	shopURL := u.String()
+	root, _ := testenv.RepoRoot()
 	dir := t.TempDir()
+	// The service creates its orders table and the outbox table.
+	runExample(t, serviceBin, filepath.Join(dir, "migrate.log"), "-url", shopURL, "-migration", filepath.Join(root, "migrations", "001_outbox.postgres.sql"), "-n", "0")
+
 	cfgPath := filepath.Join(dir, "sluice.yaml")
 	cfg := fmt.Sprintf(outboxConfig, dir, brokers, run, pgURL, schema, schema, run, run, schema)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
-	// Three services: the table path, the table path deleting its rows,
-	// and the logical-message path; each owns its aggregates.
-	type service struct {
-		aggType string
-		write   func(context.Context, outbox.Execer, outbox.Event) (outbox.UUID, error)
+	shops := []*shop{
+		{aggType: "Order" + run, args: []string{"-delete=false"}},
+		{aggType: "Invoice" + run, args: []string{"-delete=true"}},
+		{aggType: "Payment" + run, args: []string{"-emit"}},
 	}
-	deleting, err := outbox.NewWriter(outbox.WriterConfig{Table: schema + ".outbox", DeleteAfterInsert: true})
-	if err != nil {
-		t.Fatal(err)
+	var topics []string
+	for _, s := range shops {
+		s.log = filepath.Join(dir, s.aggType+".log")
+		s.args = append(s.args, "-url", shopURL, "-n", "-1", "-aggregate", s.aggType, "-customer-prefix", s.aggType+"-",
+			"-customers", "5", "-reject", shopRejectRate, "-crash", shopCrashRate, "-pause", shopPause)
+		topics = append(topics, "outbox.event."+s.aggType)
 	}
-	services := []service{
-		{"Order" + run, outbox.Write},
-		{"Invoice" + run, deleting.Write},
-		{"Payment" + run, outbox.Emit},
-	}
-	var mu sync.Mutex
-	sent := map[string]sentEvent{} // event id → event
-	rolledBack := map[string]bool{}
-	perAgg := map[string][]string{} // aggregate id → committed event ids in order
 	var wg sync.WaitGroup
 	wctx, stopWork := context.WithCancel(ctx)
-	workErr := make([]error, len(services))
+	defer stopWork()
 	startWork := func() {
-		for si, svc := range services {
+		for i, s := range shops {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				rng := rand.New(rand.NewPCG(uint64(si), uint64(time.Now().UnixNano())))
-				seq := map[string]int{}
-				for i := 0; wctx.Err() == nil; i++ {
-					tx, err := pool.Begin(wctx)
-					if err != nil {
-						workErr[si] = ignoreCancel(wctx, err)
-						return
-					}
-					var ids []string
-					var evs []sentEvent
-					for range 1 + rng.IntN(3) {
-						agg := fmt.Sprintf("%s-%d", svc.aggType, rng.IntN(5))
-						n := seq[agg] + 1
-						orderID := fmt.Sprintf("%s-%d", agg, n)
-						if _, err = tx.Exec(wctx, "INSERT INTO orders (id, n) VALUES ($1, $2)", orderID, n); err != nil {
-							break
-						}
-						p := outboxPayload{N: n, Order: orderID}
-						var id outbox.UUID
-						if id, err = svc.write(wctx, outbox.Pgx(tx), outbox.Event{AggregateType: svc.aggType, AggregateID: agg, Type: "Created", Payload: p}); err != nil {
-							break
-						}
-						seq[agg] = n
-						v, _ := json.Marshal(p)
-						ids = append(ids, id.String())
-						evs = append(evs, sentEvent{topic: "outbox.event." + svc.aggType, aggID: agg, value: string(v), n: n})
-					}
-					rollback := rng.IntN(5) == 0
-					if err == nil && !rollback {
-						err = tx.Commit(context.Background()) // an interrupted commit has an unknown outcome
-					} else {
-						_ = tx.Rollback(context.Background())
-					}
-					if err != nil {
-						workErr[si] = ignoreCancel(wctx, err)
-						return
-					}
-					mu.Lock()
-					for j, id := range ids {
-						if rollback {
-							rolledBack[id] = true
-							// The sequence numbers are reused by the next transaction.
-							seq[evs[j].aggID] = min(seq[evs[j].aggID], evs[j].n-1)
-							continue
-						}
-						sent[id] = evs[j]
-						perAgg[evs[j].aggID] = append(perAgg[evs[j].aggID], id)
-					}
-					mu.Unlock()
-					time.Sleep(time.Duration(rng.IntN(3)) * time.Millisecond)
-				}
+				s.run(wctx, t, serviceBin, uint64(i))
 			}()
 		}
 	}
 
-	var topics []string
-	for _, s := range services {
-		topics = append(topics, "outbox.event."+s.aggType)
-	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(topics...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AllowAutoTopicCreation())
 	if err != nil {
@@ -179,12 +119,7 @@ func TestOutboxPostgres(t *testing.T) {
 	}
 	defer cl.Close()
 	var got []*kgo.Record
-	poll := func(d time.Duration) {
-		pctx, pcancel := context.WithTimeout(ctx, d)
-		defer pcancel()
-		fs := cl.PollFetches(pctx)
-		fs.EachRecord(func(r *kgo.Record) { got = append(got, r) })
-	}
+	poll := pollRecords(ctx, cl, &got)
 
 	logf := filepath.Join(dir, "sluice.log")
 	rng := rand.New(rand.NewPCG(7, uint64(time.Now().UnixNano())))
@@ -218,18 +153,63 @@ func TestOutboxPostgres(t *testing.T) {
 	}
 	stopWork()
 	wg.Wait()
-	for i, err := range workErr {
-		if err != nil {
-			t.Fatalf("service %s: %v", services[i].aggType, err)
+	rolledBack := map[string]bool{}
+	crashed, shopKills := 0, 0
+	for _, s := range shops {
+		if s.err != nil {
+			b, _ := os.ReadFile(s.log)
+			t.Fatalf("service %s: %v\n%s", s.aggType, s.err, b)
+		}
+		crashed += s.rolledBack(t, rolledBack)
+		shopKills += s.kills
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("timed out before the final run: %d records consumed", len(got))
+	}
+
+	// What was committed: the orders table, in placement order.
+	var orders []shopOrder
+	rows, err := pool.Query(ctx, "SELECT id, customer, cents, event_id FROM orders ORDER BY seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var o shopOrder
+		if err := rows.Scan(&o.id, &o.customer, &o.cents, &o.eventID); err != nil {
+			t.Fatal(err)
+		}
+		orders = append(orders, o)
+	}
+	rows.Close()
+	sent, perAgg, totals := expectedEvents(orders)
+	for id := range rolledBack {
+		if _, ok := sent[id]; ok {
+			t.Fatalf("event %s both rolled back and committed", id)
 		}
 	}
+	// The kept outbox rows give the record timestamps
+	// (table.field.event.timestamp: a timestamp(6) column, micros).
+	wantTs := map[string]int64{}
+	rows, err = pool.Query(ctx, `SELECT id::text, floor(extract(epoch FROM "timestamp") * 1000)::bigint FROM outbox`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		var ms int64
+		if err := rows.Scan(&id, &ms); err != nil {
+			t.Fatal(err)
+		}
+		wantTs[id] = ms
+	}
+	rows.Close()
 
 	p := startSluice(t, cfgPath, logf)
 	deadline := time.Now().Add(2 * time.Minute)
 	var problems []string
 	for {
 		poll(time.Second)
-		problems = checkOutbox(got, sent, rolledBack, perAgg)
+		problems = append(checkOutbox(got, sent, rolledBack, perAgg), checkTimestamps(got, wantTs)...)
 		if len(problems) == 0 || time.Now().After(deadline) {
 			break
 		}
@@ -238,33 +218,26 @@ func TestOutboxPostgres(t *testing.T) {
 	if err := p.Wait(); err != nil {
 		t.Errorf("final sluice run did not stop cleanly: %v", err)
 	}
-	var outboxRows int
-	if err := pool.QueryRow(ctx, "SELECT count(*) FROM outbox WHERE aggregatetype = $1", services[1].aggType).Scan(&outboxRows); err != nil {
+	var kept, deleted int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FILTER (WHERE aggregatetype = $1), count(*) FILTER (WHERE aggregatetype = $2) FROM outbox",
+		shops[0].aggType, shops[1].aggType).Scan(&kept, &deleted); err != nil {
 		t.Fatal(err)
 	}
-	if outboxRows != 0 {
-		t.Errorf("delete after insert left %d rows", outboxRows)
+	if deleted != 0 {
+		t.Errorf("delete after insert left %d rows", deleted)
 	}
-	t.Logf("%d kills, %d events committed, %d rolled back, %d records consumed", kills, len(sent), len(rolledBack), len(got))
-	if len(sent) == 0 || len(rolledBack) == 0 {
-		t.Fatalf("workload too small: %d committed, %d rolled back", len(sent), len(rolledBack))
+	if kept != len(wantTs) || kept == 0 {
+		t.Errorf("outbox keeps %d rows of %s, %d with timestamps", kept, shops[0].aggType, len(wantTs))
+	}
+	t.Logf("%d sluice kills, %d service kills, %d events committed, %d rolled back (%d crashed before commit), %d records consumed",
+		kills, shopKills, len(sent), len(rolledBack), crashed, len(got))
+	if len(sent) == 0 || len(rolledBack) == 0 || crashed == 0 {
+		t.Fatalf("workload too small: %d committed, %d rolled back, %d crashed", len(sent), len(rolledBack), crashed)
 	}
 	if len(problems) > 0 {
-		all, _ := os.ReadFile(logf)
-		out := all
-		if len(out) > 4000 {
-			out = out[len(out)-4000:]
-		}
-		if len(problems) > 10 {
-			problems = problems[:10]
-		}
-		for _, l := range strings.Split(string(all), "\n") {
-			if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") || strings.Contains(l, "snapshot") {
-				problems = append(problems, l)
-			}
-		}
-		t.Fatalf("problems:\n%s\nsluice log tail:\n%s", strings.Join(problems, "\n"), out)
+		t.Fatal(sluiceProblems(logf, problems))
 	}
+	checkConsumer(t, ctx, pgURL, brokers, run, topics, totals, len(sent))
 }
 
 // checkOutbox compares the consumed records with the committed events.
@@ -382,4 +355,5 @@ sources:
     outbox:
       table: %s.outbox
       table.expand.json.payload: true
+      table.field.event.timestamp: timestamp
 `
