@@ -448,4 +448,3 @@ func TestParquetGoldenAndDeterminism(t *testing.T) {
 		}
 	}
 }
-

@@ -148,6 +148,7 @@ type pqNode struct {
 	leaf     parquet.Node // leaf type
 	typ      parquet.Type // group annotation (LIST, MAP) or plain group
 	fields   []*pqNode
+	entry    *event.Schema // MapEntry struct of a map written as a list
 	col      int
 	maxDef   int
 	maxRep   int
@@ -264,7 +265,7 @@ func (b *pqBuilder) node(name string, s *event.Schema, def, rep int, repeated bo
 		if err != nil {
 			return nil, err
 		}
-		c.kind = pqKeyValue
+		n.entry = entry
 		n.fields = []*pqNode{c}
 		return n, nil
 	}
@@ -452,12 +453,12 @@ func (w *parquetWriter) content(n *pqNode, v any, r int) error {
 			items = x
 		default:
 			entries, ok := mapEntries(v)
-			if !ok {
+			if !ok || n.entry == nil {
 				return fmt.Errorf("%s: %T is not an array", n.name, v)
 			}
 			items = make([]any, len(entries))
-			for i := range entries {
-				items[i] = entries[i]
+			for i, e := range entries {
+				items[i] = event.NewStruct(n.entry, e.Key, e.Value)
 			}
 		}
 		return w.repeat(c, items, r)
