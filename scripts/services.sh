@@ -753,11 +753,13 @@ mongo_resolve() {
 }
 
 mongo_running_pid() {
-	local pid pattern="SluiceMongo $MONGO_PORT"
+	# The classes path names this checkout: a stand-in started by another
+	# clone on the same port is not ours to adopt or stop.
+	local pid pattern="$MONGO_CLASSES:$MONGO_LIBS/* SluiceMongo $MONGO_PORT"
 	pid="$(read_pid "$MONGO_PIDFILE")"
 	if ! pid_alive "$pid" "$pattern"; then
 		# A server of ours whose pid file was lost: adopt it.
-		pid="$(pgrep -f -n -- "$pattern\$" || true)"
+		pid="$(pgrep -f -n -- "SluiceMongo $MONGO_PORT\$" || true)"
 		pid_alive "$pid" "$pattern" || return 1
 		printf '%s\n' "$pid" >"$MONGO_PIDFILE"
 	fi
@@ -792,6 +794,7 @@ svc_mongo_up() {
 	if pid="$(mongo_running_pid)"; then
 		if mongo_wait_healthy "$pid" "$MONGO_TIMEOUT"; then
 			env_set "SLUICE_MONGO_URL=$MONGO_URL"
+			env_set "SLUICE_MONGO_URI=$MONGO_URL"
 			printf 'mongo: already running (pid %s) on 127.0.0.1:%s\n' "$pid" "$MONGO_PORT"
 			return 0
 		fi
@@ -815,6 +818,7 @@ svc_mongo_up() {
 		fail_with_log mongo "$MONGO_LOG" "not listening within ${MONGO_TIMEOUT}s"
 	fi
 	env_set "SLUICE_MONGO_URL=$MONGO_URL"
+	env_set "SLUICE_MONGO_URI=$MONGO_URL"
 	printf 'mongo: started (pid %s) on 127.0.0.1:%s in %ss\n' "$pid" "$MONGO_PORT" "$(($(now) - start))"
 }
 
@@ -823,6 +827,7 @@ svc_mongo_down() {
 	if ! pid="$(mongo_running_pid)"; then
 		rm -f "$MONGO_PIDFILE"
 		env_unset SLUICE_MONGO_URL
+		env_unset SLUICE_MONGO_URI
 		printf 'mongo: not running\n'
 		return 0
 	fi
@@ -834,6 +839,7 @@ svc_mongo_down() {
 	fi
 	rm -f "$MONGO_PIDFILE"
 	env_unset SLUICE_MONGO_URL
+	env_unset SLUICE_MONGO_URI
 	printf 'mongo: stopped (pid %s)\n' "$pid"
 }
 

@@ -29,6 +29,7 @@ var services = map[string]string{
 	"SLUICE_S3_ACCESS_KEY": "s3",
 	"SLUICE_S3_SECRET_KEY": "s3",
 	"SLUICE_MONGO_URL":     "mongo",
+	"SLUICE_MONGO_URI":     "mongo",
 }
 
 // Lookup returns the value of key from the environment or .services.env.
