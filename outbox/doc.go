@@ -12,7 +12,16 @@
 // semantics: the regex must match the whole value, Java's $n and ${name}
 // in the replacement), key the table.field.event.key column, value the
 // payload column (or an envelope struct when some additional field is
-// placed in the envelope), and the event id in the "id" header. Deletes and
+// placed in the envelope), and the event id in the "id" header. The record
+// timestamp is table.field.event.timestamp's value (Timestamp,
+// MicroTimestamp or NanoTimestamp column, in milliseconds), else the change
+// event's ts_ms (Record.TimestampMs), and the Kafka record gets it as its
+// CreateTime. A column placed with column:partition sets the Kafka
+// partition (Record.Partition): an integer column as Debezium's INT32 (other
+// integer types are taken when the value fits), a null value leaves the
+// partition to the key hash, a negative or non-integer value is an error,
+// and a partition the topic does not have fails the produce, so the
+// pipeline stops before the event instead of losing it. Deletes and
 // truncates are dropped; updates are dropped with a warning, an error log or
 // a fatal error (table.op.invalid.behavior). The Record is still Connect
 // data: the daemon encodes it with the configured converters, so bytes on
