@@ -14,7 +14,7 @@
 // migration first. Some orders are rejected by the business rule after both
 // writes (-reject), so their transaction rolls back with its event; with
 // -crash the service exits now and then with its transaction open, as a
-// crash before COMMIT would. -n 0 places orders until interrupted.
+// crash before COMMIT would. -n -1 places orders until interrupted.
 //
 // Each order row keeps the id of its event (event_id) and a sequence number
 // (seq) in placement order, so that a checker can tell from the database
@@ -193,7 +193,7 @@ const crashExit = 3
 func main() {
 	var c config
 	flag.StringVar(&c.dbURL, "url", os.Getenv("DATABASE_URL"), "postgres:// or mysql:// URL of the shop database")
-	flag.IntVar(&c.n, "n", 10, "orders to place; 0 places orders until interrupted")
+	flag.IntVar(&c.n, "n", 10, "orders to place (0: only -migration); -1 places orders until interrupted")
 	flag.StringVar(&c.ddlPath, "migration", "", "outbox migration to apply first (migrations/001_outbox.postgres.sql or 002_outbox.mysql.sql), with the orders table")
 	flag.BoolVar(&c.deleteAfter, "delete", true, "delete each outbox row right after inserting it")
 	flag.BoolVar(&c.emit, "emit", false, "Postgres: emit logical decoding messages instead of outbox rows")
@@ -239,7 +239,7 @@ func run(ctx context.Context, log *slog.Logger, c config) error {
 			}
 		}
 	}
-	for i := 0; c.n == 0 || i < c.n; i++ {
+	for i := 0; c.n < 0 || i < c.n; i++ {
 		if ctx.Err() != nil {
 			return nil // interrupted between orders
 		}
