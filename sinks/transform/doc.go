@@ -23,6 +23,13 @@
 // each caches the output schema it builds per input schema pointer, so
 // records of one writer schema share one output schema.
 //
+// Debezium's MongoDB ExtractNewDocumentState
+// (io.debezium.connector.mongodb.transforms.ExtractNewDocumentState,
+// extractnewdoc.go) parses the MongoDB connector's extended JSON after (or
+// updateDescription) into a struct whose schema it infers from each
+// document, and types the key's id; it shares the delete and tombstone
+// options, add.fields and add.headers with ExtractNewRecordState.
+//
 // ExtractNewRecordState follows Debezium 3: delete.tombstone.handling.mode
 // defaults to tombstone; the legacy drop.tombstones and
 // delete.handling.mode are honoured when that option is unset and one of

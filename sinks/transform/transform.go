@@ -303,6 +303,7 @@ const (
 // transformClasses maps the accepted Java class names to constructors.
 var transformClasses = map[string]buildFunc{
 	"io.debezium.transforms.ExtractNewRecordState": newExtractNewRecordState,
+	DebeziumMongoExtractNewDocumentState:           newExtractNewDocumentState,
 	kafkaPkg + "RegexRouter":                       newRegexRouter,
 	kafkaPkg + "Filter":                            func(*conf) (Transform, error) { return filter{}, nil },
 	kafkaPkg + "ValueToKey":                        newValueToKey,
