@@ -24,6 +24,7 @@ func sinkPlugins(o Options) []*runtime.Plugin {
 	return []*runtime.Plugin{
 		jdbcPlugin(o),
 		elasticsearchPlugin(o),
+		s3Plugin(o),
 	}
 }
 

@@ -130,6 +130,10 @@ func ConfigKeys() []Key {
 		{"s3.compression.type", "string", "none", "none or gzip (JSON)"},
 		{"avro.codec", "string", "null", "Avro block codec"},
 		{"parquet.codec", "string", "snappy", "Parquet compression codec"},
+		{"s3.compression.level", "int", "-1", "gzip level 1..9, -1 the default"},
+		{"json.decimal.format", "string", "BASE64", "JSON decimals: BASE64 or NUMERIC"},
+		{"format.bytearray.extension", "string", ".bin", "extension of ByteArrayFormat objects"},
+		{"format.bytearray.separator", "string", "", "separator of ByteArrayFormat records (default a line break)"},
 	}
 }
 
