@@ -160,7 +160,9 @@ func (f *avroFormat) encode(rec sink.Record, s *event.Schema, val any) ([]byte, 
 		return nil, recordErr(rec, "avro %s: a null value cannot be written with the required schema %v", f.v, s)
 	}
 	st, ok := val.(*event.Struct)
-	if !ok {
+	if !ok || (st.Schema() != s && !st.Schema().Equal(s)) {
+		// Not a struct, or a struct bound to a variant of s (another
+		// optional flag): encode it as a value of s.
 		ws, _ := f.wraps.Load(s)
 		if ws == nil {
 			ws, _ = f.wraps.LoadOrStore(s, event.StructOf("sluice.s3.format.Wrapper", event.NewField("v", s)))
