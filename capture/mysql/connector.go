@@ -233,6 +233,24 @@ func (s *Source) Run(ctx context.Context, emit func(context.Context, event.Batch
 			resume = false
 		}
 	}
+	// An interrupted snapshot resumes after its delivered chunks when the
+	// binlog after its start is still there (chunk.go).
+	var prev *snapProgress
+	if st := s.start; st != nil && st.Snapshot && st.Snap != nil && s.cfg.SnapshotMode != SnapshotAlways && s.cfg.SnapshotMode != SnapshotNoData {
+		if st.Flavor != "" && st.Flavor != flavor {
+			c.Close()
+			return fmt.Errorf("%w: position was taken on %s, server is %s", ErrBadPosition, st.Flavor, flavor)
+		}
+		switch err := checkAvailable(c, position{Flavor: flavor, GTIDs: st.Snap.Start}); {
+		case err == nil:
+			prev = st.Snap
+		case errors.Is(err, ErrBinlogPurged):
+			s.log.Warn("cannot resume the interrupted snapshot: the binlog after its start is gone; starting over", "error", err)
+		default:
+			c.Close()
+			return err
+		}
+	}
 	c.Close()
 	var from position
 	switch {
@@ -247,7 +265,7 @@ func (s *Source) Run(ctx context.Context, emit func(context.Context, event.Batch
 			return err
 		}
 	default:
-		if from, sc.model, err = s.snapshot(ctx, flavor, sc.hist, emit); err != nil {
+		if from, sc.model, err = s.snapshot(ctx, flavor, sc.hist, emit, prev); err != nil {
 			return err
 		}
 		if s.cfg.SnapshotMode == SnapshotInitialOnly {

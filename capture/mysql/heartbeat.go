@@ -23,7 +23,7 @@ func (st *streamer) idle() bool {
 // showing liveness, it moves the stored position past transactions of
 // tables that are not captured, so a restart does not read them again.
 func (st *streamer) heartbeat(ctx context.Context, now time.Time, emit func(context.Context, event.Batch) error) error {
-	p := position{Flavor: st.flavor, GTIDs: st.done.String(), File: st.lastFile, Pos: st.lastPos}
+	p := position{Flavor: st.flavor, GTIDs: st.done.String(), File: st.lastFile, Pos: st.lastPos, Snap: st.filterProgress()}
 	if st.skipTx != "" {
 		p.Tx, p.N = st.skipTx, st.skipN
 	}

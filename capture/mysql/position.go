@@ -19,13 +19,14 @@ const positionVersion = 1
 //
 //	{"v":1,"gtids":"0-1-42"}
 //	{"v":1,"gtids":"0-1-42","tx":"0-1-43","n":2048}
-//	{"v":1,"snapshot":true}
+//	{"v":1,"snapshot":true,"snap":{"start":"0-1-40","tables":{"shop.orders":{"spans":[{"at":"0-1-40","to":["1024"]}]}}}}
 //
 // gtids is the set of transactions whose events were all emitted: a restart
 // streams the binlog after it. tx and n, when present, say that the first n
 // captured rows of transaction tx (the one after gtids) were emitted too, so a
 // restart skips them. snapshot marks events of an unfinished initial snapshot:
-// a restart snapshots again. file and pos are informational (the binlog
+// a restart resumes it after the chunks snap says are delivered (or, without
+// snap, snapshots again). file and pos are informational (the binlog
 // coordinates of the transaction start).
 type position struct {
 	V        int    `json:"v"`
@@ -36,6 +37,10 @@ type position struct {
 	File     string `json:"file,omitempty"`
 	Pos      uint32 `json:"pos,omitempty"`
 	Snapshot bool   `json:"snapshot,omitempty"`
+	// Snap is the snapshot's progress while it runs (with Snapshot), or
+	// after a resumed snapshot the key spans whose stream changes are
+	// still filtered (chunk.go).
+	Snap *snapProgress `json:"snap,omitempty"`
 }
 
 func (p position) encode() event.Position {

@@ -42,6 +42,17 @@ type streamer struct {
 	skipTx   string // transaction whose first skipN rows were emitted before the restart
 	skipN    int64
 	pending  event.Batch
+	// filter drops the changes a resumed snapshot's later reads show
+	// (chunk.go); nil when there is nothing to filter.
+	filter *keyFilter
+}
+
+// filterProgress is what positions carry of the filter.
+func (st *streamer) filterProgress() *snapProgress {
+	if st.filter == nil {
+		return nil
+	}
+	return st.filter.prog
 }
 
 // stream reads the binlog after from and emits change events until ctx ends.
@@ -91,6 +102,15 @@ func (s *Source) stream(ctx context.Context, from position, sc *schemaContext, e
 		},
 	}
 	st.lastFile, st.lastPos = from.File, from.Pos
+	if st.filter, err = newKeyFilter(from.Flavor, from.Snap); err != nil {
+		return err
+	}
+	if st.filter != nil && st.done.Contain(st.filter.until) {
+		st.filter = nil
+	}
+	if st.filter != nil {
+		s.log.Info("filtering the changes a resumed snapshot read", "tables", len(st.filter.tables), "until", st.filter.until.String())
+	}
 	charsets := map[string]string{}
 	st.ddl.dbCharset = func(db string) string {
 		cs, ok := charsets[db]
@@ -221,11 +241,15 @@ func (st *streamer) commit(ctx context.Context, emit func(context.Context, event
 	if st.skipTx == st.gtid {
 		st.skipTx, st.skipN = "", 0
 	}
+	if st.filter != nil && st.done.Contain(st.filter.until) {
+		st.s.log.Info("the stream passed the resumed snapshot's reads; no more filtering", "gtids", st.done.String())
+		st.filter = nil
+	}
 	st.gtid, st.n, st.inTx = "", 0, false
 	if len(st.pending) == 0 {
 		return nil
 	}
-	st.pending[len(st.pending)-1].Position = position{Flavor: st.flavor, GTIDs: st.done.String(), File: st.txFile, Pos: st.txPos}.encode()
+	st.pending[len(st.pending)-1].Position = position{Flavor: st.flavor, GTIDs: st.done.String(), File: st.txFile, Pos: st.txPos, Snap: st.filterProgress()}.encode()
 	return st.flush(ctx, emit)
 }
 
@@ -293,7 +317,7 @@ func (st *streamer) schemaChange(ctx context.Context, h *replication.EventHeader
 			file: st.txFile, pos: st.txPos, thread: thread,
 		})
 		ev := schemaChangeEvent(st.s.opts.TopicPrefix, g.db, q, g.changes, src, now)
-		ev.Position = position{Flavor: st.flavor, GTIDs: st.done.String(), Tx: st.gtid, N: st.n, File: st.txFile, Pos: st.txPos}.encode()
+		ev.Position = position{Flavor: st.flavor, GTIDs: st.done.String(), Tx: st.gtid, N: st.n, File: st.txFile, Pos: st.txPos, Snap: st.filterProgress()}.encode()
 		st.pending = append(st.pending, ev)
 	}
 	return nil
@@ -421,6 +445,16 @@ func (st *streamer) rows(ctx context.Context, h *replication.EventHeader, e *rep
 		if st.skipTx != "" && st.skipTx == st.gtid && st.n <= st.skipN {
 			continue
 		}
+		if st.filter != nil {
+			// The row's new image (the deleted one for a delete) decides.
+			keep, err := st.filter.keep(t, st.gtid, e.Rows[i+step-1])
+			if err != nil {
+				return err
+			}
+			if !keep {
+				continue
+			}
+		}
 		src := sourcePos{
 			ts: ts, db: id.DB, table: id.Table, serverID: h.ServerID, gtid: st.gtid,
 			file: st.txFile, pos: st.txPos, row: int32(i / step), thread: st.thread,
@@ -433,7 +467,7 @@ func (st *streamer) rows(ctx context.Context, h *replication.EventHeader, e *rep
 			return err
 		}
 		// Every event of this row shares the resume point "n rows of gtid".
-		evs[len(evs)-1].Position = position{Flavor: st.flavor, GTIDs: st.done.String(), Tx: st.gtid, N: st.n, File: st.txFile, Pos: st.txPos}.encode()
+		evs[len(evs)-1].Position = position{Flavor: st.flavor, GTIDs: st.done.String(), Tx: st.gtid, N: st.n, File: st.txFile, Pos: st.txPos, Snap: st.filterProgress()}.encode()
 		st.pending = append(st.pending, evs...)
 		if len(st.pending) >= st.s.cfg.MaxBatchSize {
 			if err := st.flush(ctx, emit); err != nil {
