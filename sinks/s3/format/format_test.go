@@ -138,17 +138,23 @@ func TestGzip(t *testing.T) {
 	for _, level := range []int{0, 1, 9} {
 		f := mustFormat(t, New, "json", Options{Compression: "gzip", CompressionLevel: level})
 		gz := writeObject(t, f, recs)
-		// Java's GZIPOutputStream header: no mtime, no name, OS unknown.
-		if want := []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0}; !bytes.Equal(gz[:8], want) {
-			t.Errorf("level %d: gzip header % x, want % x", level, gz[:8], want)
+		// Java's GZIPOutputStream header: no mtime, no name, no extra
+		// flags whatever the level, OS unknown.
+		if want := []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}; !bytes.Equal(gz[:10], want) {
+			t.Errorf("level %d: gzip header % x, want % x", level, gz[:10], want)
 		}
-		zr, err := gzip.NewReader(bytes.NewReader(gz))
+		br := bytes.NewReader(gz)
+		zr, err := gzip.NewReader(br)
 		if err != nil {
 			t.Fatal(err)
 		}
+		zr.Multistream(false)
 		got, err := io.ReadAll(zr)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if br.Len() != 0 {
+			t.Errorf("level %d: %d bytes after the gzip member", level, br.Len())
 		}
 		if !bytes.Equal(got, plain) {
 			t.Errorf("level %d: gunzipped object differs from the plain one", level)
@@ -156,6 +162,25 @@ func TestGzip(t *testing.T) {
 		if again := writeObject(t, f, recs); !bytes.Equal(again, gz) {
 			t.Errorf("level %d: two runs gave different bytes", level)
 		}
+	}
+}
+
+func TestGzipEmpty(t *testing.T) {
+	f := mustFormat(t, New, "json", Options{Compression: "gzip"})
+	var buf bytes.Buffer
+	w, err := f.NewWriter(&buf, testRecord(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(zr); err != nil || len(got) != 0 {
+		t.Errorf("empty object: %q, %v", got, err)
 	}
 }
 

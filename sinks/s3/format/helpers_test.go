@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sluice-cdc/sluice/event"
 	"github.com/sluice-cdc/sluice/sinks/sink"
@@ -148,6 +149,10 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Fatalf("%v (run go test -update to create it)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (%d bytes, want %d); run with -update and review the diff\ngot:\n%.2000s", name, len(got), len(want), got)
+		shown := "(binary)"
+		if utf8.Valid(got) {
+			shown = string(got)
+		}
+		t.Errorf("%s differs from the golden file (%d bytes, want %d); run with -update and review the diff\ngot:\n%.2000s", name, len(got), len(want), shown)
 	}
 }

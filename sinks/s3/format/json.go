@@ -1,8 +1,10 @@
 package format
 
 import (
-	"compress/gzip"
+	"compress/flate"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"strings"
 
@@ -130,20 +132,70 @@ func (w *jsonWriter) Close() error {
 	return nil
 }
 
-// compressed wraps w for s3.compression.type. Gzip has no name and no
-// modification time in its header (as Java's GZIPOutputStream), so the
-// same records give the same bytes.
+// compressed wraps w for s3.compression.type.
 func compressed(w io.Writer, o Options) (io.Writer, io.Closer, error) {
 	if !o.gzipped() {
 		return w, nil, nil
 	}
 	level := o.CompressionLevel
 	if level == 0 {
-		level = gzip.DefaultCompression
+		level = flate.DefaultCompression
 	}
-	zw, err := gzip.NewWriterLevel(w, level)
+	return newGzipWriter(w, level)
+}
+
+// gzipHeader is the header Java's GZIPOutputStream writes (JDK 16 and
+// later): deflate, no flags, no modification time, no extra flags, OS
+// unknown. compress/gzip would set the extra flags by level.
+var gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}
+
+// gzipWriter writes a gzip member as GZIPOutputStream does: the fixed
+// header, a raw deflate stream, CRC-32 and length (little-endian).
+type gzipWriter struct {
+	w      io.Writer
+	fw     *flate.Writer
+	crc    uint32
+	size   uint32
+	header bool
+}
+
+func newGzipWriter(w io.Writer, level int) (*gzipWriter, *gzipWriter, error) {
+	fw, err := flate.NewWriter(w, level)
 	if err != nil {
 		return nil, nil, fmt.Errorf("s3.compression.level: %w", err)
 	}
-	return zw, zw, nil
+	g := &gzipWriter{w: w, fw: fw}
+	return g, g, nil
+}
+
+func (g *gzipWriter) writeHeader() error {
+	if g.header {
+		return nil
+	}
+	g.header = true
+	_, err := g.w.Write(gzipHeader)
+	return err
+}
+
+func (g *gzipWriter) Write(p []byte) (int, error) {
+	if err := g.writeHeader(); err != nil {
+		return 0, err
+	}
+	g.crc = crc32.Update(g.crc, crc32.IEEETable, p)
+	g.size += uint32(len(p))
+	return g.fw.Write(p)
+}
+
+func (g *gzipWriter) Close() error {
+	if err := g.writeHeader(); err != nil {
+		return err
+	}
+	if err := g.fw.Close(); err != nil {
+		return err
+	}
+	var trailer [8]byte
+	binary.LittleEndian.PutUint32(trailer[:4], g.crc)
+	binary.LittleEndian.PutUint32(trailer[4:], g.size)
+	_, err := g.w.Write(trailer[:])
+	return err
 }

@@ -184,7 +184,16 @@ func (n *pqNode) Fields() []parquet.Field {
 	}
 	return fs
 }
-func (n *pqNode) Encoding() encoding.Encoding { return nil }
+
+// Encoding is dictionary encoding for every leaf but booleans, as
+// parquet-mr writes with withDictionaryEncoding(true) (parquet-go falls back
+// to plain when a dictionary grows past its limit).
+func (n *pqNode) Encoding() encoding.Encoding {
+	if n.kind != pqLeaf || n.leaf.Type().Kind() == parquet.Boolean {
+		return nil
+	}
+	return &parquet.RLEDictionary
+}
 func (n *pqNode) Compression() compress.Codec { return nil }
 func (n *pqNode) GoType() reflect.Type {
 	if n.kind == pqLeaf {
