@@ -11,10 +11,12 @@
 //
 // The same records always give the same bytes: exactly-once is proven by
 // comparing the objects of a run with crashes with those of a run without.
-// Gzip headers carry no name and no time; the Avro sync marker, random in
-// Java, is the MD5 of the view and the object's first record's topic,
-// partition and offset; Parquet files carry a fixed created_by and no
-// times.
+// Gzip is framed as Java's GZIPOutputStream frames it (a fixed 10-byte
+// header: no name, no time, no extra flags, OS unknown); the Avro sync
+// marker, random in Java, is the MD5 of the view and the object's first
+// record's topic, partition and offset; Parquet files carry a fixed
+// created_by and no times. Compressed bytes are Go's, not zlib's or
+// snappy-java's: the same for the same records, but not Java's bytes.
 //
 // # Formats
 //
@@ -67,8 +69,10 @@
 // io.confluent.connect.avro.MapEntry {key, value} groups. The footer's
 // key/value metadata carries parquet.avro.schema (the Avro schema) and
 // writer.model.name=avro as parquet-avro writes them. Pages are 64 KiB
-// (Confluent's PAGE_SIZE); unlike parquet-mr, columns are not dictionary
-// encoded.
+// (Confluent's PAGE_SIZE) and every column but booleans is dictionary
+// encoded, as parquet-mr does with withDictionaryEncoding(true). The
+// bytes differ from parquet-mr's (page layout, statistics, created_by);
+// the schema and the values do not.
 //
 // ByteArray (io.confluent.connect.s3.format.bytearray.ByteArrayFormat,
 // format.bytearray.extension, default ".bin", plus ".gz" with gzip): each
