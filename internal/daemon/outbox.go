@@ -151,9 +151,9 @@ func (c *converter) outboxRecord(ctx context.Context, rec *outbox.Record) (publi
 	return out, nil
 }
 
-// encodeAny encodes one side of a routed record. JSON takes any Connect
-// value; the Avro converter only structs (an expanded payload or an
-// envelope), as a record name is what its subjects and schemas hang on.
+// encodeAny encodes one side of a routed record, which need not be a
+// struct: the Avro converter writes a string key or payload as
+// AvroConverter does (a primitive schema, a union with null when optional).
 func (c *converter) encodeAny(ctx context.Context, topic string, isKey bool, s *event.Schema, v any) ([]byte, error) {
 	var side avroSide
 	if c.avro != nil {
@@ -169,11 +169,7 @@ func (c *converter) encodeAny(ctx context.Context, topic string, isKey bool, s *
 		}
 		return conv.Encode(nil, s, v)
 	}
-	st, ok := v.(*event.Struct)
-	if !ok && v != nil {
-		return nil, fmt.Errorf("the avro converter encodes structs only, got %s (use a json converter, or table.expand.json.payload / an envelope field for the value)", s.Type())
-	}
-	out, err := side.conv.Encode(ctx, topic, isKey, st)
+	out, err := side.conv.EncodeValue(ctx, topic, isKey, s, v)
 	if err != nil && ctx.Err() == nil && registryUnavailable(err) {
 		return nil, retriable{err}
 	}

@@ -200,6 +200,7 @@ sources:
       publication.autocreate.mode: filtered
     outbox:
       table: %s.outbox
+      message.prefix: "-"
       table.fields.additional.placement: kpart:partition
       table.field.event.timestamp: timestamp
 `

@@ -161,7 +161,17 @@ func (c *Converter) Encode(ctx context.Context, topic string, isKey bool, v *eve
 	if v == nil {
 		return nil, nil
 	}
-	s := v.Schema()
+	return c.EncodeValue(ctx, topic, isKey, v.Schema(), v)
+}
+
+// EncodeValue is Encode for any Connect schema and value, as AvroConverter
+// takes them: a primitive (an outbox record's string key or payload) is
+// written with its schema, a union with null when optional, and registered
+// under the subject of the topic like a record. A nil v is Kafka's null.
+func (c *Converter) EncodeValue(ctx context.Context, topic string, isKey bool, s *event.Schema, v any) ([]byte, error) {
+	if v == nil {
+		return nil, nil
+	}
 	we, err := c.writer(ctx, topic, isKey, s)
 	if err != nil {
 		return nil, err
