@@ -25,7 +25,9 @@
 // truncates are dropped; updates are dropped with a warning, an error log or
 // a fatal error (table.op.invalid.behavior). The Record is still Connect
 // data: the daemon encodes it with the configured converters, so bytes on
-// Kafka match what Debezium with the same converters writes.
+// Kafka match what Debezium with the same converters writes (with the Avro
+// converter, a string key or an unexpanded payload is an Avro primitive,
+// a union with null when optional, as AvroConverter writes it).
 //
 // With Options.Mongo the router is Debezium's MongoEventRouter
 // (io.debezium.connector.mongodb.transforms.outbox.MongoEventRouter): the
