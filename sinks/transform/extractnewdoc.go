@@ -416,6 +416,9 @@ func (x *extractNewDoc) buildStruct(name, prefix string, doc []mongoField, optio
 		if !ok {
 			continue
 		}
+		if key == "" {
+			return nil, nil, fmt.Errorf("document %s has a field with an empty name", prefix)
+		}
 		if seen[key] {
 			return nil, nil, fmt.Errorf("cannot create field because of field name duplication %s", key)
 		}
@@ -611,6 +614,9 @@ func (x *extractNewDoc) elementSchema(prefix, key string, vals []bson.RawValue) 
 				}
 				for _, f := range doc {
 					k := x.fieldName(f.name)
+					if k == "" {
+						return nil, fmt.Errorf("document %s has a field with an empty name", name)
+					}
 					if pass && isEmptyContainer(f.val) {
 						continue
 					}
