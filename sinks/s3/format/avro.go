@@ -10,7 +10,6 @@ import (
 	"hash/crc32"
 	"io"
 	"strings"
-	"sync"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
@@ -43,9 +42,7 @@ func avroCodecOf(name string) (string, error) {
 type avroFormat struct {
 	v     view
 	codec string
-	conv  *avroconv.Converter
 	zstd  *zstd.Encoder
-	wraps sync.Map // *event.Schema -> *event.Schema (one-field wrapper)
 }
 
 func newAvro(o Options, v view) (*avroFormat, error) {
@@ -53,11 +50,7 @@ func newAvro(o Options, v view) (*avroFormat, error) {
 	if err != nil {
 		return nil, err
 	}
-	conv, err := avroconv.New(avroconv.DefaultConfig(), localRegistry{})
-	if err != nil {
-		return nil, fmt.Errorf("avro format: %w", err)
-	}
-	f := &avroFormat{v: v, codec: codec, conv: conv}
+	f := &avroFormat{v: v, codec: codec}
 	if codec == "zstandard" {
 		// Avro's ZstandardCodec defaults: level 3, no checksum.
 		f.zstd, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault),
@@ -88,11 +81,17 @@ func (f *avroFormat) NewWriter(w io.Writer, first sink.Record) (Writer, error) {
 	if s == nil {
 		return nil, recordErr(first, "avro %s: %w", f.v, ErrNoSchema)
 	}
-	schemaJSON, err := f.conv.Compile(s)
+	// A converter per object: it caches by schema pointer, and a record's
+	// schema may be a new pointer for every record (JSON input).
+	conv, err := avroconv.New(avroconv.DefaultConfig(), localRegistry{})
+	if err != nil {
+		return nil, fmt.Errorf("avro format: %w", err)
+	}
+	schemaJSON, err := conv.Compile(s)
 	if err != nil {
 		return nil, recordErr(first, "avro schema of the %s: %w", f.v, err)
 	}
-	aw := &avroWriter{f: f, w: w, guard: newGuard(f.v, first), schema: s}
+	aw := &avroWriter{f: f, conv: conv, w: w, guard: newGuard(f.v, first), schema: s}
 	aw.sync = md5.Sum(fmt.Appendf(nil, "sluice s3 %s %s %d %d", f.v, first.Topic, first.Partition, first.Offset))
 	if err := aw.writeHeader(schemaJSON); err != nil {
 		return nil, err
@@ -102,6 +101,8 @@ func (f *avroFormat) NewWriter(w io.Writer, first sink.Record) (Writer, error) {
 
 type avroWriter struct {
 	f      *avroFormat
+	conv   *avroconv.Converter
+	wrap   *event.Schema // one-field wrapper struct of schema, built on use
 	w      io.Writer
 	guard  schemaGuard
 	schema *event.Schema
@@ -139,7 +140,7 @@ func (w *avroWriter) Write(rec sink.Record) error {
 	if err != nil {
 		return err
 	}
-	data, err := w.f.encode(rec, w.schema, val)
+	data, err := w.encode(rec, val)
 	if err != nil {
 		return err
 	}
@@ -151,27 +152,27 @@ func (w *avroWriter) Write(rec sink.Record) error {
 	return nil
 }
 
-// encode returns the Avro binary encoding of val (schema s) through
-// schema/avroconv. A value that is not a struct is encoded as the only field
-// of a wrapper struct: a record's encoding is its fields' encodings in
-// order, so the bytes are those of the value itself.
-func (f *avroFormat) encode(rec sink.Record, s *event.Schema, val any) ([]byte, error) {
+// encode returns the Avro binary encoding of val (of the object's schema)
+// through schema/avroconv. A value that is not a struct, or a struct bound
+// to another schema pointer, is encoded as the only field of a wrapper
+// struct: a record's encoding is its fields' encodings in order, so the
+// bytes are those of the value itself, and the converter's caches see one
+// schema pointer per object.
+func (w *avroWriter) encode(rec sink.Record, val any) ([]byte, error) {
+	s := w.schema
 	if val == nil && !s.IsOptional() {
-		return nil, recordErr(rec, "avro %s: a null value cannot be written with the required schema %v", f.v, s)
+		return nil, recordErr(rec, "avro %s: a null value cannot be written with the required schema %v", w.f.v, s)
 	}
 	st, ok := val.(*event.Struct)
-	if !ok || (st.Schema() != s && !st.Schema().Equal(s)) {
-		// Not a struct, or a struct bound to a variant of s (another
-		// optional flag): encode it as a value of s.
-		ws, _ := f.wraps.Load(s)
-		if ws == nil {
-			ws, _ = f.wraps.LoadOrStore(s, event.StructOf("sluice.s3.format.Wrapper", event.NewField("v", s)))
+	if !ok || st.Schema() != s {
+		if w.wrap == nil {
+			w.wrap = event.StructOf("sluice.s3.format.Wrapper", event.NewField("v", s))
 		}
-		st = event.NewStruct(ws.(*event.Schema), val)
+		st = event.NewStruct(w.wrap, val)
 	}
-	b, err := f.conv.Encode(context.Background(), rec.Topic, f.v == viewKey, st)
+	b, err := w.conv.Encode(context.Background(), rec.Topic, w.f.v == viewKey, st)
 	if err != nil {
-		return nil, recordErr(rec, "avro %s: %w", f.v, err)
+		return nil, recordErr(rec, "avro %s: %w", w.f.v, err)
 	}
 	return b[5:], nil // magic byte and schema id
 }

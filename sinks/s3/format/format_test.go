@@ -12,6 +12,7 @@ import (
 	"github.com/hamba/avro/v2/ocf"
 
 	"github.com/sluice-cdc/sluice/event"
+	"github.com/sluice-cdc/sluice/schema/avroconv"
 	"github.com/sluice-cdc/sluice/sinks/sink"
 )
 
@@ -395,7 +396,7 @@ func TestAvroReadBack(t *testing.T) {
 			if got := string(dec.Metadata()["avro.codec"]); got != codec {
 				t.Errorf("avro.codec %q", got)
 			}
-			want, _ := f.(*avroFormat).conv.Compile(valueSchema)
+			want, _ := avroconv.AvroSchema(valueSchema)
 			if got := dec.Metadata()["avro.schema"]; !bytes.Equal(got, want) {
 				t.Errorf("avro.schema differs from avroconv's")
 			}
@@ -470,6 +471,54 @@ func TestParquetGoldenAndDeterminism(t *testing.T) {
 		}
 		if codec == "snappy" {
 			golden(t, "value.snappy.parquet", a)
+		}
+	}
+}
+
+func TestDecimalString(t *testing.T) {
+	tests := []struct {
+		unscaled int64
+		scale    int
+		want     string
+	}{
+		{150, 2, "1.50"}, {-150, 2, "-1.50"}, {5, 3, "0.005"}, {0, 2, "0.00"}, {12, 0, "12"},
+		{1, 10, "1E-10"}, {15, 8, "1.5E-7"}, {1, 6, "0.000001"}, {1, -3, "1E+3"}, {-123, -2, "-1.23E+4"},
+	}
+	for _, tt := range tests {
+		s := event.Decimal(tt.scale)
+		for _, v := range []any{event.DecimalBytes(big.NewInt(tt.unscaled)), big.NewInt(tt.unscaled)} {
+			if got, err := decimalString(s, v); err != nil || got != tt.want {
+				t.Errorf("decimalString(%d, scale %d) = %q, %v; want %q", tt.unscaled, tt.scale, got, err, tt.want)
+			}
+		}
+	}
+}
+
+// TestFreshSchemaPointers: records whose schemas are equal but new
+// pointers every time (what a JSON key/value converter hands over) encode
+// as records sharing one schema.
+func TestFreshSchemaPointers(t *testing.T) {
+	recs := testRecords(6)
+	fresh := make([]sink.Record, len(recs))
+	for i, r := range recs {
+		// Rebuild the value with a copy of the envelope schema.
+		ver, _ := r.ValueSchema.Version()
+		s := event.StructOf(r.ValueSchema.Name(), r.ValueSchema.Fields()...).WithVersion(ver)
+		old := r.Value.(*event.Struct)
+		v := event.NewStruct(s)
+		for j := 0; j < s.NumFields(); j++ {
+			v.SetAt(j, old.At(j))
+		}
+		r.ValueSchema, r.Value = s, v
+		fresh[i] = r
+	}
+	if fresh[0].ValueSchema == fresh[1].ValueSchema || !fresh[0].ValueSchema.Equal(recs[0].ValueSchema) {
+		t.Fatal("test setup: schemas should be equal, distinct pointers")
+	}
+	for _, class := range []string{"json", "avro", "parquet"} {
+		f := mustFormat(t, New, class, Options{})
+		if got, want := writeObject(t, f, fresh), writeObject(t, f, recs); !bytes.Equal(got, want) {
+			t.Errorf("%s: fresh schema pointers give other bytes", class)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,9 +13,71 @@ import (
 	"github.com/sluice-cdc/sluice/schema/jsonconv"
 )
 
-// numericJSON writes Decimal as BigDecimal.toString and floats as Java's
-// Float/Double.toString; headerString borrows both.
-var numericJSON, _ = jsonconv.New(jsonconv.Config{DecimalFormat: jsonconv.DecimalNumeric})
+// numericJSON writes floats as Java's Float/Double.toString; headerString
+// borrows it with the two fixed schemas below only (the converter caches
+// per schema pointer, and record schemas may be new for every record).
+var (
+	numericJSON, _ = jsonconv.New(jsonconv.Config{DecimalFormat: jsonconv.DecimalNumeric})
+	float32Schema  = event.Float32()
+	float64Schema  = event.Float64()
+)
+
+// javaFloat is Float.toString / Double.toString ("NaN", "Infinity" bare).
+func javaFloat(f float64, bits int) string {
+	s := float64Schema
+	var v any = f
+	if bits == 32 {
+		s, v = float32Schema, float32(f)
+	}
+	out, _ := numericJSON.Encode(nil, s, v)
+	return strings.Trim(string(out), `"`)
+}
+
+// decimalString is BigDecimal.toString of a Connect Decimal value: plain
+// digits unless the exponent is positive or the adjusted exponent is below
+// -6, then scientific notation (1E+3, 1.5E-7).
+func decimalString(s *event.Schema, v any) (string, error) {
+	scale, err := strconv.Atoi(paramOr(s, event.DecimalScaleParam, "0"))
+	if err != nil {
+		return "", fmt.Errorf("decimal scale: %w", err)
+	}
+	var unscaled *big.Int
+	switch x := v.(type) {
+	case []byte:
+		unscaled = event.DecimalUnscaled(x)
+	case *big.Int:
+		unscaled = x
+	default:
+		return "", fmt.Errorf("%T is not a decimal", v)
+	}
+	coeff := new(big.Int).Abs(unscaled).String()
+	adjusted := len(coeff) - 1 - scale
+	var b strings.Builder
+	if unscaled.Sign() < 0 {
+		b.WriteByte('-')
+	}
+	if scale >= 0 && adjusted >= -6 {
+		switch {
+		case scale == 0:
+			b.WriteString(coeff)
+		case len(coeff) > scale:
+			b.WriteString(coeff[:len(coeff)-scale] + "." + coeff[len(coeff)-scale:])
+		default:
+			b.WriteString("0." + strings.Repeat("0", scale-len(coeff)) + coeff)
+		}
+		return b.String(), nil
+	}
+	b.WriteByte(coeff[0])
+	if len(coeff) > 1 {
+		b.WriteString("." + coeff[1:])
+	}
+	b.WriteByte('E')
+	if adjusted >= 0 {
+		b.WriteByte('+')
+	}
+	b.WriteString(strconv.Itoa(adjusted))
+	return b.String(), nil
+}
 
 const millisPerDay = 24 * 60 * 60 * 1000
 
@@ -45,11 +108,11 @@ func appendJavaValue(b *strings.Builder, s *event.Schema, v any, embedded bool) 
 	if s != nil {
 		switch s.Name() {
 		case event.LogicalDecimal:
-			out, err := numericJSON.Encode(nil, s.Required(), v)
+			str, err := decimalString(s, v)
 			if err != nil {
 				return err
 			}
-			b.Write(out)
+			b.WriteString(str)
 			return nil
 		case event.LogicalDate, event.LogicalTime, event.LogicalTimestamp:
 			ms, ok := asInt64(v)
@@ -86,11 +149,9 @@ func appendJavaValue(b *strings.Builder, s *event.Schema, v any, embedded bool) 
 	case *big.Int:
 		b.WriteString(x.String())
 	case float32:
-		out, _ := numericJSON.Encode(nil, event.Float32(), x)
-		b.WriteString(strings.Trim(string(out), `"`))
+		b.WriteString(javaFloat(float64(x), 32))
 	case float64:
-		out, _ := numericJSON.Encode(nil, event.Float64(), x)
-		b.WriteString(strings.Trim(string(out), `"`))
+		b.WriteString(javaFloat(x, 64))
 	case []any:
 		var items *event.Schema
 		if s != nil {

@@ -20,10 +20,9 @@ const lineSeparator = "\n"
 // JsonConverter (schemas.enable=false) writes them, anything else as
 // Jackson's ObjectMapper.writeValue does.
 type jsonFormat struct {
-	o    Options
-	v    view
-	conv *jsonconv.Converter
-	num  *jsonconv.Converter // Jackson writes a top-level BigDecimal as a number
+	o   Options
+	v   view
+	cfg jsonconv.Config
 }
 
 func newJSON(o Options, v view) (*jsonFormat, error) {
@@ -31,11 +30,11 @@ func newJSON(o Options, v view) (*jsonFormat, error) {
 	if strings.EqualFold(o.JSONDecimalFormat, "NUMERIC") {
 		df = jsonconv.DecimalNumeric
 	}
-	conv, err := jsonconv.New(jsonconv.Config{DecimalFormat: df, ReplaceNullWithDefault: true})
-	if err != nil {
+	cfg := jsonconv.Config{DecimalFormat: df, ReplaceNullWithDefault: true}
+	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("json format: %w", err)
 	}
-	return &jsonFormat{o: o, v: v, conv: conv, num: numericJSON}, nil
+	return &jsonFormat{o: o, v: v, cfg: cfg}, nil
 }
 
 func (f *jsonFormat) Extension() string {
@@ -51,11 +50,18 @@ func (f *jsonFormat) NewWriter(w io.Writer, first sink.Record) (Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &jsonWriter{f: f, out: out, closer: closer, guard: newGuard(f.v, first)}, nil
+	// A converter per object: it caches by schema pointer, and a record's
+	// schema may be a new pointer for every record (JSON input).
+	conv, err := jsonconv.New(f.cfg)
+	if err != nil {
+		return nil, fmt.Errorf("json format: %w", err)
+	}
+	return &jsonWriter{f: f, conv: conv, out: out, closer: closer, guard: newGuard(f.v, first)}, nil
 }
 
 type jsonWriter struct {
 	f      *jsonFormat
+	conv   *jsonconv.Converter
 	out    io.Writer
 	closer io.Closer
 	guard  schemaGuard
@@ -76,9 +82,9 @@ func (w *jsonWriter) Write(rec sink.Record) error {
 	}
 	buf := w.buf[:0]
 	if st, ok := val.(*event.Struct); ok {
-		buf, err = w.f.conv.EncodeStruct(buf, st)
+		buf, err = w.conv.EncodeStruct(buf, st)
 	} else {
-		buf, err = w.f.jackson(buf, s, val)
+		buf, err = jackson(w.conv, buf, s, val)
 	}
 	if err != nil {
 		return recordErr(rec, "json %s: %w", w.f.v, err)
@@ -97,14 +103,15 @@ func (w *jsonWriter) Write(rec sink.Record) error {
 // number and Date/Time/Timestamp (java.util.Date) as epoch milliseconds.
 // Structs nested in such values are written as JsonConverter writes them
 // (Jackson would dump the Struct's bean properties).
-func (f *jsonFormat) jackson(dst []byte, s *event.Schema, v any) ([]byte, error) {
+func jackson(conv *jsonconv.Converter, dst []byte, s *event.Schema, v any) ([]byte, error) {
 	if v == nil {
 		return append(dst, "null"...), nil
 	}
 	if s != nil {
 		switch s.Name() {
 		case event.LogicalDecimal:
-			return f.num.Encode(dst, s, v)
+			str, err := decimalString(s, v)
+			return append(dst, str...), err
 		case event.LogicalDate, event.LogicalTime, event.LogicalTimestamp:
 			ms, ok := asInt64(v)
 			if !ok {
@@ -116,7 +123,7 @@ func (f *jsonFormat) jackson(dst []byte, s *event.Schema, v any) ([]byte, error)
 			return fmt.Appendf(dst, "%d", ms), nil
 		}
 	}
-	return f.conv.Encode(dst, s, v)
+	return conv.Encode(dst, s, v)
 }
 
 func (w *jsonWriter) Close() error {

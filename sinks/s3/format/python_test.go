@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluice-cdc/sluice/event"
 	"github.com/sluice-cdc/sluice/internal/testenv"
+	"github.com/sluice-cdc/sluice/schema/avroconv"
 	"github.com/sluice-cdc/sluice/sinks/sink"
 )
 
@@ -254,7 +255,7 @@ func TestPythonReadsParquet(t *testing.T) {
 			t.Errorf("message name:\n%s", ps)
 		}
 		kv := res.Meta["kv"].(map[string]any)
-		avroJSON, _ := mustFormat(t, New, "avro", Options{}).(*avroFormat).conv.Compile(valueSchema)
+		avroJSON, _ := avroconv.AvroSchema(valueSchema)
 		if kv["parquet.avro.schema"] != string(avroJSON) || kv["writer.model.name"] != "avro" {
 			t.Errorf("key/value metadata %v", kv)
 		}
