@@ -47,7 +47,8 @@
 //
 // Parquet (io.confluent.connect.s3.format.parquet.ParquetFormat,
 // ".snappy.parquet" by default; parquet.codec none gives ".parquet", gzip
-// ".gz.parquet", zstd ".zstd.parquet", brotli ".br.parquet"), written with
+// ".gz.parquet", zstd ".zstd.parquet", brotli ".br.parquet", lz4_raw
+// ".lz4raw.parquet"; Hadoop's lz4 and lzo are not supported), written with
 // github.com/parquet-go/parquet-go. Confluent writes the Avro schema above
 // through parquet-avro, so the Parquet schema is parquet-avro's mapping of
 // it: the message is named after the record's full name; fields in schema

@@ -42,7 +42,8 @@ type Options struct {
 	// "zstandard" (bzip2 and xz are not supported).
 	AvroCodec string `yaml:"avro.codec" json:"avro.codec"`
 	// ParquetCodec is parquet.codec: "snappy" (default), "none", "gzip",
-	// "zstd" or "brotli" (lz4 and lzo are not supported).
+	// "zstd", "brotli" or "lz4_raw" (Hadoop's "lz4" and "lzo" are not
+	// supported).
 	ParquetCodec string `yaml:"parquet.codec" json:"parquet.codec"`
 	// JSONDecimalFormat is json.decimal.format: "BASE64" (default) or
 	// "NUMERIC", case-insensitive.

@@ -39,8 +39,10 @@ func parquetCodecOf(name string) (compress.Codec, string, error) {
 		return &parquet.Zstd, ".zstd", nil
 	case "brotli":
 		return &parquet.Brotli, ".br", nil
+	case "lz4_raw":
+		return &parquet.Lz4Raw, ".lz4raw", nil
 	}
-	return nil, "", fmt.Errorf("parquet.codec: %q is not none, snappy, gzip, zstd or brotli (lz4 and lzo are not supported)", name)
+	return nil, "", fmt.Errorf("parquet.codec: %q is not none, snappy, gzip, zstd, brotli or lz4_raw (Hadoop's lz4 and lzo are not supported)", name)
 }
 
 // parquetFormat is Confluent's ParquetFormat: parquet-avro's AvroParquetWriter

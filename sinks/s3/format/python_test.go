@@ -226,7 +226,7 @@ func TestPythonReadsParquet(t *testing.T) {
 	dir := t.TempDir()
 	recs := testRecords(300)
 	for _, c := range []struct{ codec, arrow string }{
-		{"none", "UNCOMPRESSED"}, {"snappy", "SNAPPY"}, {"gzip", "GZIP"}, {"zstd", "ZSTD"}, {"brotli", "BROTLI"},
+		{"none", "UNCOMPRESSED"}, {"snappy", "SNAPPY"}, {"gzip", "GZIP"}, {"zstd", "ZSTD"}, {"brotli", "BROTLI"}, {"lz4_raw", "LZ4"}, // pyarrow names LZ4_RAW "LZ4"
 	} {
 		f := mustFormat(t, New, "parquet", Options{ParquetCodec: c.codec})
 		res := readPy(t, py, "parquet", dir, "v"+f.Extension(), writeObject(t, f, recs))
