@@ -362,3 +362,48 @@ func TestScopeStreamsStandIn(t *testing.T) {
 		t.Fatal("the stand-in server reports a replica set: the scope-wide stream would be used; revisit doc.go")
 	}
 }
+
+// TestTransactionMetadataStandIn streams two collections of the stand-in
+// server with provide.transaction.metadata: it takes the per-collection
+// path and, as its writes carry no session (lsid/txnNumber), emits the
+// changes with no transaction block and no BEGIN/END records, streamed
+// ones with per-collection tokens in their positions.
+func TestTransactionMetadataStandIn(t *testing.T) {
+	c, url := connect(t)
+	db := freshDB(t, c, "a", "b")
+	cfg := fastPoll
+	cfg.ProvideTxMetadata = true
+	_, col := run(t, cfg, Options{Name: "m", TopicPrefix: "tx", URL: url,
+		Tables: []string{db.Name() + ".a", db.Name() + ".b"}})
+	// The first document is read by the snapshot or the stream; once it is
+	// there the streams have their start time and the second one streams.
+	if _, err := db.Collection("a").InsertOne(t.Context(), bson.D{{Key: "_id", Value: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	col.wait(t, 1)
+	if _, err := db.Collection("b").InsertOne(t.Context(), bson.D{{Key: "_id", Value: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	evs := col.wait(t, 2)
+	topics := []string{evs[0].Topic, evs[1].Topic}
+	slices.Sort(topics)
+	if want := []string{"tx." + db.Name() + ".a", "tx." + db.Name() + ".b"}; !slices.Equal(topics, want) {
+		t.Fatalf("topics %v, want %v", topics, want)
+	}
+	for _, e := range evs {
+		v, err := e.Value()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Get(event.FieldTransaction) != nil {
+			t.Errorf("%s: transaction block %v", e.Topic, v.Get(event.FieldTransaction))
+		}
+		p, err := decodePosition(e.Position)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Tx != nil || p.Token != "" || (e.Op != event.OpRead && len(p.Tokens) == 0) {
+			t.Errorf("%s: position %s is not a per-collection one without a transaction", e.Topic, e.Position)
+		}
+	}
+}
