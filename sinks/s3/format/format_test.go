@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/hamba/avro/v2/ocf"
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/sluice-cdc/sluice/event"
 	"github.com/sluice-cdc/sluice/schema/avroconv"
@@ -519,6 +520,33 @@ func TestFreshSchemaPointers(t *testing.T) {
 		f := mustFormat(t, New, class, Options{})
 		if got, want := writeObject(t, f, fresh), writeObject(t, f, recs); !bytes.Equal(got, want) {
 			t.Errorf("%s: fresh schema pointers give other bytes", class)
+		}
+	}
+}
+
+// TestEmptyObjects: an object closed without records is still a valid file.
+func TestEmptyObjects(t *testing.T) {
+	first := testRecord(0)
+	for _, class := range []string{"avro", "parquet"} {
+		var buf bytes.Buffer
+		w, err := mustFormat(t, New, class, Options{}).NewWriter(&buf, first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		switch class {
+		case "avro":
+			dec, err := ocf.NewDecoder(bytes.NewReader(buf.Bytes()))
+			if err != nil || dec.HasNext() {
+				t.Errorf("empty avro: %v, has records %v", err, err == nil && dec.HasNext())
+			}
+		case "parquet":
+			pf, err := parquet.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+			if err != nil || pf.NumRows() != 0 {
+				t.Errorf("empty parquet: %v", err)
+			}
 		}
 	}
 }
