@@ -17,7 +17,7 @@ import (
 
 // readChanges reads recorded change events, one extended JSON document a
 // line, as the driver hands them on: the event and its resume token (_id).
-func readChanges(t *testing.T, path string) []streamed {
+func readChanges(t testing.TB, path string) []streamed {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -69,7 +69,7 @@ func renderPayload(t *testing.T, ev event.Event) string {
 	return string(b) + "\n  position " + string(ev.Position) + "\n"
 }
 
-func txSource(t *testing.T) *Source {
+func txSource(t testing.TB) *Source {
 	t.Helper()
 	s, err := New(Config{ProvideTxMetadata: true}, Options{
 		Name: "m", TopicPrefix: "fulfillment", URL: "mongodb://127.0.0.1:1",
@@ -84,7 +84,7 @@ func txSource(t *testing.T) *Source {
 
 // feed runs recorded change events through a scope-wide stream's emitting
 // logic from position pos.
-func feed(t *testing.T, s *Source, pos position, in []streamed) []event.Event {
+func feed(t testing.TB, s *Source, pos position, in []streamed) []event.Event {
 	t.Helper()
 	st := &streamState{s: s, conv: newConverter(s.opts.TopicPrefix, s.cfg.withDefaults().updateFull(), fixedNow),
 		shared: true, pos: &pos, mon: txMonitor{prefix: s.opts.TopicPrefix, now: fixedNow}}
@@ -405,5 +405,17 @@ func TestTransactionMetadataStandIn(t *testing.T) {
 		if p.Tx != nil || p.Token != "" || (e.Op != event.OpRead && len(p.Tokens) == 0) {
 			t.Errorf("%s: position %s is not a per-collection one without a transaction", e.Topic, e.Position)
 		}
+	}
+}
+
+// BenchmarkTransactionStream runs the recorded stream of
+// TestTransactionMetadata (14 records, 3 transactions) through the
+// emitting logic with provide.transaction.metadata.
+func BenchmarkTransactionStream(b *testing.B) {
+	s := txSource(b)
+	in := readChanges(b, "testdata/txn/stream.jsonl")
+	b.ReportAllocs()
+	for b.Loop() {
+		feed(b, s, position{Start: clusterTime{T: 1700000000}}, in)
 	}
 }
