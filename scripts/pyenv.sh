@@ -14,7 +14,8 @@ venv="$root/.cache/pyenv"
 
 # Pinned: confluent-kafka's wheels bundle librdkafka; its schema_registry
 # package imports httpx, attrs, cachetools and authlib, its avro serde fastavro.
-# boto3 moves in step with botocore (same version) and s3transfer.
+# boto3 moves in step with botocore (same version) and s3transfer; fastavro
+# reads snappy Avro blocks through cramjam, zstandard ones through zstandard.
 pins=(
   confluent-kafka==2.12.2
   fastavro==1.12.1
@@ -27,9 +28,11 @@ pins=(
   botocore==1.44.5
   s3transfer==0.19.3
   pyarrow==26.0.1
+  cramjam==2.14.0
+  zstandard==0.25.0
 )
 
-imports='import confluent_kafka.schema_registry.avro, fastavro, boto3, pyarrow.parquet'
+imports='import confluent_kafka.schema_registry.avro, fastavro, boto3, pyarrow.parquet, cramjam, zstandard'
 
 stamp="$venv/.sluice-pins"
 want=$(printf '%s\n' "${pins[@]}")
