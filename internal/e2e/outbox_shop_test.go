@@ -307,7 +307,7 @@ func checkConsumer(t *testing.T, ctx context.Context, pgURL, brokers, run string
 	}
 	_ = second.Process.Signal(os.Interrupt)
 	if err := second.Wait(); err != nil {
-		t.Errorf("consumer did not stop cleanly: %v", err)
+		t.Errorf("consumer did not stop cleanly: %v\n%s", err, tail(logPath))
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		b, _ := os.ReadFile(logPath)

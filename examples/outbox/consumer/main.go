@@ -149,7 +149,10 @@ func (c *Consumer) Run(ctx context.Context, cl *kgo.Client) error {
 				c.Log.Debug("event", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "applied", applied)
 			}
 		})
-		if err != nil {
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return nil // interrupted: the batch's offsets are not committed, it is redelivered
+		case err != nil:
 			return err // offsets not committed: the batch is redelivered
 		}
 		if err := cl.CommitUncommittedOffsets(ctx); err != nil && ctx.Err() == nil {
