@@ -20,6 +20,60 @@
 // Run fails with ErrBinlogPurged naming the position, the oldest file and
 // its GTID state, or with snapshot.mode=when_needed takes a new snapshot.
 //
+// # Snapshot
+//
+// The snapshot reads every captured table inside one START TRANSACTION
+// WITH CONSISTENT SNAPSHOT, its binlog position fixed under a brief global
+// read lock (snapshot.locking.mode=minimal). Tables with an integer
+// primary key are read in key order in chunks of snapshot.fetch.size rows
+// (default 10240; Debezium's key of that name is a JDBC fetch size, here it
+// is the chunk size), other tables in one streaming SELECT. The positions
+// of the snapshot's batches carry its progress, per table the key ranges
+// delivered and the GTID set each was read at, so a crash resumes after the
+// last chunk Kafka acknowledged instead of starting over: the rest is read
+// in a new consistent snapshot, the stream still starts at the first
+// snapshot's position, and until it has passed the newer snapshots it drops
+// the changes of rows whose read already shows them (GTID membership is
+// exact), so no change is lost and a key's versions never go backwards.
+// Tables without an integer key that were partly read are read again whole
+// (at least once, as Debezium restarts them). chunk.go has the details and
+// the limits; TestSnapshotResumesByChunk and TestSIGKILL show it.
+//
+// # Schema change events
+//
+// With include.schema.changes (true by default, as in Debezium) every DDL
+// statement that changes a table of a captured database is published to
+// the topic <topic.prefix> as Debezium's MySQL schema change record (key
+// io.debezium.connector.mysql.SchemaChangeKey {databaseName}, value
+// io.debezium.connector.mysql.SchemaChangeValue {source, ts_ms,
+// databaseName, schemaName, ddl, tableChanges}; schemachange.go), one
+// record per statement and database, with CREATE, ALTER or DROP entries
+// holding the tables' definitions after the statement (columns with
+// Debezium's jdbcType, typeName, length, scale, charset, position,
+// optional, autoIncremented, generated, comment, defaultValueExpression and
+// enumValues). The snapshot publishes, as Debezium's does and with
+// source.snapshot=true, SET character_set_server, DROP TABLE IF EXISTS for
+// each table, then per database DROP DATABASE IF EXISTS, CREATE DATABASE,
+// USE and each table's SHOW CREATE TABLE. A schema change record counts as
+// an item of its transaction: it is acknowledged through the positions like
+// a row, and a restart inside the transaction skips it like a row. The
+// daemon routes the records by their topic like any other, through the
+// configured converters; tombstones apply to deletes only.
+// TestSchemaChangeEvents compares the ALTER of Debezium's documented example
+// with the documented payload (testdata/debezium/schema_change.json) and
+// keeps the records as golden text; TestDaemonSchemaChanges sends them
+// through the daemon to Kafka with the JSON and the Avro converter.
+//
+// Differences from Debezium's schema change records: statements that change
+// no table (CREATE DATABASE, GRANT, ...) are not published, and neither are
+// DDL statements of databases that are not captured (Debezium publishes
+// every statement unless schema.history.internal.store.only.captured.*
+// is set); a RENAME is a DROP of the old name and a CREATE of the new one
+// (Debezium: an ALTER naming both); a statement the parser does not
+// understand gets a record without tableChanges; the record goes to the
+// topic's partition by key hash, not always partition 0; a resumed snapshot
+// does not publish its schema statements again.
+//
 // # Heartbeats
 //
 // With heartbeat.interval.ms set, the stream emits a heartbeat record (key
@@ -127,4 +181,10 @@
 // snapshot, db, sequence, ts_us, ts_ns, table, server_id, gtid, file, pos,
 // row, thread, query), but only the row columns are compared with a
 // Debezium reference mechanically.
+//
+// # Benchmarks
+//
+// bench_test.go (run by make bench) reports MariaDB → Kafka streaming
+// events/s and snapshot rows/s through the whole daemon against the real
+// services, and the snapshot's rows/s without Kafka.
 package mysql
