@@ -44,8 +44,13 @@ package mysql
 // from the catalog at G2 for the rows it reads, and the stream decodes with
 // the schema history from G1 as before; it needs that history (the
 // snapshot record at G1) and the binlog after G1, and otherwise starts the
-// snapshot over. An UPDATE that changes a primary key is kept or dropped
-// as a whole by the span of its new key.
+// snapshot over. An UPDATE that changes a primary key from a span where it
+// is kept to one where it is dropped (or back) becomes the plain delete of
+// the old key or the plain create of the new one, without Debezium's
+// key-change headers. While the filter is active the stream positions
+// carry the spans of every table read after the first snapshot; they are
+// small for a few tables, and gone once the stream passes the last
+// snapshot's GTID set.
 
 import (
 	"fmt"

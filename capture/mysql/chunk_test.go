@@ -118,6 +118,9 @@ func TestSnapshotResumesByChunk(t *testing.T) {
 	}
 	e.exec(fmt.Sprintf("DELETE FROM a WHERE id IN (2, %d)", cutN+2))
 	e.exec(fmt.Sprintf("INSERT INTO a VALUES (%d, %d), (%d, %d)", rows+1, next(), 4000000000, next()))
+	// Key changes across the cut: each half is decided by its own key.
+	e.exec(fmt.Sprintf("UPDATE a SET id = %d, v = %d WHERE id = 5", rows+100, next()))
+	e.exec(fmt.Sprintf("UPDATE a SET id = 2, v = %d WHERE id = %d", next(), cutN+5))
 	e.exec(fmt.Sprintf("UPDATE c SET v = %d WHERE k1 = -1", next()))
 	e.exec(fmt.Sprintf("UPDATE c SET v = %d WHERE k1 = -1", next()))
 	e.exec("DELETE FROM c WHERE k1 = -2")

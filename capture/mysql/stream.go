@@ -445,13 +445,21 @@ func (st *streamer) rows(ctx context.Context, h *replication.EventHeader, e *rep
 		if st.skipTx != "" && st.skipTx == st.gtid && st.n <= st.skipN {
 			continue
 		}
+		keepOld, keepNew := true, true
 		if st.filter != nil {
-			// The row's new image (the deleted one for a delete) decides.
-			keep, err := st.filter.keep(t, st.gtid, e.Rows[i+step-1])
-			if err != nil {
+			// Each image decides for its key (chunk.go): the new one for
+			// a create, the deleted one for a delete, both for an update.
+			var err error
+			if keepNew, err = st.filter.keep(t, st.gtid, e.Rows[i+step-1]); err != nil {
 				return err
 			}
-			if !keep {
+			keepOld = keepNew
+			if step == 2 {
+				if keepOld, err = st.filter.keep(t, st.gtid, e.Rows[i]); err != nil {
+					return err
+				}
+			}
+			if !keepOld && !keepNew {
 				continue
 			}
 		}
@@ -465,6 +473,16 @@ func (st *streamer) rows(ctx context.Context, h *replication.EventHeader, e *rep
 		evs, err := st.change(t, op, e.Rows[i:i+step], src)
 		if err != nil {
 			return err
+		}
+		if keepOld != keepNew && len(evs) == 2 {
+			// A key change across spans: only the half whose key's read
+			// does not show it, without the key-change header.
+			if keepNew {
+				evs = evs[1:]
+			} else {
+				evs = evs[:1]
+			}
+			evs[0].Headers = nil
 		}
 		// Every event of this row shares the resume point "n rows of gtid".
 		evs[len(evs)-1].Position = position{Flavor: st.flavor, GTIDs: st.done.String(), Tx: st.gtid, N: st.n, File: st.txFile, Pos: st.txPos, Snap: st.filterProgress()}.encode()
