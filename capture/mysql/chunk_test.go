@@ -257,3 +257,31 @@ func TestKeyFilterKeep(t *testing.T) {
 		t.Errorf("until = %s", f.until)
 	}
 }
+
+// FuzzKeyFilter: any position's snapshot progress either fails to load
+// with ErrBadPosition or filters rows without panicking.
+func FuzzKeyFilter(f *testing.F) {
+	f.Add(`{"v":1,"gtids":"0-1-5","snap":{"start":"0-1-5","tables":{"d.t":{"spans":[{"at":"0-1-5","to":["7"]},{"at":"0-1-9"}],"done":true}}}}`, int64(8), "0-1-8")
+	f.Add(`{"v":1,"snapshot":true,"snap":{"start":"0-1-5","tables":{"d.t":{"spans":[{"at":"x","to":["a"]}]}}}}`, int64(1), "0-1-1")
+	f.Fuzz(func(t *testing.T, raw string, id int64, gtid string) {
+		p, err := decodePosition(event.Position(raw))
+		if err != nil {
+			return
+		}
+		kf, err := newKeyFilter("mariadb", p.Snap)
+		if err != nil {
+			if !errors.Is(err, ErrBadPosition) {
+				t.Fatalf("newKeyFilter: %v", err)
+			}
+			return
+		}
+		if kf == nil {
+			return
+		}
+		tbl, err := NewTable("p", TableID{DB: "d", Table: "t"}, []Column{{Name: "id", DataType: "bigint", ColumnType: "bigint(20)"}}, []string{"id"}, TypeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = kf.keep(tbl, gtid, []any{id})
+	})
+}

@@ -219,3 +219,50 @@ func TestSplitColumnType(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryColumn: Debezium's jdbcType, typeName, length and scale for
+// the column types of its MySQL type-mapping table, as its DDL parser
+// derives them from the type as SHOW CREATE TABLE writes it.
+func TestHistoryColumn(t *testing.T) {
+	for _, tt := range []struct {
+		c    Column
+		want string // jdbcType typeName length scale charset
+	}{
+		{Column{DataType: "tinyint", ColumnType: "tinyint(1)"}, "-6 TINYINT 1 <nil> <nil>"},
+		{Column{DataType: "smallint", ColumnType: "smallint(5) unsigned"}, "5 SMALLINT UNSIGNED 5 <nil> <nil>"},
+		{Column{DataType: "mediumint", ColumnType: "mediumint(9)"}, "4 MEDIUMINT 9 <nil> <nil>"},
+		{Column{DataType: "bigint", ColumnType: "bigint(20) unsigned zerofill"}, "-5 BIGINT UNSIGNED ZEROFILL 20 <nil> <nil>"},
+		{Column{DataType: "int", ColumnType: "int"}, "4 INT <nil> <nil> <nil>"}, // MySQL 8: no display width
+		{Column{DataType: "decimal", ColumnType: "decimal(10,3)"}, "3 DECIMAL 10 3 <nil>"},
+		{Column{DataType: "decimal", ColumnType: "decimal"}, "3 DECIMAL 10 0 <nil>"},
+		{Column{DataType: "float", ColumnType: "float"}, "6 FLOAT <nil> <nil> <nil>"},
+		{Column{DataType: "double", ColumnType: "double"}, "8 DOUBLE <nil> <nil> <nil>"},
+		{Column{DataType: "bit", ColumnType: "bit(12)"}, "-7 BIT 12 <nil> <nil>"},
+		{Column{DataType: "date", ColumnType: "date"}, "91 DATE <nil> <nil> <nil>"},
+		{Column{DataType: "time", ColumnType: "time(6)"}, "92 TIME 6 <nil> <nil>"},
+		{Column{DataType: "datetime", ColumnType: "datetime(3)"}, "93 DATETIME 3 <nil> <nil>"},
+		{Column{DataType: "timestamp", ColumnType: "timestamp"}, "2014 TIMESTAMP <nil> <nil> <nil>"},
+		{Column{DataType: "year", ColumnType: "year(4)"}, "4 YEAR 4 <nil> <nil>"},
+		{Column{DataType: "char", ColumnType: "char(3)", Charset: "latin1"}, "1 CHAR 3 <nil> latin1"},
+		{Column{DataType: "longtext", ColumnType: "longtext", Charset: "utf8mb4"}, "12 LONGTEXT <nil> <nil> utf8mb4"},
+		{Column{DataType: "binary", ColumnType: "binary(4)", Charset: "binary"}, "-2 BINARY 4 <nil> <nil>"},
+		{Column{DataType: "varbinary", ColumnType: "varbinary(4)"}, "-3 VARBINARY 4 <nil> <nil>"},
+		{Column{DataType: "blob", ColumnType: "blob"}, "2004 BLOB <nil> <nil> <nil>"},
+		{Column{DataType: "enum", ColumnType: "enum('s','m','l')", Charset: "utf8mb4"}, "1 ENUM 1 <nil> utf8mb4"},
+		{Column{DataType: "set", ColumnType: "set('a','b')", Charset: "utf8mb4"}, "1 SET 3 <nil> utf8mb4"},
+		{Column{DataType: "json", ColumnType: "json"}, "1111 JSON <nil> <nil> <nil>"},
+		{Column{DataType: "geometry", ColumnType: "geometry"}, "1111 GEOMETRY <nil> <nil> <nil>"},
+	} {
+		st := historyColumn(tt.c, 1)
+		got := fmt.Sprint(st.Get("jdbcType"), " ", st.Get("typeName"), " ", st.Get("length"), " ", st.Get("scale"), " ", st.Get("charsetName"))
+		if got != tt.want {
+			t.Errorf("%s: got %s, want %s", tt.c.ColumnType, got, tt.want)
+		}
+		if st.Get("typeExpression") != st.Get("typeName") {
+			t.Errorf("%s: typeExpression %v, typeName %v", tt.c.ColumnType, st.Get("typeExpression"), st.Get("typeName"))
+		}
+		if err := st.Validate(); err != nil {
+			t.Errorf("%s: %v", tt.c.ColumnType, err)
+		}
+	}
+}
