@@ -49,6 +49,8 @@ type Sink struct {
 	headers format.Format
 	parts   map[task.TopicPartition]*partState
 	now     func() time.Time
+	// uploaded counts the bytes and objects uploaded.
+	uploaded, objectsUp int64
 }
 
 var (
@@ -341,9 +343,16 @@ func (s *Sink) upload(ctx context.Context, st *partState) error {
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("upload %s-%d set at offset %d: %w", st.tp.Topic, st.tp.Partition, st.pendingStart, err)
 	}
+	for _, o := range st.pending {
+		s.uploaded += int64(len(o.body))
+		s.objectsUp++
+	}
 	st.pending = nil
 	return nil
 }
+
+// Uploaded returns how many bytes and objects the sink has uploaded.
+func (s *Sink) Uploaded() (bytes, objects int64) { return s.uploaded, s.objectsUp }
 
 // Flush does nothing: the task commits what PreCommit returns.
 func (s *Sink) Flush(context.Context) error { return nil }
