@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -34,6 +35,10 @@ type childSpec struct {
 	Config Config `json:"config"`
 	Dir    string `json:"dir"`              // events.jsonl, offset.json
 	StopAt string `json:"stopAt,omitempty"` // exit once a position contains this GTID
+	// DieInTable makes the child SIGKILL itself right after it saved a
+	// snapshot position in which this table ("db.table") is partly
+	// delivered: a kill at a known point inside a chunked snapshot.
+	DieInTable string `json:"dieInTable,omitempty"`
 }
 
 // deliveredLine is one event in events.jsonl.
@@ -108,8 +113,18 @@ func TestSIGKILLChild(t *testing.T) {
 		if err := os.Rename(tmp, offsetPath); err != nil {
 			return err
 		}
-		if dp, err := decodePosition(p); err == nil && spec.StopAt != "" && reached(dp, spec.StopAt) {
+		dp, err := decodePosition(p)
+		if err == nil && spec.StopAt != "" && reached(dp, spec.StopAt) {
 			return errStop
+		}
+		if err == nil && spec.DieInTable != "" && !dp.Snapshot {
+			return errStop // the snapshot is over: no kill point left
+		}
+		if err == nil && spec.DieInTable != "" && dp.Snapshot && dp.Snap != nil {
+			if tp := dp.Snap.Tables[spec.DieInTable]; tp != nil && !tp.Done {
+				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				select {} // the signal is on its way
+			}
 		}
 		return nil
 	})
@@ -225,29 +240,37 @@ func TestSIGKILL(t *testing.T) {
 	cfg.SnapshotFetchSize = 1 + rng.IntN(40) // many chunks: kills land between them
 	spec := childSpec{URL: e.url, Config: cfg, Dir: dir}
 
-	// Kills before or inside the snapshot until one lands inside it (the
-	// saved progress says a is partly delivered) or it is done, then a
-	// child that gets the snapshot delivered. cut is the last key of a
-	// the saved progress covered: the resumed snapshots must not read
+	// A kill at a random moment, most likely before or inside the
+	// snapshot, then one right after a position inside table a was saved,
+	// then a child that gets the snapshot delivered. cut is the last key
+	// of a the saved progress covered: the resumed snapshot must not read
 	// those rows again.
-	cut := int64(-1)
-	for try := 0; try < 15; try++ {
-		c := startChild(t, spec)
-		time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
-		c.kill(t)
-		p, ok := readOffset(t, dir)
-		if ok && !p.Snapshot {
-			break
-		}
-		if ok && p.Snap != nil {
-			if ta := p.Snap.Tables[e.db+".a"]; ta != nil && !ta.Done && len(ta.Spans) > 0 {
-				fmt.Sscan(ta.Spans[len(ta.Spans)-1].To[0], &cut)
-				break
-			}
-		}
-	}
-	t.Logf("snapshot killed inside table a after key %d (-1: no kill landed there)", cut)
 	c := startChild(t, spec)
+	time.Sleep(time.Duration(rng.IntN(80)) * time.Millisecond)
+	c.kill(t)
+	cut := int64(-1)
+	if p, ok := readOffset(t, dir); !ok || p.Snapshot && (p.Snap == nil || p.Snap.Tables[e.db+".a"] == nil || !p.Snap.Tables[e.db+".a"].Done) {
+		dying := spec
+		dying.DieInTable = e.db + ".a"
+		c := startChild(t, dying)
+		select {
+		case <-c.done:
+		case <-time.After(2 * time.Minute):
+			c.kill(t)
+			t.Fatalf("the child did not die inside the snapshot\n%s", c.log)
+		}
+		p, ok := readOffset(t, dir)
+		if !ok || !p.Snapshot || p.Snap == nil || p.Snap.Tables[e.db+".a"] == nil {
+			t.Fatalf("after the kill inside a, the offset is %+v\n%s", p, c.log)
+		}
+		ta := p.Snap.Tables[e.db+".a"]
+		if ta.Done || ta.Spans[len(ta.Spans)-1].To == nil {
+			t.Fatalf("after the kill inside a, its progress is %+v", ta)
+		}
+		fmt.Sscan(ta.Spans[len(ta.Spans)-1].To[0], &cut)
+	}
+	t.Logf("snapshot killed inside table a after key %d (-1: the random kill came after a)", cut)
+	c = startChild(t, spec)
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		if p, ok := readOffset(t, dir); ok && !p.Snapshot {
