@@ -7,13 +7,14 @@ import (
 	"github.com/sluice-cdc/sluice/sinks/sink"
 )
 
-// BenchmarkIndex indexes batches of documents (half new ids, half newer
+// BenchmarkIndex indexes batches of documents (flush: records per Put and
+// Flush; bulk requests of 500 actions) (half new ids, half newer
 // versions of earlier ones) into the test node through Put and Flush, and
 // reports docs/s.
 func BenchmarkIndex(b *testing.B) {
 	url := esURL(b)
 	for _, bc := range []struct{ batch, inFlight int }{{500, 1}, {2000, 1}, {2000, 5}} {
-		b.Run(fmt.Sprintf("batch=%d/inflight=%d", bc.batch, bc.inFlight), func(b *testing.B) {
+		b.Run(fmt.Sprintf("flush=%d/inflight=%d", bc.batch, bc.inFlight), func(b *testing.B) {
 			index := uniqueIndex(b, url, "bench")
 			s := newTestSink(b, map[string]string{"batch.size": "500", "max.in.flight.requests": fmt.Sprint(bc.inFlight)})
 			recs := make([]sink.Record, bc.batch)

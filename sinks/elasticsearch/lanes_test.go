@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -119,4 +120,34 @@ func TestRequestSplitting(t *testing.T) {
 
 func splitRec(off int, id int32, label string) sink.Record {
 	return rec("split", int64(off), idKey(id), row(id, label))
+}
+
+// TestDropInvalidMessage: with drop.invalid.message a record without key is
+// dropped and the rest written; without it Put refuses the record and
+// buffers nothing of the batch.
+func TestDropInvalidMessage(t *testing.T) {
+	for _, drop := range []bool{false, true} {
+		t.Run(fmt.Sprint("drop=", drop), func(t *testing.T) {
+			rec := &bulkRecorder{}
+			srv := httptest.NewServer(rec)
+			defer srv.Close()
+			s, err := New(t.Context(), map[string]string{"connection.url": srv.URL, "schema.ignore": "true",
+				"drop.invalid.message": fmt.Sprint(drop)}, WithLogger(testLog))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			recs := []sink.Record{splitRec(1, 1, "a"), splitRec(2, 2, "b"), splitRec(3, 3, "c")}
+			recs[1].Key, recs[1].KeySchema = nil, nil
+			err = s.Put(t.Context(), recs)
+			var re *sink.RecordError
+			if drop {
+				if err != nil || s.Buffered() != 2 {
+					t.Fatalf("put = %v with %d buffered, want nil with 2", err, s.Buffered())
+				}
+			} else if !errors.As(err, &re) || re.Record.Offset != 2 || !errors.Is(err, ErrInvalidRecord) || s.Buffered() != 0 {
+				t.Fatalf("put = %v with %d buffered, want offset 2 refused and nothing buffered", err, s.Buffered())
+			}
+		})
+	}
 }

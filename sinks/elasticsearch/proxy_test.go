@@ -29,6 +29,7 @@ import (
 type chaosProxy struct {
 	rejectShare, itemShare float64
 	down                   atomic.Bool
+	hang                   atomic.Bool // bulk requests get no answer until the client gives up
 	rejected, rewritten    atomic.Int64
 	bulks                  atomic.Int64
 	mu                     sync.Mutex
@@ -48,6 +49,7 @@ func newChaosProxy(t testing.TB, target string, rejectShare, itemShare float64) 
 		t.Fatal(err)
 	}
 	p := &chaosProxy{rejectShare: rejectShare, itemShare: itemShare, rng: rand.New(rand.NewPCG(1, 2))}
+	release := make(chan struct{})
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.ModifyResponse = func(resp *http.Response) error {
 		if !strings.HasSuffix(resp.Request.URL.Path, "/_bulk") || resp.StatusCode != 200 {
@@ -86,6 +88,16 @@ func newChaosProxy(t testing.TB, target string, rejectShare, itemShare float64) 
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/_bulk") {
 			p.bulks.Add(1)
+			if p.hang.Load() {
+				// Read the request, so that the server notices the client
+				// hanging up (it watches the connection once the body is read).
+				io.Copy(io.Discard, r.Body)
+				select {
+				case <-r.Context().Done():
+				case <-release:
+				}
+				return
+			}
 			if p.down.Load() || p.roll(p.rejectShare) {
 				p.rejected.Add(1)
 				io.Copy(io.Discard, r.Body)
@@ -100,6 +112,7 @@ func newChaosProxy(t testing.TB, target string, rejectShare, itemShare float64) 
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) }) // runs first
 	return p, srv.URL
 }
 
@@ -175,6 +188,36 @@ func TestFlushKeepsBuffer(t *testing.T) {
 		"1": `{"id":1,"label":"one","price":12.50,"at":1700000000123}`,
 		"2": `{"id":2,"label":"two","price":12.50,"at":1700000000123}`,
 	}
+	if got := allDocs(t, url, index); !maps.Equal(got, want) {
+		t.Errorf("documents %v, want %v", got, want)
+	}
+}
+
+// TestFlushTimeout: while the node does not answer bulk requests, Flush
+// gives up after flush.timeout.ms with a retriable error and keeps its
+// buffer; each request is cut after read.timeout.ms and retried.
+func TestFlushTimeout(t *testing.T) {
+	url := esURL(t)
+	index := uniqueIndex(t, url, "timeout")
+	p, proxyURL := newChaosProxy(t, url, 0, 0)
+	s := newTestSink(t, map[string]string{"connection.url": proxyURL, "flush.timeout.ms": "1500", "read.timeout.ms": "200",
+		"max.retries": "100", "retry.backoff.ms": "1", "max.in.flight.requests": "1"})
+	p.hang.Store(true)
+	if err := s.Put(t.Context(), []sink.Record{rec(index, 1, idKey(1), row(1, "one"))}); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Flush(t.Context())
+	if err == nil || !isRetriable(err) || !strings.Contains(err.Error(), "timed out after 1.5s (flush.timeout.ms)") {
+		t.Fatalf("flush while the node hangs = %v, want a retriable flush timeout", err)
+	}
+	if p.bulks.Load() < 2 || s.Buffered() != 1 {
+		t.Errorf("%d bulk requests (want several: read.timeout.ms cuts them), %d buffered (want 1)", p.bulks.Load(), s.Buffered())
+	}
+	p.hang.Store(false)
+	if err := s.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"1": `{"id":1,"label":"one","price":12.50,"at":1700000000123}`}
 	if got := allDocs(t, url, index); !maps.Equal(got, want) {
 		t.Errorf("documents %v, want %v", got, want)
 	}
