@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -41,6 +42,7 @@ type crashWorkload struct {
 	exp     map[string][]change // "a/<id>" or "b/<a>/<b>" -> changes
 	lastGTI string              // @@last_gtid of the last DML commit
 	stmts   int
+	ddls    []string // DDL statements run, in order
 }
 
 func (w *crashWorkload) key(table string, i int) string {
@@ -143,6 +145,9 @@ func (w *crashWorkload) run(stop <-chan struct{}, next int64, seed uint64) error
 			if _, err := conn.Execute(ddl); err != nil {
 				return fmt.Errorf("%s: %w", ddl, err)
 			}
+			w.mu.Lock()
+			w.ddls = append(w.ddls, ddl)
+			w.mu.Unlock()
 			continue
 		}
 		n := 1
@@ -365,12 +370,14 @@ func TestCrashResume(t *testing.T) {
 	cfg.SnapshotMode = SnapshotInitial
 	cfg.MaxBatchSize = 1 + rng.IntN(16)
 	cfg.SchemaHistoryFile = filepath.Join(t.TempDir(), "history.jsonl")
+	cfg.SnapshotFetchSize = 1 + rng.IntN(100)
+	cfg.IncludeSchemaChanges = true // counted in positions like rows: none lost
 	opts := e.options()
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 	var all []event.Event
-	// Two kills, most likely inside the snapshot (which restarts from
-	// scratch), then a run that delivers it to the end.
+	// Two kills, most likely inside the snapshot (which resumes after its
+	// delivered chunks), then a run that delivers it to the end.
 	for i := 0; i < 2; i++ {
 		evs, saved := crashRun(t, cfg, opts, rng, nil)
 		all = append(all, evs...)
@@ -402,10 +409,25 @@ func TestCrashResume(t *testing.T) {
 	t.Logf("%d crashes, %d workload statements, %d events delivered", crashes, w.stmts, len(all))
 
 	got := map[string][]change{}
+	seen := map[string]bool{}
+	var ddls []string // streamed schema changes, the first delivery of each
 	for _, ev := range all {
 		if k, c, ok := crashKey(ev); ok {
 			got[k] = append(got[k], c)
 		}
+		if ev.Topic != "srv" {
+			continue
+		}
+		if src := ev.Raw.Get("source").(*event.Struct); src.Get("snapshot") == SnapshotFalse {
+			// Redelivered (same GTID) or not, in order.
+			if g := src.Get("gtid").(string); !seen[g] {
+				seen[g] = true
+				ddls = append(ddls, ev.Raw.Get("ddl").(string))
+			}
+		}
+	}
+	if !slices.Equal(ddls, w.ddls) {
+		t.Errorf("schema changes delivered:\n%s\nrun:\n%s", strings.Join(ddls, "\n"), strings.Join(w.ddls, "\n"))
 	}
 	keys := make([]string, 0, len(w.exp))
 	for k := range w.exp {
