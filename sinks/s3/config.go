@@ -43,6 +43,8 @@ const (
 	DefaultTopicsDir   = "topics"
 	DefaultPadWidth    = 10
 	DefaultFormatClass = "io.confluent.connect.s3.format.avro.AvroFormat"
+	// DefaultMemoryBudget is s3.buffer.memory.bytes' default.
+	DefaultMemoryBudget = 256 << 20
 )
 
 // Config is the parsed configuration of an S3 sink.
@@ -83,6 +85,12 @@ type Config struct {
 	HeadersFormatClass string
 	NullValues         string
 	Format             format.Options
+
+	// MemoryBudget bounds the bytes of open objects held in memory
+	// (s3.buffer.memory.bytes); past it the largest go to temporary files
+	// in SpoolDir (s3.buffer.dir, "" the system's).
+	MemoryBudget int64
+	SpoolDir     string
 }
 
 // Key describes one configuration key, for the runtime's plugin registry.
@@ -134,6 +142,8 @@ func ConfigKeys() []Key {
 		{"json.decimal.format", "string", "BASE64", "JSON decimals: BASE64 or NUMERIC"},
 		{"format.bytearray.extension", "string", ".bin", "extension of ByteArrayFormat objects"},
 		{"format.bytearray.separator", "string", "", "separator of ByteArrayFormat records (default a line break)"},
+		{"s3.buffer.memory.bytes", "long", strconv.Itoa(DefaultMemoryBudget), "Sluice: bytes of open objects kept in memory; past it the largest are moved to temporary files"},
+		{"s3.buffer.dir", "string", "", "Sluice: folder of those temporary files (default the system's, TMPDIR)"},
 	}
 }
 
@@ -252,6 +262,11 @@ func ParseConfig(m map[string]string) (Config, error) {
 	} else {
 		c.FlushSize = int(n)
 	}
+	c.MemoryBudget = num("s3.buffer.memory.bytes", DefaultMemoryBudget)
+	if c.MemoryBudget < 0 {
+		bad("s3.buffer.memory.bytes", get("s3.buffer.memory.bytes"), "is negative")
+	}
+	c.SpoolDir = get("s3.buffer.dir")
 	c.RotateInterval = ms("rotate.interval.ms")
 	c.RotateSchedule = ms("rotate.schedule.interval.ms")
 	c.PartitionDuration = ms("partition.duration.ms")

@@ -80,17 +80,23 @@
 //
 // # Uploads and memory
 //
-// Objects are buffered in memory until their set rotates, then uploaded, up
+// Objects are written to buffers until their set rotates, then uploaded, up
 // to four at a time: one PutObject up to s3.part.size, a multipart upload of
-// s3.part.size parts above it (aborted if it fails). A buffered set is bound
-// by flush.size records per object (and rotate.interval.ms), so memory is
-// about flush.size × record size × open encoded partitions × assigned
-// partitions; choose flush.size accordingly. An upload that fails fails the
+// s3.part.size parts above it (aborted if it fails; a crash mid-upload
+// leaves an incomplete multipart upload, which a bucket lifecycle rule
+// should abort). The buffers hold at most s3.buffer.memory.bytes (a Sluice
+// key, 256 MiB) in memory: past it the largest move to temporary files in
+// s3.buffer.dir (the system's temporary folder by default), removed once
+// uploaded or dropped (a killed process leaves its sluice-s3-*.part files
+// behind); where bytes wait changes nothing of what is uploaded. Formats
+// that build blocks themselves (Avro blocks, Parquet row groups) hold those
+// in their own memory until they write them. An upload that fails fails the
 // batch; the set stays pending and is retried first by the next Put or
-// PreCommit, and nothing past it is committed. s3.ssea.name (AES256,
-// aws:kms), s3.sse.kms.key.id and s3.sse.customer.key (SSE-C) are passed to
-// S3 with every upload (and HEAD). Credentials are aws.access.key.id and
-// aws.secret.access.key, else the AWS default chain (environment, shared
-// files, web identity, instance roles); store.url and
+// PreCommit, and nothing past it is committed.
+//
+// s3.ssea.name (AES256, aws:kms), s3.sse.kms.key.id and s3.sse.customer.key
+// (SSE-C) are passed to S3 with every upload (and HEAD). Credentials are
+// aws.access.key.id and aws.secret.access.key, else the AWS default chain
+// (environment, shared files, web identity, instance roles); store.url and
 // s3.path.style.access.enabled address S3-compatible servers.
 package s3

@@ -1,7 +1,6 @@
 package s3
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -51,6 +50,9 @@ type Sink struct {
 	now     func() time.Time
 	// uploaded counts the bytes and objects uploaded.
 	uploaded, objectsUp int64
+	// memBytes is what the open and pending objects hold in memory;
+	// spilled counts the objects moved to temporary files.
+	memBytes, spilled int64
 }
 
 var (
@@ -92,13 +94,13 @@ type openFile struct {
 
 type objWriter struct {
 	f   format.Format
-	buf bytes.Buffer
+	buf spool
 	w   format.Writer
 }
 
 type object struct {
 	key  string
-	body []byte
+	body *spool
 	meta map[string]string
 }
 
@@ -215,7 +217,7 @@ func (s *Sink) write(ctx context.Context, st *partState, rec sink.Record) error 
 			st.byKey[id] = f
 			st.files = append(st.files, f)
 		}
-		err = f.value.w.Write(rec)
+		err = s.account(f.spools(), func() error { return f.value.w.Write(rec) })
 		if errors.Is(err, format.ErrSchemaChanged) && attempt == 0 {
 			if err := s.rotate(ctx, st, "schema change"); err != nil {
 				return err
@@ -232,9 +234,12 @@ func (s *Sink) write(ctx context.Context, st *partState, rec sink.Record) error 
 		if side == nil {
 			continue
 		}
-		if err := side.w.Write(rec); err != nil {
+		if err := s.account(f.spools(), func() error { return side.w.Write(rec) }); err != nil {
 			return fmt.Errorf("write record %s/%d@%d to %s: %w", rec.OriginalTopic, rec.Partition, rec.Offset, s.objectKey(f, side.f), err)
 		}
+	}
+	if err := s.enforceBudget(); err != nil {
+		return err
 	}
 	f.count++
 	st.last = rec.Offset
@@ -254,7 +259,7 @@ func (s *Sink) newFile(st *partState, rec sink.Record, enc string) (*openFile, e
 			return nil
 		}
 		ow := &objWriter{f: ff}
-		if ow.w, err = ff.NewWriter(&ow.buf, rec); err != nil {
+		if err = s.account([]*spool{&ow.buf}, func() error { ow.w, err = ff.NewWriter(&ow.buf, rec); return err }); err != nil {
 			err = &sink.RecordError{Record: rec, Err: fmt.Errorf("start %s: %w", s.objectKey(f, ff), err)}
 		}
 		return ow
@@ -309,10 +314,10 @@ func (s *Sink) rotate(ctx context.Context, st *partState, why string) error {
 				continue
 			}
 			key := s.objectKey(f, ow.f)
-			if err := ow.w.Close(); err != nil {
+			if err := s.account(f.spools(), ow.w.Close); err != nil {
 				return fmt.Errorf("finish %s: %w", key, err)
 			}
-			objs = append(objs, object{key: key, body: ow.buf.Bytes()})
+			objs = append(objs, object{key: key, body: &ow.buf})
 		}
 	}
 	meta := map[string]string{
@@ -338,14 +343,16 @@ func (s *Sink) upload(ctx context.Context, st *partState) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(uploadConcurrency)
 	for _, o := range st.pending {
-		g.Go(func() error { return s.st.put(gctx, o.key, o.body, o.meta) })
+		g.Go(func() error { return s.st.put(gctx, o.key, o.body.reader(), o.body.size, o.meta) })
 	}
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("upload %s-%d set at offset %d: %w", st.tp.Topic, st.tp.Partition, st.pendingStart, err)
 	}
 	for _, o := range st.pending {
-		s.uploaded += int64(len(o.body))
+		s.uploaded += o.body.size
 		s.objectsUp++
+		s.memBytes -= o.body.inMemory()
+		o.body.release()
 	}
 	st.pending = nil
 	return nil
@@ -396,7 +403,7 @@ func (s *Sink) PreCommit(ctx context.Context, consumed map[task.TopicPartition]i
 // where each one's last complete set ends.
 func (s *Sink) OpenPartitions(ctx context.Context, parts []task.TopicPartition) (map[task.TopicPartition]int64, error) {
 	for _, tp := range parts {
-		delete(s.parts, tp)
+		s.drop(tp)
 	}
 	ends, err := s.recoverOffsets(ctx, parts)
 	if err != nil {
@@ -412,13 +419,92 @@ func (s *Sink) OpenPartitions(ctx context.Context, parts []task.TopicPartition) 
 // ClosePartitions drops what was buffered for parts.
 func (s *Sink) ClosePartitions(parts []task.TopicPartition) {
 	for _, tp := range parts {
-		delete(s.parts, tp)
+		s.drop(tp)
 	}
 }
 
 // Close drops every open set: what was not uploaded is written again after
 // a restart from the committed offsets.
 func (s *Sink) Close() error {
-	s.parts = map[task.TopicPartition]*partState{}
+	for tp := range s.parts {
+		s.drop(tp)
+	}
+	return nil
+}
+
+// drop forgets a partition's open and pending objects.
+func (s *Sink) drop(tp task.TopicPartition) {
+	st := s.parts[tp]
+	if st == nil {
+		return
+	}
+	for _, sp := range st.spools() {
+		s.memBytes -= sp.inMemory()
+		sp.release()
+	}
+	delete(s.parts, tp)
+}
+
+// spools returns the buffers of the partition's open and pending objects.
+func (st *partState) spools() []*spool {
+	var out []*spool
+	for _, o := range st.pending {
+		out = append(out, o.body)
+	}
+	for _, f := range st.files {
+		out = append(out, f.spools()...)
+	}
+	return out
+}
+
+func (f *openFile) spools() []*spool {
+	var out []*spool
+	for _, ow := range []*objWriter{f.value, f.keys, f.headers} {
+		if ow != nil {
+			out = append(out, &ow.buf)
+		}
+	}
+	return out
+}
+
+// account runs fn, a write to the objects of sps, and adds what it put in memory
+// to the sink's total.
+func (s *Sink) account(sps []*spool, fn func() error) error {
+	before := int64(0)
+	for _, sp := range sps {
+		before += sp.inMemory()
+	}
+	err := fn()
+	after := int64(0)
+	for _, sp := range sps {
+		after += sp.inMemory()
+	}
+	s.memBytes += after - before
+	return err
+}
+
+// enforceBudget moves the largest in-memory objects to temporary files
+// until the sink holds at most s3.buffer.memory.bytes in memory. Where the
+// bytes are kept changes nothing of what is uploaded.
+func (s *Sink) enforceBudget() error {
+	for s.memBytes > s.cfg.MemoryBudget {
+		var largest *spool
+		for _, st := range s.parts {
+			for _, sp := range st.spools() {
+				if largest == nil || sp.inMemory() > largest.inMemory() {
+					largest = sp
+				}
+			}
+		}
+		if largest == nil || largest.inMemory() == 0 {
+			return nil
+		}
+		n := largest.inMemory()
+		if err := largest.spill(s.cfg.SpoolDir); err != nil {
+			return err
+		}
+		s.memBytes -= n
+		s.spilled++
+	}
 	return nil
 }

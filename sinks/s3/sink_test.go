@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -198,10 +199,13 @@ func TestRecoverOffsets(t *testing.T) {
 func itoa(n int64) string { return strings.TrimSpace(padOffset(n, 0)) }
 
 // TestMultipart: an object larger than s3.part.size goes up in parts and
-// reads back byte for byte.
+// reads back byte for byte; past s3.buffer.memory.bytes it was spooled to a
+// temporary file, removed once uploaded.
 func TestMultipart(t *testing.T) {
 	bucket, cl := newBucket(t)
-	s := openSink(t, cl, testConfig(t, bucket, "format.class", "bytearray", "flush.size", "12", "s3.part.size", "5242880"))
+	spoolDir := t.TempDir()
+	s := openSink(t, cl, testConfig(t, bucket, "format.class", "bytearray", "flush.size", "12", "s3.part.size", "5242880",
+		"s3.buffer.memory.bytes", "3000000", "s3.buffer.dir", spoolDir))
 	var want bytes.Buffer
 	var recs []sink.Record
 	for i := range 12 {
@@ -214,6 +218,57 @@ func TestMultipart(t *testing.T) {
 	got := getObject(t, cl, bucket, "topics/big/partition=0/big+0+0000000000.bin")
 	if got != want.String() {
 		t.Errorf("object of %d bytes differs from the %d written", len(got), want.Len())
+	}
+	if s.spilled != 1 || s.memBytes != 0 {
+		t.Errorf("spilled %d objects, %d bytes left in memory; want 1 and 0", s.spilled, s.memBytes)
+	}
+	if left, _ := os.ReadDir(spoolDir); len(left) != 0 {
+		t.Errorf("spool files left: %v", left)
+	}
+}
+
+// TestMemoryBudget: with a budget smaller than one object, objects are
+// spooled to files while their sets are open, and the bucket gets the same
+// bytes as without; dropped partitions remove their files.
+func TestMemoryBudget(t *testing.T) {
+	bucket, cl := newBucket(t)
+	spoolDir := t.TempDir()
+	var recs []sink.Record
+	for off := range int64(40) {
+		recs = append(recs, row("mb", int32(off%2), off/2, []string{"eu", "us", "ap"}[off%3], t0.Add(time.Duration(off)*time.Second)))
+	}
+	for _, cfg := range [][]string{
+		{"topics.dir", "plain"},
+		{"topics.dir", "spooled", "s3.buffer.memory.bytes", "100", "s3.buffer.dir", spoolDir},
+	} {
+		s := openSink(t, cl, testConfig(t, bucket, append([]string{"format.class", "json", "flush.size", "4",
+			"partitioner.class", "FieldPartitioner", "partition.field.name", "region"}, cfg...)...))
+		mustPut(t, s, recs...)
+		if cfg[1] == "spooled" {
+			if s.spilled == 0 {
+				t.Error("nothing spooled under a 100-byte budget")
+			}
+			if s.memBytes < 0 || s.memBytes > 100 {
+				t.Errorf("%d bytes in memory under a 100-byte budget", s.memBytes)
+			}
+			s.ClosePartitions([]task.TopicPartition{tp("mb", 0), tp("mb", 1)})
+			if left, _ := os.ReadDir(spoolDir); len(left) != 0 || s.memBytes != 0 {
+				t.Errorf("after ClosePartitions: files %v, %d bytes in memory", left, s.memBytes)
+			}
+		}
+	}
+	objs := objects(t, cl, bucket)
+	n := 0
+	for k, v := range objs {
+		if rest, ok := strings.CutPrefix(k, "plain/"); ok {
+			n++
+			if objs["spooled/"+rest] != v {
+				t.Errorf("%s differs when spooled", rest)
+			}
+		}
+	}
+	if n == 0 || len(objs) != 2*n {
+		t.Errorf("%d objects, %d plain", len(objs), n)
 	}
 }
 

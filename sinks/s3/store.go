@@ -1,10 +1,10 @@
 package s3
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -45,10 +45,10 @@ func NewClient(ctx context.Context, c Config) (*s3.Client, error) {
 
 // put uploads body as key with metadata: one PutObject up to the part size,
 // a multipart upload of part-size parts above it (aborted on failure).
-func (s *store) put(ctx context.Context, key string, body []byte, meta map[string]string) error {
-	if int64(len(body)) <= s.cfg.PartSize {
-		in := &s3.PutObjectInput{Bucket: &s.cfg.Bucket, Key: &key, Body: bytes.NewReader(body),
-			ContentLength: aws.Int64(int64(len(body))), Metadata: meta}
+func (s *store) put(ctx context.Context, key string, body io.ReaderAt, size int64, meta map[string]string) error {
+	if size <= s.cfg.PartSize {
+		in := &s3.PutObjectInput{Bucket: &s.cfg.Bucket, Key: &key, Body: io.NewSectionReader(body, 0, size),
+			ContentLength: aws.Int64(size), Metadata: meta}
 		s.ssePut(&in.ServerSideEncryption, &in.SSEKMSKeyId, &in.SSECustomerAlgorithm, &in.SSECustomerKey, &in.SSECustomerKeyMD5)
 		if _, err := s.cl.PutObject(ctx, in); err != nil {
 			return fmt.Errorf("put object %s: %w", key, err)
@@ -69,10 +69,10 @@ func (s *store) put(ctx context.Context, key string, body []byte, meta map[strin
 		return errors.Join(err, aerr)
 	}
 	var parts []types.CompletedPart
-	for n, off := int32(1), 0; off < len(body); n++ {
-		end := min(off+int(s.cfg.PartSize), len(body))
+	for n, off := int32(1), int64(0); off < size; n++ {
+		end := min(off+s.cfg.PartSize, size)
 		pin := &s3.UploadPartInput{Bucket: &s.cfg.Bucket, Key: &key, UploadId: up.UploadId, PartNumber: aws.Int32(n),
-			Body: bytes.NewReader(body[off:end]), ContentLength: aws.Int64(int64(end - off))}
+			Body: io.NewSectionReader(body, off, end-off), ContentLength: aws.Int64(end - off)}
 		if s.cfg.SSECustomerKey != "" {
 			pin.SSECustomerAlgorithm, pin.SSECustomerKey = aws.String("AES256"), aws.String(s.cfg.SSECustomerKey)
 			pin.SSECustomerKeyMD5 = aws.String(sseCustomerKeyMD5(s.cfg.SSECustomerKey))
