@@ -155,7 +155,10 @@ func (s *Sink) state(tp task.TopicPartition) *partState {
 	return st
 }
 
-// Put writes recs into the open sets, uploading each set that rotates.
+// Put writes recs into the open sets, uploading each set that rotates. A
+// record counts as written (a retried Put skips it) once it is in its
+// object, even when the upload its rotation started fails: that set stays
+// pending and goes up first next time.
 func (s *Sink) Put(ctx context.Context, recs []sink.Record) error {
 	for _, rec := range recs {
 		st := s.state(task.TopicPartition{Topic: rec.OriginalTopic, Partition: rec.Partition})
@@ -168,7 +171,6 @@ func (s *Sink) Put(ctx context.Context, recs []sink.Record) error {
 		if err := s.write(ctx, st, rec); err != nil {
 			return err
 		}
-		st.next = rec.Offset + 1
 	}
 	return nil
 }
@@ -177,6 +179,7 @@ func (s *Sink) write(ctx context.Context, st *partState, rec sink.Record) error 
 	if rec.Value == nil {
 		switch s.cfg.NullValues {
 		case NullIgnore:
+			st.next = rec.Offset + 1
 			return nil
 		case NullFail:
 			return &sink.RecordError{Record: rec, Err: errors.New("null value (behavior.on.null.values is fail)")}
@@ -243,6 +246,7 @@ func (s *Sink) write(ctx context.Context, st *partState, rec sink.Record) error 
 	}
 	f.count++
 	st.last = rec.Offset
+	st.next = rec.Offset + 1
 	if f.count >= s.cfg.FlushSize {
 		return s.rotate(ctx, st, "flush.size")
 	}
@@ -266,6 +270,10 @@ func (s *Sink) newFile(st *partState, rec sink.Record, enc string) (*openFile, e
 	}
 	f.value, f.keys, f.headers = mk(s.value), mk(s.keys), mk(s.headers)
 	if err != nil {
+		for _, sp := range f.spools() {
+			s.memBytes -= sp.inMemory()
+			sp.release()
+		}
 		return nil, err
 	}
 	if len(st.files) == 0 {

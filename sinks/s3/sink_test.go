@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/sluice-cdc/sluice/event"
 	"github.com/sluice-cdc/sluice/sinks/sink"
 	"github.com/sluice-cdc/sluice/sinks/task"
@@ -306,5 +308,33 @@ func TestKeysAndHeaders(t *testing.T) {
 	}
 	if meta[metaSetObjects] != "3" {
 		t.Errorf("a set of a value and two side objects counts %s", meta[metaSetObjects])
+	}
+}
+
+// TestRetryAfterFailedUpload: a set whose upload fails stays pending; the
+// task's retry of the same batch uploads it and writes no record twice.
+func TestRetryAfterFailedUpload(t *testing.T) {
+	bucket, cl := newBucket(t)
+	s := openSink(t, cl, testConfig(t, bucket))
+	if _, err := cl.DeleteBucket(context.Background(), &s3.DeleteBucketInput{Bucket: &bucket}); err != nil {
+		t.Fatal(err)
+	}
+	recs := []sink.Record{row("r", 0, 0, "eu", t0), row("r", 0, 1, "eu", t0), row("r", 0, 2, "eu", t0), row("r", 0, 3, "eu", t0)}
+	if err := s.Put(context.Background(), recs); err == nil {
+		t.Fatal("Put into a missing bucket succeeded")
+	}
+	if _, err := s.PreCommit(context.Background(), map[task.TopicPartition]int64{tp("r", 0): 4}); err == nil {
+		t.Fatal("PreCommit with a pending set succeeded")
+	}
+	if _, err := cl.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, s, recs...)
+	want := map[string]string{"topics/r/partition=0/r+0+0000000000.json": jsonLine(0, "eu", t0) + jsonLine(1, "eu", t0) + jsonLine(2, "eu", t0)}
+	if got := objects(t, cl, bucket); !maps.Equal(got, want) {
+		t.Errorf("objects %v, want %v", got, want)
+	}
+	if got := preCommit(t, s, map[task.TopicPartition]int64{tp("r", 0): 4}); got[tp("r", 0)] != 3 {
+		t.Errorf("PreCommit = %v, want 3", got)
 	}
 }
