@@ -261,7 +261,7 @@ func (s *Source) Run(ctx context.Context, emit func(context.Context, event.Batch
 			return err
 		}
 	case s.cfg.SnapshotMode == SnapshotNoData:
-		if from, sc.model, err = s.schemaOnly(ctx, flavor, sc.hist); err != nil {
+		if from, sc.model, err = s.schemaOnly(ctx, flavor, sc.hist, emit); err != nil {
 			return err
 		}
 	default:
@@ -278,25 +278,52 @@ func (s *Source) Run(ctx context.Context, emit func(context.Context, event.Batch
 
 // schemaOnly reads the binlog end and the tracked tables' schemas (under the
 // global read lock with snapshot.locking.mode=minimal, so they agree) and
-// records the schemas in the history.
-func (s *Source) schemaOnly(ctx context.Context, flavor string, hist SchemaHistory) (position, *schemaModel, error) {
+// records the schemas in the history; with include.schema.changes it
+// publishes the snapshot's schema statements (schemachange.go).
+func (s *Source) schemaOnly(ctx context.Context, flavor string, hist SchemaHistory, emit func(context.Context, event.Batch) error) (position, *schemaModel, error) {
 	c, err := s.connect(ctx)
 	if err != nil {
 		return position{}, nil, err
 	}
 	defer c.Close()
+	locked := false
 	if s.cfg.SnapshotLockingMode == LockingMinimal {
 		if _, err := c.Execute("FLUSH TABLES WITH READ LOCK"); err != nil {
 			return position{}, nil, fmt.Errorf("%w: global read lock: %v", ErrPrerequisite, err)
 		}
-		defer c.Execute("UNLOCK TABLES")
+		locked = true
 	}
+	defer func() {
+		if locked {
+			c.Execute("UNLOCK TABLES")
+		}
+	}()
 	from, err := readPosition(c, flavor)
 	if err != nil {
 		return position{}, nil, err
 	}
 	m, err := s.captureSchema(ctx, c, from, hist)
 	if err != nil {
+		return position{}, nil, err
+	}
+	if !s.cfg.IncludeSchemaChanges {
+		return from, m, nil
+	}
+	// The schema statements of the snapshot, as Debezium publishes them
+	// in no_data mode too; emitted after the lock is released, the last
+	// carrying the stream's start.
+	evs, err := s.snapshotSchemaEvents(c, m, from)
+	if err != nil {
+		return position{}, nil, err
+	}
+	if locked {
+		locked = false
+		if _, err := c.Execute("UNLOCK TABLES"); err != nil {
+			return position{}, nil, fmt.Errorf("unlock tables: %w", err)
+		}
+	}
+	evs[len(evs)-1].Position = from.encode()
+	if err := emit(ctx, evs); err != nil {
 		return position{}, nil, err
 	}
 	return from, m, nil

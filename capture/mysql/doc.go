@@ -51,7 +51,8 @@
 // holding the tables' definitions after the statement (columns with
 // Debezium's jdbcType, typeName, length, scale, charset, position,
 // optional, autoIncremented, generated, comment, defaultValueExpression and
-// enumValues). The snapshot publishes, as Debezium's does and with
+// enumValues). The snapshot (and a no_data start) publishes, as Debezium's
+// does and with
 // source.snapshot=true, SET character_set_server, DROP TABLE IF EXISTS for
 // each table, then per database DROP DATABASE IF EXISTS, CREATE DATABASE,
 // USE and each table's SHOW CREATE TABLE. A schema change record counts as

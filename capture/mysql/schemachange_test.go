@@ -266,3 +266,22 @@ func TestHistoryColumn(t *testing.T) {
 		}
 	}
 }
+
+// TestSchemaChangeEventsNoData: snapshot.mode=no_data publishes the
+// snapshot's schema statements too, the last one carrying the position
+// the stream starts from.
+func TestSchemaChangeEventsNoData(t *testing.T) {
+	e := newMyEnv(t, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+	cfg := e.config()
+	cfg.IncludeSchemaChanges = true
+	r := startSource(t, cfg, e.options())
+	got := r.wait(t, 6)
+	if s := schemaSummary(t, got[5], e.db); s != `srv key={"databaseName":"D"} src=D.t/true [CREATE "D"."t"] CREATE TABLE `+"`t`"+` ( …` {
+		t.Errorf("last schema event: %s", s)
+	}
+	if p, err := decodePosition(got[5].Position); err != nil || p.Snapshot || p.GTIDs == "" {
+		t.Errorf("last schema event position %s (%v): want the stream's start", got[5].Position, err)
+	}
+	e.exec("INSERT INTO t VALUES (2)")
+	checkEvents(t, r.wait(t, 7)[6:], e.db, []string{`srv.D.t c key={"id":2} before=null after={"id":2} src=D.t/false`})
+}
