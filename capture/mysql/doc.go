@@ -51,11 +51,10 @@
 // holding the tables' definitions after the statement (columns with
 // Debezium's jdbcType, typeName, length, scale, charset, position,
 // optional, autoIncremented, generated, comment, defaultValueExpression and
-// enumValues). The snapshot (and a no_data start) publishes, as Debezium's
-// does and with
-// source.snapshot=true, SET character_set_server, DROP TABLE IF EXISTS for
-// each table, then per database DROP DATABASE IF EXISTS, CREATE DATABASE,
-// USE and each table's SHOW CREATE TABLE. A schema change record counts as
+// enumValues). The snapshot (and a no_data start) publishes, as
+// Debezium's does and with source.snapshot=true, SET character_set_server,
+// DROP TABLE IF EXISTS for each table, then per database DROP DATABASE IF
+// EXISTS, CREATE DATABASE, USE and each table's SHOW CREATE TABLE. A schema change record counts as
 // an item of its transaction: it is acknowledged through the positions like
 // a row, and a restart inside the transaction skips it like a row. The
 // daemon routes the records by their topic like any other, through the
