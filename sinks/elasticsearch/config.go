@@ -56,6 +56,7 @@ type Config struct {
 	MaxRetries            int
 	RetryBackoff          time.Duration
 	ReadTimeout           time.Duration
+	ConnectTimeout        time.Duration
 	DecimalMapping        string
 }
 
@@ -88,7 +89,8 @@ func ConfigKeys() []Key {
 		{"flush.timeout.ms", "long", "180000", "how long a flush may take before it fails (retriable; nothing is lost, the records come again)"},
 		{"max.retries", "int", "5", "retries of a bulk request or of its rejected items (429, 502, 503, 504, connection errors)"},
 		{"retry.backoff.ms", "long", "100", "first retry delay; doubles per retry (capped at 1000 times this value) with jitter"},
-		{"read.timeout.ms", "int", "30000", "timeout of one HTTP request"},
+		{"connection.timeout.ms", "int", "1000", "timeout of establishing a connection"},
+		{"read.timeout.ms", "int", "30000", "timeout of one HTTP request, response included (Confluent's default is 3000, short for large bulk requests)"},
 		{"decimal.mapping", "string", DecimalScaledFloat, "mapping of Connect Decimal fields when schema.ignore=false: scaled_float (scaling_factor 10^scale), double or keyword"},
 	}
 }
@@ -147,6 +149,7 @@ func ParseConfig(m map[string]string) (Config, error) {
 		{"flush.timeout.ms", 180000, 1, &c.FlushTimeout},
 		{"retry.backoff.ms", 100, 0, &c.RetryBackoff},
 		{"read.timeout.ms", 30000, 1, &c.ReadTimeout},
+		{"connection.timeout.ms", 1000, 1, &c.ConnectTimeout},
 	} {
 		v, err := integer(m, d.key, d.def, d.min)
 		if err != nil {

@@ -200,7 +200,7 @@ func TestFlushTimeout(t *testing.T) {
 	url := esURL(t)
 	index := uniqueIndex(t, url, "timeout")
 	p, proxyURL := newChaosProxy(t, url, 0, 0)
-	s := newTestSink(t, map[string]string{"connection.url": proxyURL, "flush.timeout.ms": "1500", "read.timeout.ms": "200",
+	s := newTestSink(t, map[string]string{"connection.url": proxyURL, "flush.timeout.ms": "1500", "read.timeout.ms": "200", "schema.ignore": "true",
 		"max.retries": "100", "retry.backoff.ms": "1", "max.in.flight.requests": "1"})
 	p.hang.Store(true)
 	if err := s.Put(t.Context(), []sink.Record{rec(index, 1, idKey(1), row(1, "one"))}); err != nil {

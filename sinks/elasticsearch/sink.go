@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -85,6 +86,20 @@ func NewWithConfig(ctx context.Context, c Config, opts ...Option) (*Sink, error)
 	b, err := newBuilder(c)
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch sink: %w", err)
+	}
+	if o.transport == nil {
+		// Enough idle connections for every lane (net/http keeps 2 per
+		// host by default).
+		o.transport = &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: c.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          2 * c.MaxInFlight,
+			MaxIdleConnsPerHost:   2 * c.MaxInFlight,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		}
 	}
 	client, err := opensearch.NewClient(opensearch.Config{
 		Addresses: c.URLs,
@@ -354,33 +369,55 @@ func errType(e *itemError) string {
 
 // ensureIndices creates each missing index of the buffer that has a
 // document with a struct schema, with the mapping of that schema. An
-// existing index is left as it is.
+// existing index is left as it is. Requests failing with a retriable error
+// are retried as bulk requests are.
 func (s *Sink) ensureIndices(ctx context.Context) error {
 	for _, a := range s.pending {
 		if s.ready[a.index] || a.schema == nil {
 			continue
 		}
-		exists, err := s.exists(ctx, a.index)
-		if err != nil {
+		if err := s.retrying(ctx, func() error { return s.ensureIndex(ctx, a) }); err != nil {
 			return err
-		}
-		if !exists {
-			body, err := json.Marshal(map[string]any{"mappings": mapping(a.schema, s.cfg.DecimalMapping)})
-			if err != nil {
-				return fmt.Errorf("mapping of index %s: %w", a.index, err)
-			}
-			if _, err := s.do(ctx, http.MethodPut, "/"+a.index, body); err != nil {
-				var se *StatusError
-				if !errors.As(err, &se) || se.Type != "resource_already_exists_exception" {
-					return fmt.Errorf("create index %s: %w", a.index, err)
-				}
-			} else {
-				s.log.Info("created index", "index", a.index)
-			}
 		}
 		s.ready[a.index] = true
 	}
 	return nil
+}
+
+func (s *Sink) ensureIndex(ctx context.Context, a action) error {
+	exists, err := s.exists(ctx, a.index)
+	if err != nil || exists {
+		return err
+	}
+	body, err := json.Marshal(map[string]any{"mappings": mapping(a.schema, s.cfg.DecimalMapping)})
+	if err != nil {
+		return fmt.Errorf("mapping of index %s: %w", a.index, err)
+	}
+	if _, err := s.do(ctx, http.MethodPut, "/"+a.index, body); err != nil {
+		var se *StatusError
+		if errors.As(err, &se) && se.Type == "resource_already_exists_exception" {
+			return nil // another task, or an earlier attempt that timed out
+		}
+		return fmt.Errorf("create index %s: %w", a.index, err)
+	}
+	s.log.Info("created index", "index", a.index)
+	return nil
+}
+
+// retrying runs op until it succeeds, fails for good or has been retried
+// max.retries times.
+func (s *Sink) retrying(ctx context.Context, op func() error) error {
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			if err := sleep(ctx, backoff(s.cfg.RetryBackoff, attempt)); err != nil {
+				return err
+			}
+		}
+		err := op()
+		if err == nil || !isRetriable(err) || attempt >= s.cfg.MaxRetries || ctx.Err() != nil {
+			return err
+		}
+	}
 }
 
 func (s *Sink) exists(ctx context.Context, index string) (bool, error) {
