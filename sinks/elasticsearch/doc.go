@@ -100,7 +100,8 @@
 // back-pressure is the flush itself taking longer.
 //
 // A request answered 429, 502, 503 or 504, or failing on the connection or
-// after read.timeout.ms, is sent again; items answered 429 or with a
+// after read.timeout.ms (a dial bounded by connection.timeout.ms), is sent
+// again; items answered 429 or with a
 // rejected-execution, circuit-breaker or unavailable-shards error are sent
 // again in a request of their own. Retries wait retry.backoff.ms doubling
 // per attempt up to 1000 times that, half of it random ("equal jitter"), at
@@ -137,6 +138,19 @@
 // counts (Connect Date, io.debezium.time.Date) as integer, since the engines
 // have no date format for those numbers; Uuid and Enum as keyword. An
 // existing index, and records without schema, are left to the engine's own
-// mapping. With schema.ignore=true nothing is created: the engine
-// auto-creates indices (or applies the user's index templates).
+// mapping; so is an index whose first flush holds only deletes (the engine
+// creates an index for a bulk delete too, with dynamic mapping). With
+// schema.ignore=true nothing is created: the engine auto-creates indices
+// (or applies the user's index templates). Index creation is retried as
+// bulk requests are; an index another task created first is fine.
+//
+// # Differences from Confluent's connector
+//
+// behavior.on.null.values defaults to delete (Confluent: fail); struct and
+// map keys make ids (Confluent refuses them); decimals are JSON numbers;
+// read.timeout.ms defaults to 30 s (Confluent: 3 s) and
+// connection.timeout.ms bounds the dial only; linger.ms has no effect;
+// data streams, index templates, proxies and SSL keystores (use https URLs
+// and the system trust store) are not supported; the Sluice key
+// decimal.mapping chooses the mapping of decimals.
 package elasticsearch
