@@ -3,11 +3,15 @@ package s3
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/base64"
 	"errors"
 	"maps"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -336,5 +340,86 @@ func TestRetryAfterFailedUpload(t *testing.T) {
 	}
 	if got := preCommit(t, s, map[task.TopicPartition]int64{tp("r", 0): 4}); got[tp("r", 0)] != 3 {
 		t.Errorf("PreCommit = %v, want 3", got)
+	}
+}
+
+// headerRecorder records the SSE headers of the requests it forwards.
+type headerRecorder struct {
+	mu   sync.Mutex
+	seen map[string][]string // "METHOD ?query-kind" -> header lines
+	rt   http.RoundTripper
+}
+
+func (h *headerRecorder) Do(req *http.Request) (*http.Response, error) {
+	kind := req.Method
+	switch q := req.URL.Query(); {
+	case q.Has("uploads"):
+		kind += " create-multipart"
+	case q.Has("partNumber"):
+		kind += " part"
+	case q.Has("uploadId"):
+		kind += " complete"
+	}
+	var lines []string
+	for k, v := range req.Header {
+		if strings.HasPrefix(strings.ToLower(k), "x-amz-server-side-encryption") {
+			lines = append(lines, strings.ToLower(k)+": "+strings.Join(v, ","))
+		}
+	}
+	slices.Sort(lines)
+	h.mu.Lock()
+	h.seen[kind] = lines
+	h.mu.Unlock()
+	return h.rt.RoundTrip(req)
+}
+
+// TestServerSideEncryption: the SSE settings go with every upload request
+// (the test server accepts and ignores them, so the requests are checked).
+func TestServerSideEncryption(t *testing.T) {
+	bucket, _ := newBucket(t)
+	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	md5sum := md5.Sum(bytes.Repeat([]byte{7}, 32))
+	keyMD5 := base64.StdEncoding.EncodeToString(md5sum[:])
+	for _, tt := range []struct {
+		kv   []string
+		want []string
+	}{
+		{[]string{"s3.ssea.name", "aws:kms", "s3.sse.kms.key.id", "arn:aws:kms:key/1"},
+			[]string{"x-amz-server-side-encryption: aws:kms", "x-amz-server-side-encryption-aws-kms-key-id: arn:aws:kms:key/1"}},
+		{[]string{"s3.sse.customer.key", key},
+			[]string{"x-amz-server-side-encryption-customer-algorithm: AES256", "x-amz-server-side-encryption-customer-key: " + key,
+				"x-amz-server-side-encryption-customer-key-md5: " + keyMD5}},
+	} {
+		cfg := testConfig(t, bucket, append([]string{"format.class", "bytearray", "flush.size", "2", "s3.part.size", "5242880",
+			"topics.dir", tt.kv[0]}, tt.kv...)...)
+		c, err := ParseConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := &headerRecorder{seen: map[string][]string{}, rt: http.DefaultTransport}
+		cl, err := NewClient(context.Background(), c, func(o *s3.Options) { o.HTTPClient = rec })
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(context.Background(), c, cl, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		big := bytes.Repeat([]byte("x"), 6<<20)
+		mustPut(t, s,
+			sink.Record{Topic: "e", OriginalTopic: "e", Offset: 0, ValueSchema: event.Bytes(), Value: []byte("small")},
+			sink.Record{Topic: "e", OriginalTopic: "e", Offset: 1, ValueSchema: event.Bytes(), Value: []byte("small")},
+			sink.Record{Topic: "e", OriginalTopic: "e", Offset: 2, ValueSchema: event.Bytes(), Value: big},
+			sink.Record{Topic: "e", OriginalTopic: "e", Offset: 3, ValueSchema: event.Bytes(), Value: big})
+		kinds := []string{"PUT", "POST create-multipart"}
+		if tt.kv[0] == "s3.sse.customer.key" {
+			kinds = append(kinds, "PUT part") // SSE-C goes with each part too
+		}
+		slices.Sort(tt.want)
+		for _, kind := range kinds {
+			if got := rec.seen[kind]; !slices.Equal(got, tt.want) {
+				t.Errorf("%s %s: SSE headers %v, want %v", tt.kv[0], kind, got, tt.want)
+			}
+		}
 	}
 }

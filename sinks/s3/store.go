@@ -20,18 +20,18 @@ type store struct {
 }
 
 // NewClient returns an S3 client for c's endpoint, region, addressing and
-// credentials (c's keys, else the AWS credential chain).
-func NewClient(ctx context.Context, c Config) (*s3.Client, error) {
-	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(c.Region)}
+// credentials (c's keys, else the AWS credential chain); opts change more.
+func NewClient(ctx context.Context, c Config, opts ...func(*s3.Options)) (*s3.Client, error) {
+	load := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(c.Region)}
 	if c.AccessKeyID != "" {
-		opts = append(opts, awsconfig.WithCredentialsProvider(
+		load = append(load, awsconfig.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, "")))
 	}
-	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	ac, err := awsconfig.LoadDefaultConfig(ctx, load...)
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
-	return s3.NewFromConfig(ac, func(o *s3.Options) {
+	base := func(o *s3.Options) {
 		o.UsePathStyle = c.PathStyle
 		if c.StoreURL != "" {
 			o.BaseEndpoint = aws.String(c.StoreURL)
@@ -40,7 +40,8 @@ func NewClient(ctx context.Context, c Config) (*s3.Client, error) {
 		// do not all know the SDK's newer default trailers.
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
-	}), nil
+	}
+	return s3.NewFromConfig(ac, append([]func(*s3.Options){base}, opts...)...), nil
 }
 
 // put uploads body as key with metadata: one PutObject up to the part size,
