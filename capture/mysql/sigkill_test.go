@@ -238,6 +238,7 @@ func TestSIGKILL(t *testing.T) {
 	cfg.MaxBatchSize = 1 + rng.IntN(6) // small: many positions inside transactions
 	cfg.SchemaHistoryFile = filepath.Join(dir, "history.jsonl")
 	cfg.SnapshotFetchSize = 1 + rng.IntN(40) // many chunks: kills land between them
+	cfg.IncludeSchemaChanges = rng.IntN(2) == 0 // schema change records count in positions
 	spec := childSpec{URL: e.url, Config: cfg, Dir: dir}
 
 	// A kill at a random moment, most likely before or inside the
