@@ -237,7 +237,7 @@ func TestSIGKILL(t *testing.T) {
 	cfg.SnapshotMode = SnapshotInitial
 	cfg.MaxBatchSize = 1 + rng.IntN(6) // small: many positions inside transactions
 	cfg.SchemaHistoryFile = filepath.Join(dir, "history.jsonl")
-	cfg.SnapshotFetchSize = 1 + rng.IntN(40) // many chunks: kills land between them
+	cfg.SnapshotFetchSize = 1 + rng.IntN(40)    // many chunks: kills land between them
 	cfg.IncludeSchemaChanges = rng.IntN(2) == 0 // schema change records count in positions
 	spec := childSpec{URL: e.url, Config: cfg, Dir: dir}
 
