@@ -132,9 +132,10 @@ func classifyStatus(status int) outcome {
 	switch status {
 	case 429, 502, 503, 504:
 		return outcomeRetry
-	case 400:
-		return outcomeMalformed
 	}
+	// Not a 400 whatever its type: a closed index answers 400 too, and
+	// sending its documents to the dead letter queue would lose them
+	// quietly.
 	return outcomeFatal
 }
 

@@ -48,6 +48,8 @@ func bulkCases(index string) []bulkCase {
 		{"upsert", []string{meta("update", "6", `,"retry_on_conflict":3`), `{"doc":{"id":6,"n":6},"doc_as_upsert":true}`}, opUpdate, false, outcomeOK},
 		{"upsert malformed", []string{meta("update", "7", `,"retry_on_conflict":3`), `{"doc":{"id":7,"n":"x"},"doc_as_upsert":true}`}, opUpdate, false, outcomeMalformed},
 		{"delete without index", []string{`{"delete":{"_index":"` + index + `-missing","_id":"1","version":3,"version_type":"external"}}`}, opDelete, true, outcomeOK},
+		{"closed index", []string{`{"index":{"_index":"` + index + `-closed","_id":"1","version":3,"version_type":"external"}}`, `{"id":1}`}, opIndex, true, outcomeFatal},
+		{"write block", []string{`{"index":{"_index":"` + index + `-blocked","_id":"1","version":3,"version_type":"external"}}`, `{"id":1}`}, opIndex, true, outcomeFatal},
 	}
 }
 
@@ -91,9 +93,24 @@ func TestRecordedBulkResponses(t *testing.T) {
 
 func record(t *testing.T, path string, cases []bulkCase) {
 	url := esURL(t)
-	esDo(t, url, http.MethodDelete, "/"+recordedIndex, nil)
 	// The delete in a missing index creates that index.
-	t.Cleanup(func() { esDo(t, url, http.MethodDelete, "/"+recordedIndex+","+recordedIndex+"-missing", nil) })
+	all := "/" + recordedIndex + "," + recordedIndex + "-missing," + recordedIndex + "-closed," + recordedIndex + "-blocked"
+	esDo(t, url, http.MethodDelete, all+"?ignore_unavailable=true", nil)
+	t.Cleanup(func() { esDo(t, url, http.MethodDelete, all, nil) })
+	for _, q := range []struct{ method, path, body string }{
+		{http.MethodPut, "/" + recordedIndex + "-closed", ""},
+		{http.MethodPost, "/" + recordedIndex + "-closed/_close", ""},
+		{http.MethodPut, "/" + recordedIndex + "-blocked", ""},
+		{http.MethodPut, "/" + recordedIndex + "-blocked/_settings", `{"index.blocks.write":true}`},
+	} {
+		var body any
+		if q.body != "" {
+			body = q.body
+		}
+		if st, resp := esDo(t, url, q.method, q.path, body); st != 200 {
+			t.Fatalf("%s %s: %d %s", q.method, q.path, st, resp)
+		}
+	}
 	if st, body := esDo(t, url, http.MethodPut, "/"+recordedIndex, `{"mappings":{"dynamic":"strict","properties":{"id":{"type":"integer"},"n":{"type":"integer"}}}}`); st != 200 {
 		t.Fatalf("create: %d %s", st, body)
 	}

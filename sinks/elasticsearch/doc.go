@@ -112,13 +112,14 @@
 //
 // Items the engine refuses as malformed (mapper_parsing_exception,
 // document_parsing_exception, strict_dynamic_mapping_exception,
-// illegal_argument_exception, other parse errors, or status 400) follow
+// illegal_argument_exception and other parse errors) follow
 // behavior.on.malformed.documents: ignore and warn drop them (warn logs),
 // fail returns each as a *sink.RecordError wrapping a *DocumentError, one
 // per Flush call after everything else of the flush is written (the task
 // sends it to the dead letter queue with errors.tolerance=all, failing
-// otherwise, and flushes again). Any other item error (a closed index, a
-// read-only cluster block) fails the flush.
+// otherwise, and flushes again). Any other item error (a closed index,
+// index_closed_exception, although its status is 400; a write block,
+// cluster_block_exception) fails the flush.
 //
 // # Mappings
 //
@@ -150,7 +151,8 @@
 // map keys make ids (Confluent refuses them); decimals are JSON numbers;
 // read.timeout.ms defaults to 30 s (Confluent: 3 s) and
 // connection.timeout.ms bounds the dial only; linger.ms has no effect;
-// data streams, index templates, proxies and SSL keystores (use https URLs
-// and the system trust store) are not supported; the Sluice key
+// data streams, index templates, the proxy.* keys (HTTP_PROXY from the
+// environment applies) and SSL keystores (use https URLs and the system
+// trust store) are not supported; the Sluice key
 // decimal.mapping chooses the mapping of decimals.
 package elasticsearch
