@@ -156,10 +156,10 @@ sources:
 		}
 	}
 	done := make(chan error, 1)
-	go func() { done <- w.run(ctx, rand.New(rand.NewPCG(11, uint64(time.Now().UnixNano()))), 2500) }()
+	go func() { done <- w.run(ctx, rand.New(rand.NewPCG(11, uint64(time.Now().UnixNano()))), 3000) }()
 	rng := rand.New(rand.NewPCG(5, uint64(time.Now().UnixNano())))
 	for i := range 2 {
-		time.Sleep(time.Duration(1500+rng.IntN(2000)) * time.Millisecond)
+		time.Sleep(time.Duration(1000+rng.IntN(1500)) * time.Millisecond)
 		p := sinks[len(sinks)-1]
 		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatalf("kill %d: %v", i, err)
@@ -170,7 +170,7 @@ sources:
 	if err := <-done; err != nil {
 		t.Fatalf("workload: %v", err)
 	}
-	t.Logf("workload: %d operations in %d transactions, sink killed twice (%v)", w.ops, w.txs, time.Since(began).Round(time.Millisecond))
+	t.Logf("workload: %d operations (%d deletes) in %d transactions, sink killed twice (%v)", w.ops, w.deletions, w.txs, time.Since(began).Round(time.Millisecond))
 
 	want := esSourceDocs(t, ctx, pool, schema)
 	converge := func(phase, prefix string, within time.Duration) {
