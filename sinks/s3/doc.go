@@ -48,6 +48,14 @@
 // otherwise), when a record's value or key schema differs from its object's
 // (format.ErrSchemaChanged), and — wall clock — rotate.schedule.interval.ms
 // after the set was opened (checked after each batch and each idle second).
+// Confluent rotates each file on its own (and, with a time-based
+// partitioner and rotate.interval.ms, whenever the encoded partition
+// changes); rotating the set as a whole gives a Kafka partition one commit
+// point, which offset recovery needs, so with several encoded partitions
+// per Kafka partition the cut points can differ from Confluent's (names
+// and layout do not). rotate.interval.ms with a non-time-based partitioner
+// measures the Kafka timestamp (Confluent ignores it there).
+//
 // Every object of a set carries user metadata sluice-set-start,
 // sluice-set-end (the offset after the set's last record) and
 // sluice-set-objects (how many objects the set has).
