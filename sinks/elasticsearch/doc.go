@@ -130,8 +130,8 @@
 // text with a keyword sub-field (as dynamic mapping does); bytes as binary;
 // structs as objects; maps with string keys as dynamic objects, other maps
 // (written as [key, value] pairs) as disabled objects; Decimal per
-// decimal.mapping (scaled_float with scaling_factor 10^scale, double or
-// keyword); org.apache.kafka.connect.data.Timestamp and
+// decimal.mapping (scaled_float with scaling_factor 10^scale — double
+// beyond scale 15 —, double or keyword); org.apache.kafka.connect.data.Timestamp and
 // io.debezium.time.Timestamp as date with format
 // epoch_millis||strict_date_optional_time (numbers stored, ISO in queries);
 // io.debezium.time.ZonedTimestamp, IsoTimestamp and IsoDate as date;
