@@ -15,8 +15,9 @@
 // index, update and delete actions without _type (typeless since 7; the
 // _type Elasticsearch 7 echoes in its responses is ignored), version and
 // version_type=external in action lines, HEAD and PUT /<index> with a
-// typeless mappings object. New reads GET / once, logs the distribution and
-// version, and refuses Elasticsearch before 7. Elasticsearch 8 names a
+// typeless mappings object. New reads GET / (waiting, while its context
+// lasts, for a node that is not up yet), logs the distribution and version,
+// and refuses Elasticsearch before 7. Elasticsearch 8 names a
 // parsing failure document_parsing_exception where the others say
 // mapper_parsing_exception; both count as malformed. Security is left to
 // the URL scheme (https) and connection.username/password (basic auth).

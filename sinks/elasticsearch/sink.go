@@ -61,8 +61,9 @@ type Sink struct {
 	ready   map[string]bool     // indices known to exist (schema.ignore=false)
 }
 
-// New parses cfg, connects and reads the engine's version (GET /).
-// It starts no goroutine of its own.
+// New parses cfg, connects and reads the engine's version (GET /), retrying
+// on connection errors and 429/502/503/504 until ctx ends. It starts no
+// goroutine of its own.
 func New(ctx context.Context, cfg map[string]string, opts ...Option) (*Sink, error) {
 	c, err := ParseConfig(cfg)
 	if err != nil {
@@ -114,7 +115,18 @@ func NewWithConfig(ctx context.Context, c Config, opts ...Option) (*Sink, error)
 		return nil, fmt.Errorf("elasticsearch sink: client for %v: %w", c.URLs, err)
 	}
 	s := &Sink{cfg: c, log: o.log, client: client, build: b, seed: maphash.MakeSeed(), ready: map[string]bool{}}
-	if s.engine, err = s.info(ctx); err != nil {
+	// The node may still be starting (a compose file starting both): wait
+	// for it while ctx lasts.
+	for attempt := 1; ; attempt++ {
+		if s.engine, err = s.info(ctx); err == nil || !isRetriable(err) || ctx.Err() != nil {
+			break
+		}
+		s.log.Debug("elasticsearch not reachable yet", "urls", c.URLs, "err", err)
+		if sleep(ctx, min(backoff(200*time.Millisecond, attempt), 5*time.Second)) != nil {
+			break
+		}
+	}
+	if err != nil {
 		client.Close()
 		return nil, fmt.Errorf("elasticsearch sink: %w", err)
 	}

@@ -8,7 +8,13 @@ import (
 	"maps"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	neturl "net/url"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sluice-cdc/sluice/event"
 	"github.com/sluice-cdc/sluice/sinks/sink"
@@ -199,10 +205,46 @@ func TestDecimalBig(t *testing.T) {
 	}
 }
 
-// TestConnectionRefused: New fails when no node answers.
+// TestConnectionRefused: New keeps trying while no node answers and fails
+// when its context ends.
 func TestConnectionRefused(t *testing.T) {
-	_, err := New(context.Background(), map[string]string{"connection.url": "http://127.0.0.1:1", "read.timeout.ms": "2000"})
-	if err == nil {
-		t.Fatal("New succeeded against a closed port")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err := New(ctx, map[string]string{"connection.url": "http://127.0.0.1:1"})
+	if err == nil || !strings.Contains(err.Error(), "GET /") {
+		t.Fatalf("New against a closed port = %v, want the GET / error", err)
 	}
+}
+
+// TestWaitsForNode: New started before the node answers (a proxy that is
+// down answers 503 to GET /) connects once it does.
+func TestWaitsForNode(t *testing.T) {
+	url := esURL(t)
+	var up atomic.Bool
+	rp := httputil.NewSingleHostReverseProxy(mustURL(t, url))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !up.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	time.AfterFunc(700*time.Millisecond, func() { up.Store(true) })
+	s, err := New(t.Context(), map[string]string{"connection.url": srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !up.Load() || s.Engine().Version == "" {
+		t.Errorf("connected while the node was down? engine %+v", s.Engine())
+	}
+}
+
+func mustURL(t *testing.T, s string) *neturl.URL {
+	u, err := neturl.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
