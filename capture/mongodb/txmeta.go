@@ -1,11 +1,9 @@
 package mongodb
 
 import (
-	"cmp"
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf16"
 
 	"github.com/sluice-cdc/sluice/event"
 )
@@ -39,30 +37,14 @@ import (
 // transaction closed, so until END is acknowledged a restart emits it
 // again when the next event arrives.
 
-// Transaction metadata schemas (Debezium SchemaFactory.transactionKeySchema,
-// transactionValueSchema, transactionEventCountPerDataCollectionSchema).
-var (
-	txKeySchema = event.StructOf("io.debezium.connector.common.TransactionMetadataKey",
-		event.NewField("id", event.String())).WithVersion(1)
-	txCollectionSchema = event.StructOf("event.collection",
-		event.NewField("data_collection", event.String()),
-		event.NewField("event_count", event.Int64())).WithVersion(1).Optional()
-	txValueSchema = event.StructOf("io.debezium.connector.common.TransactionMetadataValue",
-		event.NewField("status", event.String()),
-		event.NewField("id", event.String()),
-		event.NewField("event_count", event.Int64().Optional()),
-		event.NewField("data_collections", event.Array(txCollectionSchema).Optional()),
-		event.NewField("ts_ms", event.Int64())).WithVersion(1)
-)
-
 // Transaction statuses of the BEGIN and END records.
 const (
-	TxStatusBegin = "BEGIN"
-	TxStatusEnd   = "END"
+	TxStatusBegin = event.TxStatusBegin
+	TxStatusEnd   = event.TxStatusEnd
 )
 
 // TransactionTopic returns Debezium's transaction topic "<prefix>.transaction".
-func TransactionTopic(prefix string) string { return prefix + ".transaction" }
+func TransactionTopic(prefix string) string { return event.TransactionTopic(prefix) }
 
 // txState is the open transaction as positions store it.
 type txState struct {
@@ -102,25 +84,14 @@ func (t *txState) count(coll string) *event.Struct {
 // event that opened (BEGIN) or closed (END) it, now the record's envelope
 // time.
 func txRecord(prefix, status string, t *txState, ts, now time.Time) event.Event {
-	var v *event.Struct
 	if status == TxStatusBegin {
-		v = event.NewStruct(txValueSchema, status, t.ID, nil, nil, ts.UnixMilli())
-	} else {
-		names := make([]string, len(t.Colls))
-		counts := make(map[string]int64, len(t.Colls))
-		for i, c := range t.Colls {
-			names[i] = c.Name
-			counts[c.Name] = c.N
-		}
-		colls := make([]any, 0, len(names))
-		for _, n := range javaHashMapOrder(names) {
-			colls = append(colls, event.NewStruct(txCollectionSchema, n, counts[n]))
-		}
-		v = event.NewStruct(txValueSchema, status, t.ID, t.Total, colls, ts.UnixMilli())
+		return event.TransactionBegin(prefix, t.ID, ts, now)
 	}
-	e := event.Event{Topic: TransactionTopic(prefix), Key: event.NewStruct(txKeySchema, t.ID), ValueSchema: txValueSchema, Raw: v}
-	e.SetTimestamp(now)
-	return e
+	colls := make([]event.CollectionCount, len(t.Colls))
+	for i, c := range t.Colls {
+		colls[i] = event.CollectionCount{Name: c.Name, Count: c.N}
+	}
+	return event.TransactionEnd(prefix, t.ID, t.Total, colls, ts, now)
 }
 
 // eventTxID returns the transaction id of a converted change event, ""
@@ -196,39 +167,5 @@ func (m txMonitor) step(pos *position, ev *event.Event) []event.Event {
 	db, _ := src.Get("db").(string)
 	coll, _ := src.Get("collection").(string)
 	ev.Raw.Set(event.FieldTransaction, pos.Tx.count(db+"."+coll))
-	return out
-}
-
-// javaHashMapOrder returns keys (distinct, in insertion order) in the order
-// a java.util.HashMap<String, Long> holding them iterates: Debezium builds
-// data_collections by iterating TransactionContext's per-collection
-// HashMap. A HashMap iterates its buckets in index order and a bucket's
-// entries in insertion order; the index is the spread String.hashCode
-// masked by the table size, 16 doubling whenever the map holds more than
-// three quarters of it. (Buckets of more than 8 entries become trees with
-// another order; transactions do not touch that many colliding
-// collections.)
-func javaHashMapOrder(keys []string) []string {
-	size := 16
-	for len(keys) > size*3/4 {
-		size *= 2
-	}
-	type kb struct {
-		key    string
-		bucket uint32
-	}
-	ks := make([]kb, len(keys))
-	for i, k := range keys {
-		var h uint32
-		for _, c := range utf16.Encode([]rune(k)) {
-			h = 31*h + uint32(c)
-		}
-		ks[i] = kb{k, (h ^ h>>16) & uint32(size-1)}
-	}
-	slices.SortStableFunc(ks, func(a, b kb) int { return cmp.Compare(a.bucket, b.bucket) })
-	out := make([]string, len(ks))
-	for i, k := range ks {
-		out[i] = k.key
-	}
 	return out
 }

@@ -1,12 +1,9 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
-	"slices"
 	"strconv"
 	"time"
-	"unicode/utf16"
 
 	"github.com/jackc/pglogrepl"
 
@@ -40,34 +37,12 @@ import (
 // the counters at that point; Debezium fixed that later by continuing the
 // counters restored from its offsets, which is what this does.)
 
-// Transaction metadata schemas (Debezium SchemaFactory.transactionKeySchema,
-// transactionValueSchema, transactionEventCountPerDataCollectionSchema).
-var (
-	txKeySchema = event.StructOf("io.debezium.connector.common.TransactionMetadataKey",
-		event.NewField("id", event.String())).WithVersion(1)
-	txCollectionSchema = event.StructOf("event.collection",
-		event.NewField("data_collection", event.String()),
-		event.NewField("event_count", event.Int64())).WithVersion(1).Optional()
-	txValueSchema = event.StructOf("io.debezium.connector.common.TransactionMetadataValue",
-		event.NewField("status", event.String()),
-		event.NewField("id", event.String()),
-		event.NewField("event_count", event.Int64().Optional()),
-		event.NewField("data_collections", event.Array(txCollectionSchema).Optional()),
-		event.NewField("ts_ms", event.Int64())).WithVersion(1)
-)
-
-// Transaction statuses of the BEGIN and END records.
-const (
-	txStatusBegin = "BEGIN"
-	txStatusEnd   = "END"
-)
-
 // messageCollection is the data collection Debezium counts transactional
 // logical decoding messages under (LogicalDecodingMessageId).
 const messageCollection = "LOGICAL_DECODING_MESSAGE"
 
 // TransactionTopic returns Debezium's transaction topic "<prefix>.transaction".
-func TransactionTopic(prefix string) string { return prefix + ".transaction" }
+func TransactionTopic(prefix string) string { return event.TransactionTopic(prefix) }
 
 // txID is the transaction id Debezium's PostgreSQL connector writes in the
 // transaction block, the record key and the BEGIN/END values: "<xid>:<lsn>",
@@ -117,62 +92,16 @@ func (t *txTracker) event(collection string, lsn uint64) *event.Transaction {
 
 // record returns a BEGIN or END record for the message at lsn; ts is the
 // commit time, which Debezium passes to the monitor for both.
-func (t *txTracker) record(topic, status string, lsn uint64, ts time.Time) event.Event {
+func (t *txTracker) record(prefix, status string, lsn uint64, ts time.Time) event.Event {
 	id := txID(t.xid, lsn)
-	var v *event.Struct
-	if status == txStatusBegin {
-		v = event.NewStruct(txValueSchema, status, id, nil, nil, ts.UnixMilli())
-	} else {
-		colls := make([]any, 0, len(t.order))
-		for _, c := range javaHashMapOrder(t.order) {
-			colls = append(colls, event.NewStruct(txCollectionSchema, c, t.perColl[c]))
-		}
-		v = event.NewStruct(txValueSchema, status, id, t.total, colls, ts.UnixMilli())
+	if status == event.TxStatusBegin {
+		return event.TransactionBegin(prefix, id, ts, time.Now())
 	}
-	e := event.Event{Topic: topic, Key: event.NewStruct(txKeySchema, id), ValueSchema: txValueSchema, Raw: v}
-	e.SetTimestamp(time.Now())
-	return e
-}
-
-// javaHashMapOrder returns keys (distinct, in insertion order) in the order
-// a java.util.HashMap<String, Long> holding them iterates: Debezium builds
-// data_collections by iterating TransactionContext's per-table HashMap.
-// HashMap iterates its buckets in index order, and a bucket's entries in
-// insertion order; a bucket's index is the spread String.hashCode masked by
-// the table size, which starts at 16 and doubles whenever the map holds
-// more than three quarters of it. (A bucket of more than 8 entries turns
-// into a tree whose order differs; no transaction has that many colliding
-// tables in practice.)
-func javaHashMapOrder(keys []string) []string {
-	size := 16
-	for len(keys) > size*3/4 {
-		size *= 2
+	colls := make([]event.CollectionCount, len(t.order))
+	for i, c := range t.order {
+		colls[i] = event.CollectionCount{Name: c, Count: t.perColl[c]}
 	}
-	type kb struct {
-		key    string
-		bucket uint32
-	}
-	ks := make([]kb, len(keys))
-	for i, k := range keys {
-		h := javaStringHash(k)
-		ks[i] = kb{k, (h ^ h>>16) & uint32(size-1)}
-	}
-	slices.SortStableFunc(ks, func(a, b kb) int { return cmp.Compare(a.bucket, b.bucket) })
-	out := make([]string, len(ks))
-	for i, k := range ks {
-		out[i] = k.key
-	}
-	return out
-}
-
-// javaStringHash is java.lang.String.hashCode: s[0]*31^(n-1) + ... + s[n-1]
-// over UTF-16 code units, in 32-bit wrapping arithmetic.
-func javaStringHash(s string) uint32 {
-	var h uint32
-	for _, c := range utf16.Encode([]rune(s)) {
-		h = 31*h + uint32(c)
-	}
-	return h
+	return event.TransactionEnd(prefix, id, t.total, colls, ts, time.Now())
 }
 
 // txBegin emits the BEGIN record of the transaction just begun (st.begin
@@ -193,7 +122,7 @@ func (st *streamer) txBegin(ctx context.Context, lsn uint64) error {
 			return err
 		}
 	}
-	e := st.tx.record(TransactionTopic(st.s.opts.TopicPrefix), txStatusBegin, lsn, st.commitTime)
+	e := st.tx.record(st.s.opts.TopicPrefix, event.TxStatusBegin, lsn, st.commitTime)
 	// Acknowledging BEGIN says: this transaction, none of its events yet.
 	e.Position = position{LSN: lsnText(st.resume), Tx: &txPosition{Xid: st.xid, Commit: lsnText(st.commitLSN), N: 0}}.encode()
 	st.pending = append(st.pending, e)
@@ -214,7 +143,7 @@ func (st *streamer) txEnd(ctx context.Context, m *pglogrepl.CommitMessage) error
 		}
 	}
 	// COMMIT's XLogData starts at the transaction's end LSN.
-	st.pending = append(st.pending, st.tx.record(TransactionTopic(st.s.opts.TopicPrefix), txStatusEnd,
+	st.pending = append(st.pending, st.tx.record(st.s.opts.TopicPrefix, event.TxStatusEnd,
 		uint64(m.TransactionEndLSN), m.CommitTime))
 	return nil
 }

@@ -13,49 +13,6 @@ import (
 	"github.com/sluice-cdc/sluice/schema/jsonconv"
 )
 
-// The expected values below were printed by OpenJDK 17 (String.hashCode and
-// the key order of a HashMap<String, Long> filled in the given order).
-func TestJavaStringHash(t *testing.T) {
-	tests := []struct {
-		s    string
-		want int32
-	}{
-		{"", 0}, {"hello", 99162322}, {"s1.a", 3474577}, {"public.customers", -657108208},
-		{"x\U0001F600é", 58535022}, // a surrogate pair: two UTF-16 code units
-	}
-	for _, tt := range tests {
-		if got := int32(javaStringHash(tt.s)); got != tt.want {
-			t.Errorf("javaStringHash(%q) = %d, want %d", tt.s, got, tt.want)
-		}
-	}
-}
-
-func TestJavaHashMapOrder(t *testing.T) {
-	var many []string
-	for i := range 20 { // more than 12 keys: the table grows to 32 buckets
-		many = append(many, fmt.Sprintf("t%02d", i))
-	}
-	tests := []struct {
-		in   []string
-		want string
-	}{
-		{[]string{"s2.a", "s1.a"}, "s1.a,s2.a"},
-		{[]string{"BB", "Aa"}, "BB,Aa"}, // same hash: insertion order
-		{[]string{"public.orders", "public.customers", "LOGICAL_DECODING_MESSAGE", "inventory.products"},
-			"public.orders,public.customers,LOGICAL_DECODING_MESSAGE,inventory.products"},
-		{[]string{"inventory.products", "LOGICAL_DECODING_MESSAGE", "public.customers", "public.orders"},
-			"public.customers,public.orders,LOGICAL_DECODING_MESSAGE,inventory.products"},
-		{many, "t10,t01,t12,t00,t11,t03,t14,t02,t13,t05,t16,t04,t15,t07,t18,t06,t17,t09,t08,t19"},
-		{[]string{"zeta.b", "alpha.a", "x\U0001F600é.t"}, "alpha.a,x\U0001F600é.t,zeta.b"},
-		{nil, ""},
-	}
-	for _, tt := range tests {
-		if got := strings.Join(javaHashMapOrder(tt.in), ","); got != tt.want {
-			t.Errorf("javaHashMapOrder(%v) = %s, want %s", tt.in, got, tt.want)
-		}
-	}
-}
-
 // TestTxRecordJSON checks the BEGIN and END records, schemas included,
 // against the JSON Debezium's JsonConverter writes for them.
 func TestTxRecordJSON(t *testing.T) {
@@ -66,7 +23,7 @@ func TestTxRecordJSON(t *testing.T) {
 	var tr txTracker
 	tr.begin(571)
 	commit := time.UnixMilli(1486500577125)
-	begin := tr.record("srv.transaction", txStatusBegin, 53195829, commit)
+	begin := tr.record("srv", event.TxStatusBegin, 53195829, commit)
 	if got := tr.event("s2.a", 53195830); *got != (event.Transaction{ID: "571:53195830", TotalOrder: 1, DataCollectionOrder: 1}) {
 		t.Errorf("first event block = %+v", *got)
 	}
@@ -74,7 +31,7 @@ func TestTxRecordJSON(t *testing.T) {
 	if got := tr.event("s2.a", 53195831); *got != (event.Transaction{ID: "571:53195831", TotalOrder: 3, DataCollectionOrder: 2}) {
 		t.Errorf("third event block = %+v", *got)
 	}
-	end := tr.record("srv.transaction", txStatusEnd, 53195832, commit)
+	end := tr.record("srv", event.TxStatusEnd, 53195832, commit)
 
 	keySchema := `{"type":"struct","fields":[{"type":"string","optional":false,"field":"id"}],"optional":false,"name":"io.debezium.connector.common.TransactionMetadataKey","version":1}`
 	valueSchema := `{"type":"struct","fields":[{"type":"string","optional":false,"field":"status"},{"type":"string","optional":false,"field":"id"},` +
@@ -168,7 +125,7 @@ func (x txRun) waitEnd(xid uint32) []event.Event {
 	deadline := time.After(60 * time.Second)
 	for {
 		for _, e := range x.all(xid) {
-			if e.Topic == x.topic && e.Raw.Get("status") == txStatusEnd {
+			if e.Topic == x.topic && e.Raw.Get("status") == event.TxStatusEnd {
 				return x.all()
 			}
 		}
@@ -279,7 +236,7 @@ func expectTx(t *testing.T, xid uint32, data []event.Event, end event.Event, sch
 		real[i] = strings.ReplaceAll(c, "S.", schema+".")
 	}
 	var colls []string
-	for _, c := range javaHashMapOrder(real) {
+	for _, c := range event.DataCollectionOrder(real) {
 		s := strings.ReplaceAll(c, schema, "S")
 		colls = append(colls, fmt.Sprintf(`{"data_collection":"%s","event_count":%d}`, s, per[s]))
 	}
@@ -317,7 +274,7 @@ func split(evs []event.Event, topic string, xid uint32) (begins, data []event.Ev
 			if !strings.HasPrefix(e.Key.Get("id").(string), prefix) {
 				continue
 			}
-			if e.Raw.Get("status") == txStatusBegin {
+			if e.Raw.Get("status") == event.TxStatusBegin {
 				begins = append(begins, e)
 			} else {
 				end = e
