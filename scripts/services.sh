@@ -11,7 +11,9 @@
 # KEY=value lines that internal/testenv reads.
 #
 # Adding a service: write svc_<name>_up, svc_<name>_down and svc_<name>_status
-# (see postgres and kafka below) and add <name> to KNOWN_SERVICES.
+# from the service helpers (running_pid, already_up, launch, await_start,
+# stop_service, show_status; java_resolve for Maven-resolved Java servers; see
+# kafka and mongo below) and add <name> to KNOWN_SERVICES.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -140,6 +142,186 @@ env_unset() {
 	env_set "${args[@]}"
 }
 
+# ---------------------------------------------------------------- service helpers
+#
+# The steps every service shares. A service passes its own functions by name:
+# RUNNING prints the pid of our server (status 1 when none runs), HEALTHY
+# answers 0 when the server serves.
+
+# running_pid PIDFILE PATTERN REGEX: the pid of our server, the one in PIDFILE
+# while its command line contains PATTERN; when the pid file is lost, the
+# newest process matching the pgrep REGEX whose command line contains PATTERN,
+# adopted into PIDFILE. PATTERN names a path of this checkout, so a server
+# that another clone started (on other ports) is never ours to adopt or stop.
+running_pid() {
+	local pidfile="$1" pattern="$2" regex="$3" pid
+	pid="$(read_pid "$pidfile")"
+	if ! pid_alive "$pid" "$pattern"; then
+		pid="$(pgrep -f -n -- "$regex" || true)"
+		pid_alive "$pid" "$pattern" || return 1
+		printf '%s\n' "$pid" >"$pidfile"
+	fi
+	printf '%s\n' "$pid"
+}
+
+# wait_healthy NAME PID SECONDS INTERVAL HEALTHY...: poll the command HEALTHY...
+# every INTERVAL seconds until it succeeds (0); 1 when the process exits or
+# SECONDS pass first.
+wait_healthy() {
+	local name="$1" pid="$2" deadline=$(($(now) + $3)) interval="$4"
+	shift 4
+	while :; do
+		"$@" && return 0
+		kill -0 "$pid" 2>/dev/null || {
+			log "$name: process $pid exited"
+			return 1
+		}
+		(($(now) < deadline)) || return 1
+		sleep "$interval"
+	done
+}
+
+# already_up NAME RUNNING HEALTHY SECONDS INTERVAL LOGFILE WHERE KEY=value...:
+# when our server runs, wait until it is healthy, publish KEY=value... in
+# .services.env and say so (0); 1 when it does not run (its pid file is
+# removed); exits with the log's tail when it runs but stays unhealthy.
+already_up() {
+	local name="$1" running="$2" healthy="$3" secs="$4" interval="$5" logfile="$6" where="$7" pid
+	shift 7
+	pid="$("$running")" || return 1
+	if wait_healthy "$name" "$pid" "$secs" "$interval" "$healthy"; then
+		env_set "$@"
+		printf '%s: already running (pid %s) on %s\n' "$name" "$pid" "$where"
+		return 0
+	fi
+	fail_with_log "$name" "$logfile" "running (pid $pid) but not healthy within ${secs}s"
+}
+
+# ports_free NAME PORT...: exits unless every PORT is free (after up to 15 s).
+ports_free() {
+	local name="$1" p
+	shift
+	for p in "$@"; do
+		if ! port_free "$p"; then
+			die "$name: port $p is taken by another process (not ours); see: ss -ltnp 'sport = :$p'"
+		fi
+	done
+}
+
+# launch PIDFILE LOGFILE CMD...: start CMD in the background in its own
+# session (setsid: it outlives this shell and `make`), from /, appending to
+# LOGFILE, without the lock on fd 9; its pid goes to PIDFILE. Variables set
+# on the call (VAR=x launch ...) reach CMD through its environment.
+launch() {
+	local pidfile="$1" logfile="$2"
+	shift 2
+	(cd / && exec setsid "$@") </dev/null >>"$logfile" 2>&1 9>&- &
+	printf '%s\n' "$!" >"$pidfile"
+}
+
+# await_start NAME PIDFILE SECONDS INTERVAL SIGNAL LOGFILE MESSAGE HEALTHY...:
+# wait until the server just launched is healthy; else stop it with SIGNAL
+# and exit with MESSAGE and the log's tail.
+await_start() {
+	local name="$1" pid secs="$3" interval="$4" sig="$5" logfile="$6" msg="$7"
+	pid="$(read_pid "$2")"
+	shift 7
+	if ! wait_healthy "$name" "$pid" "$secs" "$interval" "$@"; then
+		kill "-$sig" "$pid" 2>/dev/null || true
+		fail_with_log "$name" "$logfile" "$msg"
+	fi
+}
+
+# say_started NAME PIDFILE WHERE START: the line `up` prints for a new server.
+say_started() {
+	printf '%s: started (pid %s) on %s in %ss\n' "$1" "$(read_pid "$2")" "$3" "$(($(now) - $4))"
+}
+
+# stop_service NAME RUNNING PIDFILE SIGNAL SECONDS KEY...: stop our server
+# with SIGNAL, SIGKILL after SECONDS; remove its pid file and its KEYs from
+# .services.env.
+stop_service() {
+	local name="$1" running="$2" pidfile="$3" sig="$4" secs="$5" pid
+	shift 5
+	if ! pid="$("$running")"; then
+		rm -f "$pidfile"
+		env_unset "$@"
+		printf '%s: not running\n' "$name"
+		return 0
+	fi
+	kill "-$sig" "$pid" 2>/dev/null || true
+	if ! wait_gone "$pid" "$secs"; then
+		log "$name: pid $pid did not stop in ${secs}s; killing"
+		kill -KILL "$pid" 2>/dev/null || true
+		wait_gone "$pid" 10 || die "$name: pid $pid would not die"
+	fi
+	rm -f "$pidfile"
+	env_unset "$@"
+	printf '%s: stopped (pid %s)\n' "$name" "$pid"
+}
+
+# show_status NAME RUNNING HEALTHY DETAILS: the `status` line.
+show_status() {
+	local name="$1" running="$2" healthy="$3" details="$4" pid
+	if pid="$("$running")"; then
+		if "$healthy"; then
+			printf '%s: running (pid %s) %s\n' "$name" "$pid" "$details"
+		else
+			printf '%s: running (pid %s) but not answering\n' "$name" "$pid"
+		fi
+	else
+		printf '%s: stopped\n' "$name"
+	fi
+}
+
+# need_java [jdk]: java (and javac with jdk) and Maven are installed.
+need_java() {
+	if [[ "${1:-}" == jdk ]]; then
+		if ! command -v java >/dev/null || ! command -v javac >/dev/null; then
+			ensure_packages openjdk-17-jdk-headless
+		fi
+	else
+		command -v java >/dev/null || ensure_packages openjdk-17-jre-headless
+	fi
+	command -v mvn >/dev/null || ensure_packages maven
+}
+
+# java_resolve NAME DIR POM [MAIN]: copy the runtime jars POM names from Maven
+# into DIR/libs and, with MAIN (a .java file), compile it into DIR/classes;
+# once per content of POM and MAIN (a stamp in DIR/classes, or in DIR/libs
+# without MAIN).
+java_resolve() {
+	local name="$1" dir="$2" pom="$3" main="${4:-}" want stamp
+	local libs="$dir/libs" classes="$dir/classes"
+	want="$(cat "$pom" ${main:+"$main"} | cksum | cut -d' ' -f1)"
+	stamp="$libs/.stamp"
+	[[ -z "$main" ]] || stamp="$classes/.stamp"
+	if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+		return 0
+	fi
+	log "$name: resolving jars with Maven (first run only)"
+	mkdir -p "$dir"
+	rm -rf "$libs.tmp"
+	[[ -z "$main" ]] || rm -rf "$classes"
+	if ! mvn -B -q -f "$pom" dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory="$libs.tmp" >"$dir/mvn.log" 2>&1; then
+		fail_with_log "$name" "$dir/mvn.log" "Maven could not resolve ${pom#"$ROOT/"}"
+	fi
+	[[ -n "$main" ]] || printf '%s\n' "$want" >"$libs.tmp/.stamp"
+	rm -rf "$libs"
+	mv "$libs.tmp" "$libs"
+	[[ -n "$main" ]] || return 0
+	mkdir -p "$classes"
+	if ! javac -d "$classes" -cp "$libs/*" "$main" >"$dir/javac.log" 2>&1; then
+		rm -rf "$classes"
+		fail_with_log "$name" "$dir/javac.log" "javac ${main#"$ROOT/"} failed"
+	fi
+	printf '%s\n' "$want" >"$stamp"
+}
+
+# JAVA_OPTS: the JVM options every Java service starts with.
+JAVA_OPTS=(-XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true)
+
 # ---------------------------------------------------------------- postgres
 #
 # Debian's PostgreSQL 15, a throwaway cluster in .services/postgres/data run as
@@ -258,24 +440,18 @@ EOF
 }
 
 svc_postgres_up() {
-	local pid data start
+	local data start
 	ensure_packages postgresql-15 postgresql-client-15
 	[[ -x "$PG_BIN/postgres" ]] || die "postgres: $PG_BIN/postgres missing after install"
 	command -v psql >/dev/null || die "postgres: psql not found"
 
-	if pid="$(pg_running_pid)"; then
-		if pg_wait_healthy "$pid" "$PG_TIMEOUT"; then
-			pg_ensure_db
-			env_set "SLUICE_PG_URL=$PG_URL"
-			printf 'postgres: already running (pid %s) on 127.0.0.1:%s\n' "$pid" "$PG_PORT"
-			return 0
-		fi
-		fail_with_log postgres "$PG_LOG" "running (pid $pid) but not healthy within ${PG_TIMEOUT}s"
+	if already_up postgres pg_running_pid pg_admin_healthy "$PG_TIMEOUT" 0.3 "$PG_LOG" "127.0.0.1:$PG_PORT" \
+		"SLUICE_PG_URL=$PG_URL"; then
+		pg_ensure_db
+		return 0
 	fi
 	rm -f "$PG_PIDFILE"
-	if ! port_free "$PG_PORT"; then
-		die "postgres: port $PG_PORT is taken by another process (not ours); see: ss -ltnp 'sport = :$PG_PORT'"
-	fi
+	ports_free postgres "$PG_PORT"
 
 	start=$(now)
 	pg_init
@@ -284,19 +460,11 @@ svc_postgres_up() {
 	# from a crash could name a recycled pid and block the start.
 	rm -f "$data/postmaster.pid"
 	rotate_log "$PG_LOG"
-	# setsid: own session, so the server outlives this shell and `make`.
-	# 9>&-: the server must not inherit the lock.
-	(cd / && exec setsid "${PG_RUNAS[@]}" "$PG_BIN/postgres" -D "$data") </dev/null >>"$PG_LOG" 2>&1 9>&- &
-	pid=$!
-	printf '%s\n' "$pid" >"$PG_PIDFILE"
-
-	if ! pg_wait_healthy "$pid" "$PG_TIMEOUT"; then
-		kill -INT "$pid" 2>/dev/null || true
-		fail_with_log postgres "$PG_LOG" "not healthy within ${PG_TIMEOUT}s"
-	fi
+	launch "$PG_PIDFILE" "$PG_LOG" "${PG_RUNAS[@]}" "$PG_BIN/postgres" -D "$data"
+	await_start postgres "$PG_PIDFILE" "$PG_TIMEOUT" 0.3 INT "$PG_LOG" "not healthy within ${PG_TIMEOUT}s" pg_admin_healthy
 	pg_ensure_db
 	env_set "SLUICE_PG_URL=$PG_URL"
-	printf 'postgres: started (pid %s) on 127.0.0.1:%s in %ss\n' "$pid" "$PG_PORT" "$(($(now) - start))"
+	say_started postgres "$PG_PIDFILE" "127.0.0.1:$PG_PORT" "$start"
 }
 
 # pg_ensure_db: database sluice exists (created on first start; recreated if
@@ -310,54 +478,19 @@ pg_ensure_db() {
 	pg_healthy || fail_with_log postgres "$PG_LOG" "database sluice not reachable"
 }
 
-# pg_wait_healthy PID SECONDS: wait until the server accepts our login on the
-# postgres database (sluice may not exist yet on first start).
-pg_wait_healthy() {
-	local pid="$1" deadline=$(($(now) + $2))
-	local url="${PG_URL/\/sluice\?//postgres?}"
-	while :; do
-		if PGCONNECT_TIMEOUT=3 psql "$url" -XqAt -c 'select 1' >/dev/null 2>&1; then
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || {
-			log "postgres: process $pid exited"
-			return 1
-		}
-		(($(now) < deadline)) || return 1
-		sleep 0.3
-	done
+# pg_admin_healthy: the server accepts our login on the postgres database
+# (sluice may not exist yet on first start).
+pg_admin_healthy() {
+	PGCONNECT_TIMEOUT=3 psql "${PG_URL/\/sluice\?//postgres?}" -XqAt -c 'select 1' >/dev/null 2>&1
 }
 
 svc_postgres_down() {
-	local pid
-	if ! pid="$(pg_running_pid)"; then
-		rm -f "$PG_PIDFILE"
-		env_unset SLUICE_PG_URL
-		printf 'postgres: not running\n'
-		return 0
-	fi
-	kill -INT "$pid" 2>/dev/null || true # fast shutdown
-	if ! wait_gone "$pid" 30; then
-		log "postgres: pid $pid did not stop in 30s; killing"
-		kill -KILL "$pid" 2>/dev/null || true
-		wait_gone "$pid" 10 || die "postgres: pid $pid would not die"
-	fi
-	rm -f "$PG_PIDFILE"
-	env_unset SLUICE_PG_URL
-	printf 'postgres: stopped (pid %s)\n' "$pid"
+	# SIGINT: fast shutdown.
+	stop_service postgres pg_running_pid "$PG_PIDFILE" INT 30 SLUICE_PG_URL
 }
 
 svc_postgres_status() {
-	local pid
-	if pid="$(pg_running_pid)"; then
-		if pg_healthy; then
-			printf 'postgres: running (pid %s) SLUICE_PG_URL=%s\n' "$pid" "$PG_URL"
-		else
-			printf 'postgres: running (pid %s) but not answering\n' "$pid"
-		fi
-	else
-		printf 'postgres: stopped\n'
-	fi
+	show_status postgres pg_running_pid pg_healthy "SLUICE_PG_URL=$PG_URL"
 }
 
 # ---------------------------------------------------------------- kafka
@@ -374,87 +507,36 @@ KAFKA_LOG="$KAFKA_DIR/log"
 KAFKA_PROPS="$KAFKA_DIR/server.properties"
 KAFKA_POM="$ROOT/scripts/kafka/pom.xml"
 
-kafka_libs_stamp() { cksum <"$KAFKA_POM" | cut -d' ' -f1; }
-
-# kafka_resolve: copy the broker's jars from Maven into .services/kafka/libs,
-# once per pom.xml content.
-kafka_resolve() {
-	local want
-	want="$(kafka_libs_stamp)"
-	if [[ -f "$KAFKA_LIBS/.stamp" && "$(cat "$KAFKA_LIBS/.stamp")" == "$want" ]]; then
-		return 0
-	fi
-	log "kafka: resolving jars with Maven (first run only)"
-	rm -rf "$KAFKA_LIBS.tmp"
-	mkdir -p "$KAFKA_DIR"
-	if ! mvn -B -q -f "$KAFKA_POM" dependency:copy-dependencies \
-		-DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS.tmp" >"$KAFKA_DIR/mvn.log" 2>&1; then
-		fail_with_log kafka "$KAFKA_DIR/mvn.log" "Maven could not resolve scripts/kafka/pom.xml"
-	fi
-	printf '%s\n' "$want" >"$KAFKA_LIBS.tmp/.stamp"
-	rm -rf "$KAFKA_LIBS"
-	mv "$KAFKA_LIBS.tmp" "$KAFKA_LIBS"
-}
-
 kafka_java() {
 	java -cp "$KAFKA_LIBS/*" \
 		-Dlog4j2.configurationFile="$ROOT/scripts/kafka/log4j2.xml" "$@"
 }
 
 kafka_running_pid() {
-	local pid
-	pid="$(read_pid "$KAFKA_PIDFILE")"
-	if ! pid_alive "$pid" "$KAFKA_PROPS"; then
-		# A broker of ours whose pid file was lost: adopt it.
-		pid="$(pgrep -f -n -- "kafka\.Kafka $KAFKA_PROPS\$" || true)"
-		pid_alive "$pid" "$KAFKA_PROPS" || return 1
-		printf '%s\n' "$pid" >"$KAFKA_PIDFILE"
-	fi
-	printf '%s\n' "$pid"
+	running_pid "$KAFKA_PIDFILE" "$KAFKA_PROPS" "kafka\.Kafka $KAFKA_PROPS\$"
 }
 
 kafka_healthy() {
 	timeout 10 kcat -b "127.0.0.1:$KAFKA_PORT" -L -m 5 >/dev/null 2>&1
 }
 
-kafka_wait_healthy() {
-	local pid="$1" deadline=$(($(now) + $2))
-	while :; do
-		kafka_healthy && return 0
-		kill -0 "$pid" 2>/dev/null || {
-			log "kafka: process $pid exited"
-			return 1
-		}
-		(($(now) < deadline)) || return 1
-		sleep 0.5
-	done
-}
-
 svc_kafka_up() {
-	local pid start
-	command -v java >/dev/null || ensure_packages openjdk-17-jre-headless
-	command -v mvn >/dev/null || ensure_packages maven
-	command -v kcat >/dev/null && command -v curl >/dev/null || ensure_packages kcat curl
+	local start
+	need_java
+	if ! command -v kcat >/dev/null || ! command -v curl >/dev/null; then
+		ensure_packages kcat curl
+	fi
 	mkdir -p "$KAFKA_DIR"
 
-	if pid="$(kafka_running_pid)"; then
-		if kafka_wait_healthy "$pid" "$KAFKA_TIMEOUT"; then
-			env_set "SLUICE_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
-			printf 'kafka: already running (pid %s) on 127.0.0.1:%s\n' "$pid" "$KAFKA_PORT"
-			return 0
-		fi
-		fail_with_log kafka "$KAFKA_LOG" "running (pid $pid) but not healthy within ${KAFKA_TIMEOUT}s"
+	if already_up kafka kafka_running_pid kafka_healthy "$KAFKA_TIMEOUT" 0.5 "$KAFKA_LOG" "127.0.0.1:$KAFKA_PORT" \
+		"SLUICE_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"; then
+		return 0
 	fi
 	rm -f "$KAFKA_PIDFILE"
-	local p
-	for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
-		if ! port_free "$p"; then
-			die "kafka: port $p is taken by another process (not ours); see: ss -ltnp 'sport = :$p'"
-		fi
-	done
+	ports_free kafka "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"
 
 	start=$(now)
-	kafka_resolve
+	java_resolve kafka "$KAFKA_DIR" "$KAFKA_POM"
 	sed -e "s|@DATA_DIR@|$KAFKA_DATA|g" -e "s|@PORT@|$KAFKA_PORT|g" \
 		-e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
 		"$ROOT/scripts/kafka/server.properties" >"$KAFKA_PROPS"
@@ -472,51 +554,22 @@ svc_kafka_up() {
 	fi
 
 	# shellcheck disable=SC2086 # word-split heap options on purpose
-	setsid java $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-		-XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
-		-cp "$KAFKA_LIBS/*" -Dlog4j2.configurationFile="$ROOT/scripts/kafka/log4j2.xml" \
-		kafka.Kafka "$KAFKA_PROPS" </dev/null >>"$KAFKA_LOG" 2>&1 9>&- &
-	pid=$!
-	printf '%s\n' "$pid" >"$KAFKA_PIDFILE"
-
-	if ! kafka_wait_healthy "$pid" "$KAFKA_TIMEOUT"; then
-		kill -TERM "$pid" 2>/dev/null || true
-		fail_with_log kafka "$KAFKA_LOG" "broker did not answer metadata requests within ${KAFKA_TIMEOUT}s"
-	fi
+	launch "$KAFKA_PIDFILE" "$KAFKA_LOG" java $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+		"${JAVA_OPTS[@]}" -cp "$KAFKA_LIBS/*" -Dlog4j2.configurationFile="$ROOT/scripts/kafka/log4j2.xml" \
+		kafka.Kafka "$KAFKA_PROPS"
+	await_start kafka "$KAFKA_PIDFILE" "$KAFKA_TIMEOUT" 0.5 TERM "$KAFKA_LOG" \
+		"broker did not answer metadata requests within ${KAFKA_TIMEOUT}s" kafka_healthy
 	env_set "SLUICE_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
-	printf 'kafka: started (pid %s) on 127.0.0.1:%s in %ss\n' "$pid" "$KAFKA_PORT" "$(($(now) - start))"
+	say_started kafka "$KAFKA_PIDFILE" "127.0.0.1:$KAFKA_PORT" "$start"
 }
 
 svc_kafka_down() {
-	local pid
-	if ! pid="$(kafka_running_pid)"; then
-		rm -f "$KAFKA_PIDFILE"
-		env_unset SLUICE_KAFKA_BROKERS
-		printf 'kafka: not running\n'
-		return 0
-	fi
-	kill -TERM "$pid" 2>/dev/null || true # controlled shutdown
-	if ! wait_gone "$pid" 60; then
-		log "kafka: pid $pid did not stop in 60s; killing"
-		kill -KILL "$pid" 2>/dev/null || true
-		wait_gone "$pid" 10 || die "kafka: pid $pid would not die"
-	fi
-	rm -f "$KAFKA_PIDFILE"
-	env_unset SLUICE_KAFKA_BROKERS
-	printf 'kafka: stopped (pid %s)\n' "$pid"
+	# SIGTERM: controlled shutdown.
+	stop_service kafka kafka_running_pid "$KAFKA_PIDFILE" TERM 60 SLUICE_KAFKA_BROKERS
 }
 
 svc_kafka_status() {
-	local pid
-	if pid="$(kafka_running_pid)"; then
-		if kafka_healthy; then
-			printf 'kafka: running (pid %s) SLUICE_KAFKA_BROKERS=127.0.0.1:%s\n' "$pid" "$KAFKA_PORT"
-		else
-			printf 'kafka: running (pid %s) but not answering\n' "$pid"
-		fi
-	else
-		printf 'kafka: stopped\n'
-	fi
+	show_status kafka kafka_running_pid kafka_healthy "SLUICE_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
 }
 
 # ---------------------------------------------------------------- mariadb
@@ -594,33 +647,12 @@ SQL
 }
 
 mariadb_running_pid() {
-	local pid
-	pid="$(read_pid "$MARIADB_PIDFILE")"
-	if ! pid_alive "$pid" "$MARIADB_CNF"; then
-		# A server of ours whose pid file was lost: adopt it.
-		pid="$(pgrep -f -n -- "mariadbd --defaults-file=$MARIADB_CNF" || true)"
-		pid_alive "$pid" "$MARIADB_CNF" || return 1
-		printf '%s\n' "$pid" >"$MARIADB_PIDFILE"
-	fi
-	printf '%s\n' "$pid"
+	running_pid "$MARIADB_PIDFILE" "$MARIADB_CNF" "mariadbd --defaults-file=$MARIADB_CNF"
 }
 
 mariadb_healthy() {
 	timeout 5 mariadb --no-defaults --protocol=TCP -h127.0.0.1 -P"$MARIADB_PORT" -usluice -psluice \
 		--connect-timeout=3 -N -e 'select 1' sluice >/dev/null 2>&1
-}
-
-mariadb_wait_healthy() {
-	local pid="$1" deadline=$(($(now) + $2))
-	while :; do
-		mariadb_healthy && return 0
-		kill -0 "$pid" 2>/dev/null || {
-			log "mariadb: process $pid exited"
-			return 1
-		}
-		(($(now) < deadline)) || return 1
-		sleep 0.3
-	done
 }
 
 mariadb_init() {
@@ -636,72 +668,38 @@ mariadb_init() {
 }
 
 svc_mariadb_up() {
-	local pid start
+	local start
 	command -v mariadbd >/dev/null || [[ -x /usr/sbin/mariadbd ]] || ensure_packages mariadb-server
 	command -v mariadb >/dev/null || ensure_packages mariadb-client
 	local bin=/usr/sbin/mariadbd
 	command -v mariadbd >/dev/null && bin="$(command -v mariadbd)"
 
-	if pid="$(mariadb_running_pid)"; then
-		if mariadb_wait_healthy "$pid" "$MARIADB_TIMEOUT"; then
-			env_set "SLUICE_MYSQL_URL=$MARIADB_URL"
-			printf 'mariadb: already running (pid %s) on 127.0.0.1:%s\n' "$pid" "$MARIADB_PORT"
-			return 0
-		fi
-		fail_with_log mariadb "$MARIADB_LOG" "running (pid $pid) but not healthy within ${MARIADB_TIMEOUT}s"
+	if already_up mariadb mariadb_running_pid mariadb_healthy "$MARIADB_TIMEOUT" 0.3 "$MARIADB_LOG" \
+		"127.0.0.1:$MARIADB_PORT" "SLUICE_MYSQL_URL=$MARIADB_URL"; then
+		return 0
 	fi
 	rm -f "$MARIADB_PIDFILE"
-	if ! port_free "$MARIADB_PORT"; then
-		die "mariadb: port $MARIADB_PORT is taken by another process (not ours); see: ss -ltnp 'sport = :$MARIADB_PORT'"
-	fi
+	ports_free mariadb "$MARIADB_PORT"
 
 	start=$(now)
 	mariadb_write_cnf
 	mariadb_init
 	rm -f "$MARIADB_DIR/mariadbd.pid" "$(mariadb_socket)"
 	rotate_log "$MARIADB_LOG"
-	(cd / && exec setsid "$bin" --defaults-file="$MARIADB_CNF") </dev/null >>"$MARIADB_LOG" 2>&1 9>&- &
-	pid=$!
-	printf '%s\n' "$pid" >"$MARIADB_PIDFILE"
-
-	if ! mariadb_wait_healthy "$pid" "$MARIADB_TIMEOUT"; then
-		kill -TERM "$pid" 2>/dev/null || true
-		fail_with_log mariadb "$MARIADB_LOG" "not healthy within ${MARIADB_TIMEOUT}s"
-	fi
+	launch "$MARIADB_PIDFILE" "$MARIADB_LOG" "$bin" --defaults-file="$MARIADB_CNF"
+	await_start mariadb "$MARIADB_PIDFILE" "$MARIADB_TIMEOUT" 0.3 TERM "$MARIADB_LOG" \
+		"not healthy within ${MARIADB_TIMEOUT}s" mariadb_healthy
 	env_set "SLUICE_MYSQL_URL=$MARIADB_URL"
-	printf 'mariadb: started (pid %s) on 127.0.0.1:%s in %ss\n' "$pid" "$MARIADB_PORT" "$(($(now) - start))"
+	say_started mariadb "$MARIADB_PIDFILE" "127.0.0.1:$MARIADB_PORT" "$start"
 }
 
 svc_mariadb_down() {
-	local pid
-	if ! pid="$(mariadb_running_pid)"; then
-		rm -f "$MARIADB_PIDFILE"
-		env_unset SLUICE_MYSQL_URL
-		printf 'mariadb: not running\n'
-		return 0
-	fi
-	kill -TERM "$pid" 2>/dev/null || true # normal shutdown
-	if ! wait_gone "$pid" 60; then
-		log "mariadb: pid $pid did not stop in 60s; killing"
-		kill -KILL "$pid" 2>/dev/null || true
-		wait_gone "$pid" 10 || die "mariadb: pid $pid would not die"
-	fi
-	rm -f "$MARIADB_PIDFILE"
-	env_unset SLUICE_MYSQL_URL
-	printf 'mariadb: stopped (pid %s)\n' "$pid"
+	# SIGTERM: normal shutdown.
+	stop_service mariadb mariadb_running_pid "$MARIADB_PIDFILE" TERM 60 SLUICE_MYSQL_URL
 }
 
 svc_mariadb_status() {
-	local pid
-	if pid="$(mariadb_running_pid)"; then
-		if mariadb_healthy; then
-			printf 'mariadb: running (pid %s) SLUICE_MYSQL_URL=%s\n' "$pid" "$MARIADB_URL"
-		else
-			printf 'mariadb: running (pid %s) but not answering\n' "$pid"
-		fi
-	else
-		printf 'mariadb: stopped\n'
-	fi
+	show_status mariadb mariadb_running_pid mariadb_healthy "SLUICE_MYSQL_URL=$MARIADB_URL"
 }
 
 # ---------------------------------------------------------------- mongo
@@ -726,44 +724,10 @@ MONGO_LOG="$MONGO_DIR/log"
 MONGO_POM="$ROOT/scripts/mongo/pom.xml"
 MONGO_MAIN="$ROOT/scripts/mongo/SluiceMongo.java"
 
-# mongo_resolve: the stand-in's jars from Maven into .services/mongo/libs and
-# the main class compiled into .services/mongo/classes, once per content of
-# pom.xml and SluiceMongo.java.
-mongo_resolve() {
-	local want
-	want="$(cat "$MONGO_POM" "$MONGO_MAIN" | cksum | cut -d' ' -f1)"
-	if [[ -f "$MONGO_CLASSES/.stamp" && "$(cat "$MONGO_CLASSES/.stamp")" == "$want" ]]; then
-		return 0
-	fi
-	log "mongo: resolving jars with Maven (first run only)"
-	mkdir -p "$MONGO_DIR"
-	rm -rf "$MONGO_LIBS.tmp" "$MONGO_CLASSES"
-	if ! mvn -B -q -f "$MONGO_POM" dependency:copy-dependencies \
-		-DincludeScope=runtime -DoutputDirectory="$MONGO_LIBS.tmp" >"$MONGO_DIR/mvn.log" 2>&1; then
-		fail_with_log mongo "$MONGO_DIR/mvn.log" "Maven could not resolve scripts/mongo/pom.xml"
-	fi
-	rm -rf "$MONGO_LIBS"
-	mv "$MONGO_LIBS.tmp" "$MONGO_LIBS"
-	mkdir -p "$MONGO_CLASSES"
-	if ! javac -d "$MONGO_CLASSES" -cp "$MONGO_LIBS/*" "$MONGO_MAIN" >"$MONGO_DIR/javac.log" 2>&1; then
-		rm -rf "$MONGO_CLASSES"
-		fail_with_log mongo "$MONGO_DIR/javac.log" "javac scripts/mongo/SluiceMongo.java failed"
-	fi
-	printf '%s\n' "$want" >"$MONGO_CLASSES/.stamp"
-}
-
 mongo_running_pid() {
 	# The classes path names this checkout: a stand-in started by another
 	# clone on the same port is not ours to adopt or stop.
-	local pid pattern="$MONGO_CLASSES:$MONGO_LIBS/* SluiceMongo $MONGO_PORT"
-	pid="$(read_pid "$MONGO_PIDFILE")"
-	if ! pid_alive "$pid" "$pattern"; then
-		# A server of ours whose pid file was lost: adopt it.
-		pid="$(pgrep -f -n -- "SluiceMongo $MONGO_PORT\$" || true)"
-		pid_alive "$pid" "$pattern" || return 1
-		printf '%s\n' "$pid" >"$MONGO_PIDFILE"
-	fi
-	printf '%s\n' "$pid"
+	running_pid "$MONGO_PIDFILE" "$MONGO_CLASSES:$MONGO_LIBS/* SluiceMongo $MONGO_PORT" "SluiceMongo $MONGO_PORT\$"
 }
 
 # mongo_healthy: the server logged that it listens and accepts connections
@@ -772,88 +736,35 @@ mongo_healthy() {
 	grep -q 'sluice-mongo: listening' "$MONGO_LOG" 2>/dev/null && port_open "$MONGO_PORT"
 }
 
-mongo_wait_healthy() {
-	local pid="$1" deadline=$(($(now) + $2))
-	while :; do
-		mongo_healthy && return 0
-		kill -0 "$pid" 2>/dev/null || {
-			log "mongo: process $pid exited"
-			return 1
-		}
-		(($(now) < deadline)) || return 1
-		sleep 0.3
-	done
-}
-
 svc_mongo_up() {
-	local pid start
-	command -v java >/dev/null && command -v javac >/dev/null || ensure_packages openjdk-17-jdk-headless
-	command -v mvn >/dev/null || ensure_packages maven
+	local start
+	need_java jdk
 	mkdir -p "$MONGO_DIR"
 
-	if pid="$(mongo_running_pid)"; then
-		if mongo_wait_healthy "$pid" "$MONGO_TIMEOUT"; then
-			env_set "SLUICE_MONGO_URL=$MONGO_URL"
-			env_set "SLUICE_MONGO_URI=$MONGO_URL"
-			printf 'mongo: already running (pid %s) on 127.0.0.1:%s\n' "$pid" "$MONGO_PORT"
-			return 0
-		fi
-		fail_with_log mongo "$MONGO_LOG" "running (pid $pid) but not healthy within ${MONGO_TIMEOUT}s"
+	if already_up mongo mongo_running_pid mongo_healthy "$MONGO_TIMEOUT" 0.3 "$MONGO_LOG" "127.0.0.1:$MONGO_PORT" \
+		"SLUICE_MONGO_URL=$MONGO_URL" "SLUICE_MONGO_URI=$MONGO_URL"; then
+		return 0
 	fi
 	rm -f "$MONGO_PIDFILE"
-	if ! port_free "$MONGO_PORT"; then
-		die "mongo: port $MONGO_PORT is taken by another process (not ours); see: ss -ltnp 'sport = :$MONGO_PORT'"
-	fi
+	ports_free mongo "$MONGO_PORT"
 
 	start=$(now)
-	mongo_resolve
+	java_resolve mongo "$MONGO_DIR" "$MONGO_POM" "$MONGO_MAIN"
 	rotate_log "$MONGO_LOG"
-	setsid java -Xmx256m -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
-		-cp "$MONGO_CLASSES:$MONGO_LIBS/*" SluiceMongo "$MONGO_PORT" </dev/null >>"$MONGO_LOG" 2>&1 9>&- &
-	pid=$!
-	printf '%s\n' "$pid" >"$MONGO_PIDFILE"
-
-	if ! mongo_wait_healthy "$pid" "$MONGO_TIMEOUT"; then
-		kill -TERM "$pid" 2>/dev/null || true
-		fail_with_log mongo "$MONGO_LOG" "not listening within ${MONGO_TIMEOUT}s"
-	fi
-	env_set "SLUICE_MONGO_URL=$MONGO_URL"
-	env_set "SLUICE_MONGO_URI=$MONGO_URL"
-	printf 'mongo: started (pid %s) on 127.0.0.1:%s in %ss\n' "$pid" "$MONGO_PORT" "$(($(now) - start))"
+	launch "$MONGO_PIDFILE" "$MONGO_LOG" java -Xmx256m "${JAVA_OPTS[@]}" \
+		-cp "$MONGO_CLASSES:$MONGO_LIBS/*" SluiceMongo "$MONGO_PORT"
+	await_start mongo "$MONGO_PIDFILE" "$MONGO_TIMEOUT" 0.3 TERM "$MONGO_LOG" \
+		"not listening within ${MONGO_TIMEOUT}s" mongo_healthy
+	env_set "SLUICE_MONGO_URL=$MONGO_URL" "SLUICE_MONGO_URI=$MONGO_URL"
+	say_started mongo "$MONGO_PIDFILE" "127.0.0.1:$MONGO_PORT" "$start"
 }
 
 svc_mongo_down() {
-	local pid
-	if ! pid="$(mongo_running_pid)"; then
-		rm -f "$MONGO_PIDFILE"
-		env_unset SLUICE_MONGO_URL
-		env_unset SLUICE_MONGO_URI
-		printf 'mongo: not running\n'
-		return 0
-	fi
-	kill -TERM "$pid" 2>/dev/null || true
-	if ! wait_gone "$pid" 30; then
-		log "mongo: pid $pid did not stop in 30s; killing"
-		kill -KILL "$pid" 2>/dev/null || true
-		wait_gone "$pid" 10 || die "mongo: pid $pid would not die"
-	fi
-	rm -f "$MONGO_PIDFILE"
-	env_unset SLUICE_MONGO_URL
-	env_unset SLUICE_MONGO_URI
-	printf 'mongo: stopped (pid %s)\n' "$pid"
+	stop_service mongo mongo_running_pid "$MONGO_PIDFILE" TERM 30 SLUICE_MONGO_URL SLUICE_MONGO_URI
 }
 
 svc_mongo_status() {
-	local pid
-	if pid="$(mongo_running_pid)"; then
-		if mongo_healthy; then
-			printf 'mongo: running (pid %s) SLUICE_MONGO_URL=%s\n' "$pid" "$MONGO_URL"
-		else
-			printf 'mongo: running (pid %s) but not answering\n' "$pid"
-		fi
-	else
-		printf 'mongo: stopped\n'
-	fi
+	show_status mongo mongo_running_pid mongo_healthy "SLUICE_MONGO_URL=$MONGO_URL"
 }
 
 # ---------------------------------------------------------------- s3
@@ -920,15 +831,7 @@ PY
 }
 
 s3_running_pid() {
-	local pid
-	pid="$(read_pid "$S3_PIDFILE")"
-	if ! pid_alive "$pid" "posix $S3_DATA"; then
-		# A gateway of ours whose pid file was lost: adopt it.
-		pid="$(pgrep -f -n -- "versitygw .*posix $S3_DATA\$" || true)"
-		pid_alive "$pid" "posix $S3_DATA" || return 1
-		printf '%s\n' "$pid" >"$S3_PIDFILE"
-	fi
-	printf '%s\n' "$pid"
+	running_pid "$S3_PIDFILE" "posix $S3_DATA" "versitygw .*posix $S3_DATA\$"
 }
 
 # s3_healthy: a signed ListBuckets (SigV4 by curl) answers 200, so the
@@ -940,41 +843,18 @@ s3_healthy() {
 		"$S3_ENDPOINT/"
 }
 
-s3_wait_healthy() {
-	local pid="$1" deadline=$(($(now) + $2))
-	while :; do
-		s3_healthy && return 0
-		kill -0 "$pid" 2>/dev/null || {
-			log "s3: process $pid exited"
-			return 1
-		}
-		(($(now) < deadline)) || return 1
-		sleep 0.2
-	done
-}
-
-s3_env() {
-	env_set "SLUICE_S3_ENDPOINT=$S3_ENDPOINT" "SLUICE_S3_ACCESS_KEY=$S3_ACCESS_KEY" \
-		"SLUICE_S3_SECRET_KEY=$S3_SECRET_KEY"
-}
+S3_ENV=("SLUICE_S3_ENDPOINT=$S3_ENDPOINT" "SLUICE_S3_ACCESS_KEY=$S3_ACCESS_KEY" "SLUICE_S3_SECRET_KEY=$S3_SECRET_KEY")
 
 svc_s3_up() {
-	local pid start meta=()
+	local start meta=()
 	command -v curl >/dev/null || ensure_packages curl
 	mkdir -p "$S3_DIR"
 
-	if pid="$(s3_running_pid)"; then
-		if s3_wait_healthy "$pid" "$S3_TIMEOUT"; then
-			s3_env
-			printf 's3: already running (pid %s) on %s\n' "$pid" "$S3_ENDPOINT"
-			return 0
-		fi
-		fail_with_log s3 "$S3_LOG" "running (pid $pid) but not healthy within ${S3_TIMEOUT}s"
+	if already_up s3 s3_running_pid s3_healthy "$S3_TIMEOUT" 0.2 "$S3_LOG" "$S3_ENDPOINT" "${S3_ENV[@]}"; then
+		return 0
 	fi
 	rm -f "$S3_PIDFILE"
-	if ! port_free "$S3_PORT"; then
-		die "s3: port $S3_PORT is taken by another process (not ours); see: ss -ltnp 'sport = :$S3_PORT'"
-	fi
+	ports_free s3 "$S3_PORT"
 
 	start=$(now)
 	s3_build
@@ -986,50 +866,21 @@ svc_s3_up() {
 	fi
 	rotate_log "$S3_LOG"
 	# Credentials through the environment, not argv (ps shows argv).
-	(cd / && ROOT_ACCESS_KEY_ID="$S3_ACCESS_KEY" ROOT_SECRET_ACCESS_KEY="$S3_SECRET_KEY" \
-		exec setsid "$S3_BIN" --port "127.0.0.1:$S3_PORT" --region "$S3_REGION" \
-		--health /health --quiet posix "${meta[@]}" "$S3_DATA") </dev/null >>"$S3_LOG" 2>&1 9>&- &
-	pid=$!
-	printf '%s\n' "$pid" >"$S3_PIDFILE"
-
-	if ! s3_wait_healthy "$pid" "$S3_TIMEOUT"; then
-		kill -TERM "$pid" 2>/dev/null || true
-		fail_with_log s3 "$S3_LOG" "ListBuckets did not answer within ${S3_TIMEOUT}s"
-	fi
-	s3_env
-	printf 's3: started (pid %s) on %s in %ss\n' "$pid" "$S3_ENDPOINT" "$(($(now) - start))"
+	ROOT_ACCESS_KEY_ID="$S3_ACCESS_KEY" ROOT_SECRET_ACCESS_KEY="$S3_SECRET_KEY" \
+		launch "$S3_PIDFILE" "$S3_LOG" "$S3_BIN" --port "127.0.0.1:$S3_PORT" --region "$S3_REGION" \
+		--health /health --quiet posix "${meta[@]}" "$S3_DATA"
+	await_start s3 "$S3_PIDFILE" "$S3_TIMEOUT" 0.2 TERM "$S3_LOG" \
+		"ListBuckets did not answer within ${S3_TIMEOUT}s" s3_healthy
+	env_set "${S3_ENV[@]}"
+	say_started s3 "$S3_PIDFILE" "$S3_ENDPOINT" "$start"
 }
 
 svc_s3_down() {
-	local pid
-	if ! pid="$(s3_running_pid)"; then
-		rm -f "$S3_PIDFILE"
-		env_unset SLUICE_S3_ENDPOINT SLUICE_S3_ACCESS_KEY SLUICE_S3_SECRET_KEY
-		printf 's3: not running\n'
-		return 0
-	fi
-	kill -TERM "$pid" 2>/dev/null || true
-	if ! wait_gone "$pid" 30; then
-		log "s3: pid $pid did not stop in 30s; killing"
-		kill -KILL "$pid" 2>/dev/null || true
-		wait_gone "$pid" 10 || die "s3: pid $pid would not die"
-	fi
-	rm -f "$S3_PIDFILE"
-	env_unset SLUICE_S3_ENDPOINT SLUICE_S3_ACCESS_KEY SLUICE_S3_SECRET_KEY
-	printf 's3: stopped (pid %s)\n' "$pid"
+	stop_service s3 s3_running_pid "$S3_PIDFILE" TERM 30 SLUICE_S3_ENDPOINT SLUICE_S3_ACCESS_KEY SLUICE_S3_SECRET_KEY
 }
 
 svc_s3_status() {
-	local pid
-	if pid="$(s3_running_pid)"; then
-		if s3_healthy; then
-			printf 's3: running (pid %s) SLUICE_S3_ENDPOINT=%s SLUICE_S3_ACCESS_KEY=%s\n' "$pid" "$S3_ENDPOINT" "$S3_ACCESS_KEY"
-		else
-			printf 's3: running (pid %s) but not answering\n' "$pid"
-		fi
-	else
-		printf 's3: stopped\n'
-	fi
+	show_status s3 s3_running_pid s3_healthy "SLUICE_S3_ENDPOINT=$S3_ENDPOINT SLUICE_S3_ACCESS_KEY=$S3_ACCESS_KEY"
 }
 
 # ---------------------------------------------------------------- opensearch
@@ -1055,42 +906,8 @@ OS_LOG="$OS_DIR/log"
 OS_POM="$ROOT/scripts/opensearch/pom.xml"
 OS_MAIN="$ROOT/scripts/opensearch/SluiceOpenSearch.java"
 
-# os_resolve: the node's jars from Maven into .services/opensearch/libs and the
-# main class compiled into .services/opensearch/classes, once per content of
-# pom.xml and SluiceOpenSearch.java.
-os_resolve() {
-	local want
-	want="$(cat "$OS_POM" "$OS_MAIN" | cksum | cut -d' ' -f1)"
-	if [[ -f "$OS_CLASSES/.stamp" && "$(cat "$OS_CLASSES/.stamp")" == "$want" ]]; then
-		return 0
-	fi
-	log "opensearch: resolving jars with Maven (first run only)"
-	mkdir -p "$OS_DIR"
-	rm -rf "$OS_LIBS.tmp" "$OS_CLASSES"
-	if ! mvn -B -q -f "$OS_POM" dependency:copy-dependencies \
-		-DincludeScope=runtime -DoutputDirectory="$OS_LIBS.tmp" >"$OS_DIR/mvn.log" 2>&1; then
-		fail_with_log opensearch "$OS_DIR/mvn.log" "Maven could not resolve scripts/opensearch/pom.xml"
-	fi
-	rm -rf "$OS_LIBS"
-	mv "$OS_LIBS.tmp" "$OS_LIBS"
-	mkdir -p "$OS_CLASSES"
-	if ! javac -d "$OS_CLASSES" -cp "$OS_LIBS/*" "$OS_MAIN" >"$OS_DIR/javac.log" 2>&1; then
-		rm -rf "$OS_CLASSES"
-		fail_with_log opensearch "$OS_DIR/javac.log" "javac scripts/opensearch/SluiceOpenSearch.java failed"
-	fi
-	printf '%s\n' "$want" >"$OS_CLASSES/.stamp"
-}
-
 os_running_pid() {
-	local pid pattern="SluiceOpenSearch $OS_DIR "
-	pid="$(read_pid "$OS_PIDFILE")"
-	if ! pid_alive "$pid" "$pattern"; then
-		# A node of ours whose pid file was lost: adopt it.
-		pid="$(pgrep -f -n -- "SluiceOpenSearch $OS_DIR [0-9]+ [0-9]+\$" || true)"
-		pid_alive "$pid" "$pattern" || return 1
-		printf '%s\n' "$pid" >"$OS_PIDFILE"
-	fi
-	printf '%s\n' "$pid"
+	running_pid "$OS_PIDFILE" "SluiceOpenSearch $OS_DIR " "SluiceOpenSearch $OS_DIR [0-9]+ [0-9]+\$"
 }
 
 # os_healthy: cluster health is yellow or green.
@@ -1100,103 +917,52 @@ os_healthy() {
 	[[ "$body" == *'"status":"green"'* || "$body" == *'"status":"yellow"'* ]]
 }
 
-# os_wait_healthy PID SECONDS: the node logged that it is up (after it set
-# its cluster defaults) and its health is yellow or green.
-os_wait_healthy() {
-	local pid="$1" deadline=$(($(now) + $2))
-	while :; do
-		if grep -q 'sluice-opensearch: listening' "$OS_LOG" 2>/dev/null && os_healthy; then
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || {
-			log "opensearch: process $pid exited"
-			return 1
-		}
-		(($(now) < deadline)) || return 1
-		sleep 0.5
-	done
+# os_ready: the node logged that it is up (after it set its cluster
+# defaults) and its health is yellow or green.
+os_ready() {
+	grep -q 'sluice-opensearch: listening' "$OS_LOG" 2>/dev/null && os_healthy
 }
 
 svc_opensearch_up() {
-	local pid start
-	command -v java >/dev/null && command -v javac >/dev/null || ensure_packages openjdk-17-jdk-headless
-	command -v mvn >/dev/null || ensure_packages maven
+	local start
+	need_java jdk
 	command -v curl >/dev/null || ensure_packages curl
 	mkdir -p "$OS_DIR"
 
-	if pid="$(os_running_pid)"; then
-		if os_wait_healthy "$pid" "$OS_TIMEOUT"; then
-			env_set "SLUICE_ES_URL=$OS_URL"
-			printf 'opensearch: already running (pid %s) on %s\n' "$pid" "$OS_URL"
-			return 0
-		fi
-		fail_with_log opensearch "$OS_LOG" "running (pid $pid) but not healthy within ${OS_TIMEOUT}s"
+	if already_up opensearch os_running_pid os_ready "$OS_TIMEOUT" 0.5 "$OS_LOG" "$OS_URL" "SLUICE_ES_URL=$OS_URL"; then
+		return 0
 	fi
 	rm -f "$OS_PIDFILE"
-	local p
-	for p in "$OS_PORT" "$OS_TRANSPORT_PORT"; do
-		if ! port_free "$p"; then
-			die "opensearch: port $p is taken by another process (not ours); see: ss -ltnp 'sport = :$p'"
-		fi
-	done
+	ports_free opensearch "$OS_PORT" "$OS_TRANSPORT_PORT"
 
 	start=$(now)
-	os_resolve
+	java_resolve opensearch "$OS_DIR" "$OS_POM" "$OS_MAIN"
 	rotate_log "$OS_LOG"
 	mkdir -p "$OS_DIR/tmp"
 	# JVM options after the distribution's jvm.options, less what a 512 MiB
 	# test node does not need (G1 tuning, heap dumps, GC logs).
 	# shellcheck disable=SC2086 # word-split heap options on purpose
-	(cd / && exec setsid java $OS_HEAP_OPTS -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError \
-		-XX:-OmitStackTraceInFastThrow -Djava.awt.headless=true -Dfile.encoding=UTF-8 \
+	launch "$OS_PIDFILE" "$OS_LOG" java $OS_HEAP_OPTS -XX:+UseSerialGC "${JAVA_OPTS[@]}" \
+		-XX:-OmitStackTraceInFastThrow -Dfile.encoding=UTF-8 \
 		-Djava.locale.providers=SPI,COMPAT -Djna.nosys=true -Djava.io.tmpdir="$OS_DIR/tmp" \
 		-Dio.netty.noUnsafe=true -Dio.netty.noKeySetOptimization=true \
 		-Dio.netty.recycler.maxCapacityPerThread=0 \
 		-Dlog4j.shutdownHookEnabled=false -Dlog4j2.disable.jmx=true \
 		-Dlog4j2.configurationFile="$ROOT/scripts/opensearch/log4j2.xml" \
-		-cp "$OS_CLASSES:$OS_LIBS/*" SluiceOpenSearch "$OS_DIR" "$OS_PORT" "$OS_TRANSPORT_PORT") \
-		</dev/null >>"$OS_LOG" 2>&1 9>&- &
-	pid=$!
-	printf '%s\n' "$pid" >"$OS_PIDFILE"
-
-	if ! os_wait_healthy "$pid" "$OS_TIMEOUT"; then
-		kill -TERM "$pid" 2>/dev/null || true
-		fail_with_log opensearch "$OS_LOG" "not healthy within ${OS_TIMEOUT}s"
-	fi
+		-cp "$OS_CLASSES:$OS_LIBS/*" SluiceOpenSearch "$OS_DIR" "$OS_PORT" "$OS_TRANSPORT_PORT"
+	await_start opensearch "$OS_PIDFILE" "$OS_TIMEOUT" 0.5 TERM "$OS_LOG" \
+		"not healthy within ${OS_TIMEOUT}s" os_ready
 	env_set "SLUICE_ES_URL=$OS_URL"
-	printf 'opensearch: started (pid %s) on %s in %ss\n' "$pid" "$OS_URL" "$(($(now) - start))"
+	say_started opensearch "$OS_PIDFILE" "$OS_URL" "$start"
 }
 
 svc_opensearch_down() {
-	local pid
-	if ! pid="$(os_running_pid)"; then
-		rm -f "$OS_PIDFILE"
-		env_unset SLUICE_ES_URL
-		printf 'opensearch: not running\n'
-		return 0
-	fi
-	kill -TERM "$pid" 2>/dev/null || true # the shutdown hook closes the node
-	if ! wait_gone "$pid" 60; then
-		log "opensearch: pid $pid did not stop in 60s; killing"
-		kill -KILL "$pid" 2>/dev/null || true
-		wait_gone "$pid" 10 || die "opensearch: pid $pid would not die"
-	fi
-	rm -f "$OS_PIDFILE"
-	env_unset SLUICE_ES_URL
-	printf 'opensearch: stopped (pid %s)\n' "$pid"
+	# SIGTERM: the shutdown hook closes the node.
+	stop_service opensearch os_running_pid "$OS_PIDFILE" TERM 60 SLUICE_ES_URL
 }
 
 svc_opensearch_status() {
-	local pid
-	if pid="$(os_running_pid)"; then
-		if os_healthy; then
-			printf 'opensearch: running (pid %s) SLUICE_ES_URL=%s\n' "$pid" "$OS_URL"
-		else
-			printf 'opensearch: running (pid %s) but not answering\n' "$pid"
-		fi
-	else
-		printf 'opensearch: stopped\n'
-	fi
+	show_status opensearch os_running_pid os_healthy "SLUICE_ES_URL=$OS_URL"
 }
 
 # ---------------------------------------------------------------- main
