@@ -3,15 +3,21 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -21,8 +27,7 @@ import (
 
 // mongoTarget is one sink of TestRunMongoToSinks: the connector it adds to
 // sluice.yaml for the collection's topic, and how to read what landed,
-// as "id:name:qty:city" by id (see mongoWant). A second sink (an
-// Elasticsearch index) is one more entry in the test's targets list.
+// as "id:name:qty:city" by id (see mongoDocRows and mongoIndexDocs).
 type mongoTarget struct {
 	name      string
 	connector func(topic string) string // a connectors: entry's config (YAML flow map)
@@ -53,16 +58,62 @@ func mongoDocRows(db *sql.DB, table string) ([]string, error) {
 	return out, rows.Err()
 }
 
+// mongoIndexDocs reads every document of an Elasticsearch index written
+// from the customers collection as "id:name:qty:city", by id. Each document
+// must be exactly {"mongo_id": <int>, "name": <string>, "qty": <int>,
+// "address": {"city": <string>}} — no other field, no null — and its index
+// _id the decimal text of mongo_id (the Mongo _id).
+func mongoIndexDocs(es, index string) ([]string, error) {
+	docs, err := esAllDocs(es, index)
+	if err != nil {
+		return nil, err
+	}
+	type row struct {
+		id  int
+		out string
+	}
+	var rows []row
+	for esID, doc := range docs {
+		id, err1 := strconv.Atoi(fmt.Sprint(doc["mongo_id"]))
+		qty, err2 := strconv.Atoi(fmt.Sprint(doc["qty"]))
+		name, ok1 := doc["name"].(string)
+		address, ok2 := doc["address"].(map[string]any)
+		city, ok3 := address["city"].(string)
+		if err1 != nil || err2 != nil || !ok1 || !ok2 || !ok3 {
+			return nil, fmt.Errorf("document %s: %v is not {mongo_id, name, qty, address: {city}}", esID, doc)
+		}
+		want := map[string]any{"mongo_id": json.Number(strconv.Itoa(id)), "name": name, "qty": json.Number(strconv.Itoa(qty)),
+			"address": map[string]any{"city": city}}
+		if !reflect.DeepEqual(doc, want) {
+			return nil, fmt.Errorf("document %s: %v, want exactly %v", esID, doc, want)
+		}
+		if esID != strconv.Itoa(id) {
+			return nil, fmt.Errorf("document %s has mongo_id %d", esID, id)
+		}
+		rows = append(rows, row{id, fmt.Sprintf("%d:%s:%d:%s", id, name, qty, city)})
+	}
+	slices.SortFunc(rows, func(a, b row) int { return a.id - b.id })
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.out
+	}
+	return out, nil
+}
+
 // TestRunMongoToSinks runs "sluice run" with a MongoDB source (the stand-in
-// server of scripts/services.sh) and Confluent's JDBC sink behind Debezium's
-// ExtractNewDocumentState (flatten.struct) into a real Postgres table:
-// documents read by the snapshot, then inserted, updated ($set, $inc, a
-// nested field), replaced and deleted while streaming, land as rows, the
-// deletes as deleted rows.
+// server of scripts/services.sh) and two sink connectors behind Debezium's
+// ExtractNewDocumentState: Confluent's JDBC sink (flatten.struct) into a
+// real Postgres table, and the Elasticsearch sink into an OpenSearch index
+// (the nested address kept as an object). Documents read by the snapshot,
+// then inserted, updated ($set, $inc, a nested field), replaced and deleted
+// while streaming, land as rows and documents whose ids are the Mongo _ids;
+// deleted documents are absent, a document deleted and inserted again is
+// present with its new fields, one inserted and deleted is absent.
 func TestRunMongoToSinks(t *testing.T) {
 	mongoURL := testenv.Require(t, "SLUICE_MONGO_URL")
 	pgURL := testenv.Require(t, "SLUICE_PG_URL")
 	brokers := testenv.Require(t, "SLUICE_KAFKA_BROKERS")
+	es := strings.TrimSuffix(testenv.Require(t, "SLUICE_ES_URL"), "/")
 	ctx := context.Background()
 
 	mc, err := mongo.Connect(options.Client().ApplyURI(mongoURL))
@@ -90,6 +141,8 @@ func TestRunMongoToSinks(t *testing.T) {
 	table := name + "_customers"
 	t.Cleanup(func() { pgDB.Exec(`DROP TABLE IF EXISTS public.` + table) })
 	pgJDBC := "jdbc:postgresql://" + strings.TrimPrefix(pgURL, "postgres://")
+	topic := name + "." + name + ".customers"
+	t.Cleanup(func() { esRequest(es, http.MethodDelete, "/"+topic, nil) })
 	targets := []mongoTarget{{
 		name: "postgres",
 		connector: func(topic string) string {
@@ -104,10 +157,24 @@ func TestRunMongoToSinks(t *testing.T) {
       transforms.route.replacement: %s}`, topic, pgJDBC, table)
 		},
 		rows: func() ([]string, error) { return mongoDocRows(pgDB, table) },
+	}, {
+		// The index is the topic. Elasticsearch and OpenSearch refuse a
+		// document with an _id field (a metadata field), so ReplaceField
+		// renames the document's own _id; the index's _id comes from the
+		// key ExtractNewDocumentState makes, {id: <typed _id>}.
+		name: "elasticsearch",
+		connector: func(topic string) string {
+			return fmt.Sprintf(`{connector.class: io.confluent.connect.elasticsearch.ElasticsearchSinkConnector, topics: %s,
+      connection.url: %q,
+      transforms: "unwrap,rename",
+      transforms.unwrap.type: io.debezium.connector.mongodb.transforms.ExtractNewDocumentState,
+      transforms.rename.type: "org.apache.kafka.connect.transforms.ReplaceField$Value",
+      transforms.rename.renames: "_id:mongo_id"}`, topic, es)
+		},
+		rows: func() ([]string, error) { return mongoIndexDocs(es, topic) },
 	}}
 
 	dir := t.TempDir()
-	topic := name + "." + name + ".customers"
 	var connectors strings.Builder
 	for _, tg := range targets {
 		fmt.Fprintf(&connectors, "  - name: %s-%s\n    config: %s\n", name, tg.name, tg.connector(topic))
@@ -148,6 +215,7 @@ connectors:
 				}
 				return nil
 			})
+			t.Logf("%s: %s: %q", tg.name, what, want)
 		}
 	}
 	waitTargets("snapshot", []string{"1:Anne:1:Brno", "2:Bob:2:Oslo", "3:Cy:3:Rome"})
@@ -184,5 +252,48 @@ connectors:
 	if _, err := coll.InsertOne(ctx, doc(6, "Fay", 6, "Graz")); err != nil {
 		t.Fatal(err)
 	}
-	waitTargets("delete and insert again", []string{"1:Anne Marie:11:Praha", "2:Bo:20:Bergen", "4:Dee:5:Lviv", "6:Fay:6:Graz"})
+	final := []string{"1:Anne Marie:11:Praha", "2:Bo:20:Bergen", "4:Dee:5:Lviv", "6:Fay:6:Graz"}
+	waitTargets("delete and insert again", final)
+
+	// 6 can land before 5's insert in a sink writing ids in parallel (the
+	// Elasticsearch sink's lanes), so 5 absent above proves nothing yet:
+	// once every connector has committed the whole topic (a batch is
+	// committed after it is written), each target must hold exactly final.
+	kcl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kcl.Close()
+	kad := kadm.NewClient(kcl)
+	var groups []string
+	for _, tg := range targets {
+		groups = append(groups, "connect-"+name+"-"+tg.name)
+	}
+	t.Cleanup(func() {
+		kad.DeleteGroups(context.Background(), groups...)
+		kad.DeleteTopics(context.Background(), topic)
+	})
+	eventually(t, 3*time.Minute, "connectors committed the whole topic", func() error {
+		lags, err := kad.Lag(ctx, groups...)
+		if err != nil {
+			return err
+		}
+		for _, g := range groups {
+			l, ok := lags[g]
+			switch {
+			case !ok:
+				return fmt.Errorf("%s: no lag reported", g)
+			case l.Error() != nil:
+				return fmt.Errorf("%s: %w", g, l.Error())
+			case len(l.Lag[topic]) == 0 || l.Lag.Total() != 0:
+				return fmt.Errorf("%s: lag %d on %d partitions of %s", g, l.Lag.Total(), len(l.Lag[topic]), topic)
+			}
+		}
+		return nil
+	})
+	for _, tg := range targets {
+		if got, err := tg.rows(); err != nil || !slices.Equal(got, final) {
+			t.Errorf("%s after the connectors caught up: rows %q, %v; want %q", tg.name, got, err, final)
+		}
+	}
 }
