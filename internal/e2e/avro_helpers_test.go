@@ -256,21 +256,7 @@ func endOffset(t *testing.T, brokers, topic string) int64 {
 // and publications, at the end.
 func pgEnv(t *testing.T, pgURL, schema string, slots ...string) *pgxpool.Pool {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), pgURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runSQL(t, pool, "CREATE SCHEMA "+schema)
-	t.Cleanup(func() {
-		c := context.Background()
-		for _, s := range slots {
-			testenv.DropReplicationSlot(c, pool, s)
-			_, _ = pool.Exec(c, "DROP PUBLICATION IF EXISTS "+s)
-		}
-		_, _ = pool.Exec(c, "DROP SCHEMA "+schema+" CASCADE")
-		pool.Close()
-	})
-	return pool
+	return newPGSchema(t, pgURL, schema, false, slots)
 }
 
 func runSQL(t *testing.T, pool *pgxpool.Pool, qs ...string) {

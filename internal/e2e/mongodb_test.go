@@ -29,19 +29,11 @@ import (
 // scripts/services.sh (mongo-java-server, see capture/mongodb/doc.go for
 // what it does and does not implement) and the real Kafka broker.
 
+// mongoTopics: the MongoDB tests' topics have one partition.
+const mongoTopics = "  topics: {defaults: {partitions: 1}}\n"
+
 // mongoConfig: data dir, brokers, topic prefix, url, collection.
-const mongoConfig = `
-log: {level: info, format: text}
-http: {addr: "127.0.0.1:0"}
-data.dir: %s
-kafka:
-  bootstrap.servers: [%s]
-  linger.ms: 2
-  topics: {defaults: {partitions: 1}}
-converters:
-  key: {type: json, schemas.enable: false}
-  value: {type: json, schemas.enable: false}
-sources:
+const mongoConfig = configHead + mongoTopics + jsonConverters + `sources:
   - name: mongo
     connector: io.debezium.connector.mongodb.MongoDbConnector
     topic.prefix: %s
@@ -72,11 +64,7 @@ func mongoSetup(t testing.TB, ctx context.Context) (coll *mongo.Collection, cfgP
 	}
 	t.Cleanup(func() { _ = db.Drop(context.Background()) })
 	dir := t.TempDir()
-	cfgPath = filepath.Join(dir, "sluice.yaml")
-	cfg := fmt.Sprintf(mongoConfig, dir, brokers, "p"+run, url, run+".items")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath = writeConfig(t, dir, fmt.Sprintf(mongoConfig, dir, brokers, "p"+run, url, run+".items"))
 	return db.Collection("items"), cfgPath, "p" + run + "." + run + ".items", brokers
 }
 
@@ -561,15 +549,7 @@ func TestCheckMongo(t *testing.T) {
 // mongoConnectorConfig: data dir, brokers, then the connector's
 // mongodb.connection.string, topic.prefix, collection.include.list and
 // field.exclude.list.
-const mongoConnectorConfig = `
-log: {level: info, format: text}
-http: {addr: "127.0.0.1:0"}
-data.dir: %s
-kafka:
-  bootstrap.servers: [%s]
-  linger.ms: 2
-  topics: {defaults: {partitions: 1}}
-connectors:
+const mongoConnectorConfig = configHead + mongoTopics + `connectors:
   - name: mongo-json
     config:
       connector.class: io.debezium.connector.mongodb.MongoDbConnector

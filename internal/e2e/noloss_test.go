@@ -181,29 +181,14 @@ func TestPostgresNoLoss(t *testing.T) {
 
 	run := fmt.Sprintf("nl%d", time.Now().UnixNano()%1e9)
 	schema := "e2e_" + run
-	pool, err := pgxpool.New(ctx, pgURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := pgSchema(t, pgURL, schema, run)
 	table := schema + ".items"
-	for _, q := range []string{
-		"CREATE SCHEMA " + schema,
-		"CREATE TABLE " + table + " (id bigint PRIMARY KEY, version bigint NOT NULL, payload text)",
-		"ALTER TABLE " + table + " REPLICA IDENTITY FULL",
+	runSQL(t, pool,
+		"CREATE TABLE "+table+" (id bigint PRIMARY KEY, version bigint NOT NULL, payload text)",
+		"ALTER TABLE "+table+" REPLICA IDENTITY FULL",
 		// Rows for the initial snapshot, so the first kills land inside it.
-		"INSERT INTO " + table + " SELECT g, 1, 'seed' FROM generate_series(1, 60000) g",
-	} {
-		if _, err := pool.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	t.Cleanup(func() {
-		c := context.Background()
-		testenv.DropReplicationSlot(c, pool, run)
-		_, _ = pool.Exec(c, "DROP PUBLICATION IF EXISTS "+run)
-		_, _ = pool.Exec(c, "DROP SCHEMA "+schema+" CASCADE")
-	})
+		"INSERT INTO "+table+" SELECT g, 1, 'seed' FROM generate_series(1, 60000) g",
+	)
 
 	w := &workload{pool: pool, table: table, expected: map[int64][]committed{}}
 	seed := map[int64]int64{}
@@ -219,20 +204,11 @@ func TestPostgresNoLoss(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "sluice.yaml")
-	cfg := fmt.Sprintf(noLossConfig, dir, brokers, run, pgURL, table, run, run)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeConfig(t, dir, fmt.Sprintf(noLossConfig, dir, brokers, run, pgURL, table, run, run))
 
 	topic := run + "." + table
 	consumed := make(chan *kgo.Record, 4096)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AllowAutoTopicCreation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := fromStart(t, brokers, topic)
 	consCtx, stopConsume := context.WithCancel(ctx)
 	defer stopConsume()
 	go func() {
@@ -307,22 +283,16 @@ func TestPostgresNoLoss(t *testing.T) {
 
 	// A last, clean run drains everything committed.
 	p := startSluice(t, cfgPath, logf)
-	deadline := time.Now().Add(3 * time.Minute)
-	var problems []string
-	for {
+	problems := settle(t, p, 3*time.Minute, func() []string {
 		drain()
 		w.mu.Lock()
-		problems = k.verify(w.expected)
+		problems := k.verify(w.expected)
 		w.mu.Unlock()
-		if len(problems) == 0 || time.Now().After(deadline) {
-			break
+		if len(problems) > 0 {
+			time.Sleep(500 * time.Millisecond)
 		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	_ = p.Process.Signal(syscall.SIGTERM)
-	if err := p.Wait(); err != nil {
-		t.Errorf("final sluice run did not stop cleanly: %v", err)
-	}
+		return problems
+	})
 	t.Logf("%d kills, %d transactions, %d keys, %d records consumed, %d re-delivered", kills, w.txs, len(w.expected), records, k.duplicates())
 	if len(problems) > 0 {
 		out, _ := os.ReadFile(logf)
@@ -334,18 +304,7 @@ func TestPostgresNoLoss(t *testing.T) {
 }
 
 // noLossConfig: data dir, brokers, topic prefix, url, table, slot, publication.
-const noLossConfig = `
-log: {level: info, format: text}
-http: {addr: "127.0.0.1:0"}
-data.dir: %s
-kafka:
-  bootstrap.servers: [%s]
-  linger.ms: 2
-  topics: {defaults: {partitions: 3}}
-converters:
-  key: {type: json, schemas.enable: false}
-  value: {type: json, schemas.enable: false}
-sources:
+const noLossConfig = jsonHead3 + `sources:
   - name: noloss
     connector: postgres
     topic.prefix: %s
@@ -357,21 +316,6 @@ sources:
       publication.autocreate.mode: filtered
       snapshot.fetch.size: 2000
 `
-
-func startSluice(t *testing.T, cfgPath, logPath string) *exec.Cmd {
-	t.Helper()
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	cmd := exec.Command(sluiceBin, "run", "-c", cfgPath)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start sluice: %v", err)
-	}
-	return cmd
-}
 
 // parseChange extracts the key id, the change and source.lsn from a record
 // written with schemas disabled; tombstones return ok=false.

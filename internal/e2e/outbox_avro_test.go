@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -37,12 +36,7 @@ func TestOutboxAvroPostgres(t *testing.T) {
 	run := fmt.Sprintf("oba%d", time.Now().UnixNano()%1e9)
 	schema := "e2e_" + run
 	pool := pgEnv(t, pgURL, schema, run)
-	root, _ := testenv.RepoRoot()
-	ddl, err := os.ReadFile(filepath.Join(root, "migrations", "001_outbox.postgres.sql"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runSQL(t, pool, strings.Replace(string(ddl), "CREATE TABLE IF NOT EXISTS outbox", "CREATE TABLE "+schema+".outbox", 1))
+	runSQL(t, pool, strings.Replace(readMigration(t, "001_outbox.postgres.sql"), "CREATE TABLE IF NOT EXISTS outbox", "CREATE TABLE "+schema+".outbox", 1))
 
 	dir := t.TempDir()
 	regAddr := freeAddr(t)
@@ -122,14 +116,7 @@ func TestOutboxAvroPostgres(t *testing.T) {
 // outboxAvroConfig: data dir, brokers, registry topic, registry listen,
 // topic prefix, pg url, schema, slot/publication, outbox schema, message
 // prefix.
-const outboxAvroConfig = `
-log: {level: info, format: text}
-http: {addr: "127.0.0.1:0"}
-data.dir: %s
-kafka:
-  bootstrap.servers: [%s]
-  linger.ms: 2
-converters:
+const outboxAvroConfig = configHead + `converters:
   key: {type: avro, schema.registry.url: embedded}
   value: {type: avro, schema.registry.url: embedded}
 registry:

@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -62,11 +60,7 @@ func TestOutboxMongo(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "sluice.yaml")
-	cfg := fmt.Sprintf(outboxMongoConfig, dir, brokers, run, mongoURL, dbName, dbName)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeConfig(t, dir, fmt.Sprintf(outboxMongoConfig, dir, brokers, run, mongoURL, dbName, dbName))
 
 	var mu sync.Mutex
 	sent := map[string]sentEvent{firstID.Hex(): {topic: "outbox.event.Start" + run, aggID: "s", value: `{"n":1,"order":"s-1"}`, n: 1}}
@@ -118,46 +112,22 @@ func TestOutboxMongo(t *testing.T) {
 	for _, s := range services {
 		topics = append(topics, "outbox.event."+s.aggType)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(topics...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AllowAutoTopicCreation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	var got []*kgo.Record
-	poll := func(d time.Duration) {
-		pctx, pcancel := context.WithTimeout(ctx, d)
-		defer pcancel()
-		fs := cl.PollFetches(pctx)
-		fs.EachRecord(func(r *kgo.Record) { got = append(got, r) })
-	}
+	poll := pollRecords(ctx, fromStart(t, brokers, topics...), &got)
 
 	logf := filepath.Join(dir, "sluice.log")
-	rng := rand.New(rand.NewPCG(13, uint64(time.Now().UnixNano())))
 	const kills = 3
-	for i := range kills {
-		p := startSluice(t, cfgPath, logf)
-		if i == 0 {
-			// The snapshot's event first, then the services; the first
-			// kill waits for a streaming position (a resume token).
-			for len(got) == 0 && ctx.Err() == nil {
-				poll(time.Second)
-			}
-			startWork()
-			for ctx.Err() == nil {
-				if pos := connectorPosition(dir, "outbox"); strings.Contains(pos, "tokens") && !strings.Contains(pos, "snapshot") {
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-			time.Sleep(1500 * time.Millisecond)
+	killRuns(t, cfgPath, logf, kills, 13, func() {
+		// The snapshot's event first, then the services; the first kill
+		// waits for a streaming position (a resume token).
+		for len(got) == 0 && ctx.Err() == nil {
+			poll(time.Second)
 		}
-		time.Sleep(time.Duration(800+rng.IntN(1500)) * time.Millisecond)
-		if err := p.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatalf("kill %d: %v", i, err)
-		}
-		_ = p.Wait()
-	}
+		startWork()
+		waitPosition(ctx, dir, "outbox", func(pos string) bool {
+			return strings.Contains(pos, "tokens") && !strings.Contains(pos, "snapshot")
+		})
+	})
 	stopWork()
 	wg.Wait()
 	for i, err := range workErr {
@@ -170,19 +140,10 @@ func TestOutboxMongo(t *testing.T) {
 	}
 
 	p := startSluice(t, cfgPath, logf)
-	deadline := time.Now().Add(2 * time.Minute)
-	var problems []string
-	for {
+	problems := settle(t, p, 2*time.Minute, func() []string {
 		poll(time.Second)
-		problems = checkOutbox(got, sent, map[string]bool{}, perAgg)
-		if len(problems) == 0 || time.Now().After(deadline) {
-			break
-		}
-	}
-	_ = p.Process.Signal(syscall.SIGTERM)
-	if err := p.Wait(); err != nil {
-		t.Errorf("final sluice run did not stop cleanly: %v", err)
-	}
+		return checkOutbox(got, sent, map[string]bool{}, perAgg)
+	})
 	left, err := coll.CountDocuments(ctx, bson.D{{Key: "aggregatetype", Value: services[1].aggType}})
 	if err != nil {
 		t.Fatal(err)
@@ -195,15 +156,7 @@ func TestOutboxMongo(t *testing.T) {
 		t.Fatalf("workload too small: %d events", len(sent))
 	}
 	if len(problems) > 0 {
-		all, _ := os.ReadFile(logf)
-		out := all
-		if len(out) > 4000 {
-			out = out[len(out)-4000:]
-		}
-		if len(problems) > 10 {
-			problems = problems[:10]
-		}
-		t.Fatalf("problems:\n%s\nsluice log tail:\n%s", strings.Join(problems, "\n"), out)
+		t.Fatal(sluiceProblems(logf, problems))
 	}
 }
 
@@ -220,18 +173,7 @@ func outboxDoc(id bson.ObjectID, aggType, agg string, n int) bson.D {
 
 // outboxMongoConfig: data dir, brokers, topic prefix, url, outbox
 // collection database (twice).
-const outboxMongoConfig = `
-log: {level: info, format: text}
-http: {addr: "127.0.0.1:0"}
-data.dir: %s
-kafka:
-  bootstrap.servers: [%s]
-  linger.ms: 2
-  topics: {defaults: {partitions: 3}}
-converters:
-  key: {type: json, schemas.enable: false}
-  value: {type: json, schemas.enable: false}
-sources:
+const outboxMongoConfig = jsonHead3 + `sources:
   - name: outbox
     connector: mongodb
     topic.prefix: %s

@@ -3,15 +3,11 @@ package e2e
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -62,101 +58,46 @@ func TestOutboxMySQL(t *testing.T) {
 		"-migration", filepath.Join(root, "migrations", "002_outbox.mysql.sql"),
 		"-n", "1", "-reject", "0", "-delete=false", "-aggregate", start.aggType, "-customer-prefix", start.aggType+"-")
 
-	cfgPath := filepath.Join(dir, "sluice.yaml")
 	serverID := 100000 + time.Now().UnixNano()%800000
-	cfg := fmt.Sprintf(outboxMySQLConfig, dir, brokers, run, shopURL, dbName, dbName, serverID, filepath.Join(dir, "history.dat"), dbName)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
+	cfgPath := writeConfig(t, dir, fmt.Sprintf(outboxMySQLConfig, dir, brokers, run, shopURL, dbName, dbName, serverID, filepath.Join(dir, "history.dat"), dbName))
 	shops := []*shop{
 		{aggType: "Order" + run, args: []string{"-delete=false"}},
 		{aggType: "Invoice" + run, args: []string{"-delete=true"}},
 	}
-	topics := []string{"outbox.event." + start.aggType}
-	for _, s := range shops {
-		s.log = filepath.Join(dir, s.aggType+".log")
-		s.args = append(s.args, "-url", shopURL, "-n", "-1", "-aggregate", s.aggType, "-customer-prefix", s.aggType+"-",
-			"-customers", "5", "-reject", shopRejectRate, "-crash", shopCrashRate, "-pause", shopPause)
-		topics = append(topics, "outbox.event."+s.aggType)
-	}
+	topics := append([]string{"outbox.event." + start.aggType}, configureShops(dir, shopURL, shops)...)
 	var wg sync.WaitGroup
 	wctx, stopWork := context.WithCancel(ctx)
 	defer stopWork()
-	startWork := func() {
-		for i, s := range shops {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s.run(wctx, t, serviceBin, uint64(i))
-			}()
-		}
-	}
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(topics...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AllowAutoTopicCreation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	var got []*kgo.Record
-	poll := pollRecords(ctx, cl, &got)
+	poll := pollRecords(ctx, fromStart(t, brokers, topics...), &got)
 
 	logf := filepath.Join(dir, "sluice.log")
-	rng := rand.New(rand.NewPCG(11, uint64(time.Now().UnixNano())))
 	const kills = 3
-	for i := range kills {
-		p := startSluice(t, cfgPath, logf)
-		if i == 0 {
-			// The first kill waits for the snapshot's event and a
-			// streaming position, so no restart repeats the snapshot
-			// (which would be allowed, but would test less).
-			for len(got) == 0 && ctx.Err() == nil {
-				poll(time.Second)
-			}
-			startWork()
-			for ctx.Err() == nil {
-				if pos := connectorPosition(dir, "outbox"); strings.Contains(pos, "gtids") && !strings.Contains(pos, "snapshot") {
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-			time.Sleep(1500 * time.Millisecond)
+	killRuns(t, cfgPath, logf, kills, 11, func() {
+		// The first kill waits for the snapshot's event and a streaming
+		// position, so no restart repeats the snapshot (which would be
+		// allowed, but would test less).
+		for len(got) == 0 && ctx.Err() == nil {
+			poll(time.Second)
 		}
-		time.Sleep(time.Duration(800+rng.IntN(1500)) * time.Millisecond)
-		if err := p.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatalf("kill %d: %v", i, err)
-		}
-		_ = p.Wait()
-	}
+		startShops(wctx, t, serviceBin, shops, &wg)
+		waitPosition(ctx, dir, "outbox", func(pos string) bool {
+			return strings.Contains(pos, "gtids") && !strings.Contains(pos, "snapshot")
+		})
+	})
 	stopWork()
 	wg.Wait()
-	rolledBack := map[string]bool{}
-	crashed, shopKills := 0, 0
-	for _, s := range shops {
-		if s.err != nil {
-			b, _ := os.ReadFile(s.log)
-			t.Fatalf("service %s: %v\n%s", s.aggType, s.err, b)
-		}
-		crashed += s.rolledBack(t, rolledBack)
-		shopKills += s.kills
-	}
+	rolledBack, crashed, shopKills := shopOutcome(t, shops)
 	if ctx.Err() != nil {
 		t.Fatalf("timed out before the final run: %d records consumed", len(got))
 	}
 
-	var orders []shopOrder
 	rows, err := db.QueryContext(ctx, "SELECT id, customer, cents, event_id FROM orders ORDER BY seq")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for rows.Next() {
-		var o shopOrder
-		if err := rows.Scan(&o.id, &o.customer, &o.cents, &o.eventID); err != nil {
-			t.Fatal(err)
-		}
-		orders = append(orders, o)
-	}
+	orders := scanOrders(t, rows)
 	if err := rows.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -168,37 +109,20 @@ func TestOutboxMySQL(t *testing.T) {
 	}
 	// The kept rows' DATETIME(6) timestamps (UTC) give the record
 	// timestamps.
-	wantTs := map[string]int64{}
 	rows, err = db.QueryContext(ctx, "SELECT id, FLOOR(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', `timestamp`) / 1000) FROM outbox")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for rows.Next() {
-		var id string
-		var ms int64
-		if err := rows.Scan(&id, &ms); err != nil {
-			t.Fatal(err)
-		}
-		wantTs[id] = ms
-	}
+	wantTs := scanTimestamps(t, rows)
 	if err := rows.Close(); err != nil {
 		t.Fatal(err)
 	}
 
 	p := startSluice(t, cfgPath, logf)
-	deadline := time.Now().Add(2 * time.Minute)
-	var problems []string
-	for {
+	problems := settle(t, p, 2*time.Minute, func() []string {
 		poll(time.Second)
-		problems = append(checkOutbox(got, sent, rolledBack, perAgg), checkTimestamps(got, wantTs)...)
-		if len(problems) == 0 || time.Now().After(deadline) {
-			break
-		}
-	}
-	_ = p.Process.Signal(syscall.SIGTERM)
-	if err := p.Wait(); err != nil {
-		t.Errorf("final sluice run did not stop cleanly: %v", err)
-	}
+		return append(checkOutbox(got, sent, rolledBack, perAgg), checkTimestamps(got, wantTs)...)
+	})
 	var kept, deleted int
 	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM outbox WHERE aggregatetype = ?", shops[0].aggType).Scan(&kept); err != nil {
 		t.Fatal(err)
@@ -229,31 +153,6 @@ func TestOutboxMySQL(t *testing.T) {
 	checkConsumer(t, ctx, pgURL, brokers, run, topics, totals, len(sent))
 }
 
-// connectorPosition returns the position offsets.json holds for a source
-// run as a connector, whose offsets are keyed by its Connect partition
-// (["outbox",{"server":"…"}]); a key that is the bare source name is read
-// too.
-func connectorPosition(dir, source string) string {
-	b, err := os.ReadFile(filepath.Join(dir, "offsets.json"))
-	if err != nil {
-		return ""
-	}
-	var f struct {
-		Offsets map[string][]byte `json:"offsets"`
-	}
-	if json.Unmarshal(b, &f) != nil {
-		return ""
-	}
-	for k, v := range f.Offsets {
-		var part []json.RawMessage
-		var name string
-		if k == source || json.Unmarshal([]byte(k), &part) == nil && len(part) > 0 && json.Unmarshal(part[0], &name) == nil && name == source {
-			return string(v)
-		}
-	}
-	return ""
-}
-
 // openMySQL opens database db (none when empty) of a mysql:// URL with
 // go-mysql's database/sql driver; the handle is closed at cleanup.
 func openMySQL(t *testing.T, raw, db string) *sql.DB {
@@ -273,18 +172,7 @@ func openMySQL(t *testing.T, raw, db string) *sql.DB {
 
 // outboxMySQLConfig: data dir, brokers, topic prefix, url, orders and
 // outbox databases, server id, schema history file, outbox table database.
-const outboxMySQLConfig = `
-log: {level: info, format: text}
-http: {addr: "127.0.0.1:0"}
-data.dir: %s
-kafka:
-  bootstrap.servers: [%s]
-  linger.ms: 2
-  topics: {defaults: {partitions: 3}}
-converters:
-  key: {type: json, schemas.enable: false}
-  value: {type: json, schemas.enable: false}
-sources:
+const outboxMySQLConfig = jsonHead3 + `sources:
   - name: outbox
     connector: mysql
     topic.prefix: %s

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-cdc/sluice/internal/testenv"
@@ -33,38 +32,10 @@ func TestOutboxPartitionPostgres(t *testing.T) {
 
 	run := fmt.Sprintf("obp%d", time.Now().UnixNano()%1e9)
 	schema := "e2e_" + run
-	pcfg, err := pgxpool.ParseConfig(pgURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pcfg.ConnConfig.RuntimeParams["search_path"] = schema
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	root, _ := testenv.RepoRoot()
-	ddl, err := os.ReadFile(filepath.Join(root, "migrations", "001_outbox.postgres.sql"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{"CREATE SCHEMA " + schema, string(ddl), "ALTER TABLE outbox ADD COLUMN kpart integer"} {
-		if _, err := pool.Exec(ctx, q); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
-	t.Cleanup(func() {
-		c := context.Background()
-		_, _ = pool.Exec(c, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", run)
-		_, _ = pool.Exec(c, "DROP PUBLICATION IF EXISTS "+run)
-		_, _ = pool.Exec(c, "DROP SCHEMA "+schema+" CASCADE")
-	})
+	pool := pgSchema(t, pgURL, schema, run)
+	runSQL(t, pool, readMigration(t, "001_outbox.postgres.sql"), "ALTER TABLE outbox ADD COLUMN kpart integer")
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "sluice.yaml")
-	cfg := fmt.Sprintf(outboxPartitionConfig, dir, brokers, run, pgURL, schema, run, run, schema)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeConfig(t, dir, fmt.Sprintf(outboxPartitionConfig, dir, brokers, run, pgURL, schema, run, run, schema))
 	logf := filepath.Join(dir, "sluice.log")
 	p := startSluice(t, cfgPath, logf)
 	defer func() {
@@ -107,31 +78,12 @@ func TestOutboxPartitionPostgres(t *testing.T) {
 		want[id] = e.part
 	}
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AllowAutoTopicCreation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	var got []*kgo.Record
-	poll := pollRecords(ctx, cl, &got)
+	poll := pollRecords(ctx, fromStart(t, brokers, topic), &got)
 	for len(got) < len(want) && ctx.Err() == nil {
 		poll(time.Second)
 	}
-	wantTs := map[string]int64{}
-	rows, err := pool.Query(ctx, `SELECT id::text, floor(extract(epoch FROM "timestamp") * 1000)::bigint FROM outbox`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id string
-		var ms int64
-		if err := rows.Scan(&id, &ms); err != nil {
-			t.Fatal(err)
-		}
-		wantTs[id] = ms
-	}
-	rows.Close()
+	wantTs := pgOutboxTimestamps(t, ctx, pool)
 	seen := map[string]bool{}
 	for _, r := range got {
 		id := headerValue(r, "id")
@@ -177,18 +129,7 @@ func TestOutboxPartitionPostgres(t *testing.T) {
 
 // outboxPartitionConfig: data dir, brokers, topic prefix, url, schema, slot,
 // publication, outbox table schema.
-const outboxPartitionConfig = `
-log: {level: info, format: text}
-http: {addr: "127.0.0.1:0"}
-data.dir: %s
-kafka:
-  bootstrap.servers: [%s]
-  linger.ms: 2
-  topics: {defaults: {partitions: 3}}
-converters:
-  key: {type: json, schemas.enable: false}
-  value: {type: json, schemas.enable: false}
-sources:
+const outboxPartitionConfig = jsonHead3 + `sources:
   - name: outbox
     connector: postgres
     topic.prefix: %s

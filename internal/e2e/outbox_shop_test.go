@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-cdc/sluice/internal/testenv"
@@ -237,28 +235,9 @@ func checkConsumer(t *testing.T, ctx context.Context, pgURL, brokers, run string
 	t.Helper()
 	_, bin := exampleBinaries(t)
 	schema := "e2e_" + run + "_billing"
-	pcfg, err := pgxpool.ParseConfig(pgURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
-	u, err := url.Parse(pgURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
+	pool := pgSchema(t, pgURL, schema)
 	logPath := filepath.Join(t.TempDir(), "consumer.log")
-	args := []string{"-url", u.String(), "-brokers", brokers, "-topic", strings.Join(topics, ","), "-group", run + "-billing"}
+	args := []string{"-url", searchPathURL(t, pgURL, schema), "-brokers", brokers, "-topic", strings.Join(topics, ","), "-group", run + "-billing"}
 
 	count := func(q string) int {
 		var n int
@@ -315,15 +294,6 @@ func checkConsumer(t *testing.T, ctx context.Context, pgURL, brokers, run string
 	}
 	if n := count("SELECT count(*) FROM " + schema + ".processed_events"); n != events {
 		t.Fatalf("consumer processed %d events, %d committed", n, events)
-	}
-}
-
-// pollRecords returns a function that polls the topics into got.
-func pollRecords(ctx context.Context, cl *kgo.Client, got *[]*kgo.Record) func(time.Duration) {
-	return func(d time.Duration) {
-		pctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
-		cl.PollFetches(pctx).EachRecord(func(r *kgo.Record) { *got = append(*got, r) })
 	}
 }
 

@@ -2,15 +2,10 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"math/rand/v2"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -49,137 +44,56 @@ func TestOutboxPostgres(t *testing.T) {
 
 	run := fmt.Sprintf("ob%d", time.Now().UnixNano()%1e9)
 	schema := "e2e_" + run
-	pcfg, err := pgxpool.ParseConfig(pgURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pcfg.ConnConfig.RuntimeParams["search_path"] = schema
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c := context.Background()
-		_, _ = pool.Exec(c, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", run)
-		_, _ = pool.Exec(c, "DROP PUBLICATION IF EXISTS "+run)
-		_, _ = pool.Exec(c, "DROP SCHEMA "+schema+" CASCADE")
-	})
-	u, err := url.Parse(pgURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	shopURL := u.String()
+	pool := pgSchema(t, pgURL, schema, run)
+	shopURL := searchPathURL(t, pgURL, schema)
 	root, _ := testenv.RepoRoot()
 	dir := t.TempDir()
 	// The service creates its orders table and the outbox table.
 	runExample(t, serviceBin, filepath.Join(dir, "migrate.log"), "-url", shopURL, "-migration", filepath.Join(root, "migrations", "001_outbox.postgres.sql"), "-n", "0")
 
-	cfgPath := filepath.Join(dir, "sluice.yaml")
-	cfg := fmt.Sprintf(outboxConfig, dir, brokers, run, pgURL, schema, schema, run, run, schema)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
+	cfgPath := writeConfig(t, dir, fmt.Sprintf(outboxConfig, dir, brokers, run, pgURL, schema, schema, run, run, schema))
 	shops := []*shop{
 		{aggType: "Order" + run, args: []string{"-delete=false"}},
 		{aggType: "Invoice" + run, args: []string{"-delete=true"}},
 		{aggType: "Payment" + run, args: []string{"-emit"}},
 	}
-	var topics []string
-	for _, s := range shops {
-		s.log = filepath.Join(dir, s.aggType+".log")
-		s.args = append(s.args, "-url", shopURL, "-n", "-1", "-aggregate", s.aggType, "-customer-prefix", s.aggType+"-",
-			"-customers", "5", "-reject", shopRejectRate, "-crash", shopCrashRate, "-pause", shopPause)
-		topics = append(topics, "outbox.event."+s.aggType)
-	}
+	topics := configureShops(dir, shopURL, shops)
 	var wg sync.WaitGroup
 	wctx, stopWork := context.WithCancel(ctx)
 	defer stopWork()
-	startWork := func() {
-		for i, s := range shops {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s.run(wctx, t, serviceBin, uint64(i))
-			}()
-		}
-	}
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(topics...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AllowAutoTopicCreation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	var got []*kgo.Record
-	poll := pollRecords(ctx, cl, &got)
+	poll := pollRecords(ctx, fromStart(t, brokers, topics...), &got)
 
 	logf := filepath.Join(dir, "sluice.log")
-	rng := rand.New(rand.NewPCG(7, uint64(time.Now().UnixNano())))
 	const kills = 3
-	for i := range kills {
-		p := startSluice(t, cfgPath, logf)
-		if i == 0 {
-			// Services start once the slot exists, as in production: what
-			// is committed before it (messages, deleted rows) is not in
-			// any log Sluice can read. The first kill waits for a first
-			// record and an offset save, so no restart repeats the
-			// initial snapshot.
-			waitOutboxSlot(t, ctx, pool, run)
-			startWork()
-			for len(got) == 0 && ctx.Err() == nil {
-				poll(time.Second)
-			}
-			for ctx.Err() == nil {
-				if pos := savedPosition(dir, "outbox"); strings.Contains(pos, "lsn") && !strings.Contains(strings.ToLower(pos), "snap") {
-					break // a streaming position, past the snapshot
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-			time.Sleep(1500 * time.Millisecond)
+	killRuns(t, cfgPath, logf, kills, 7, func() {
+		// Services start once the slot exists, as in production: what is
+		// committed before it (messages, deleted rows) is not in any log
+		// Sluice can read. The first kill waits for a first record and
+		// an offset save, so no restart repeats the initial snapshot.
+		waitOutboxSlot(t, ctx, pool, run)
+		startShops(wctx, t, serviceBin, shops, &wg)
+		for len(got) == 0 && ctx.Err() == nil {
+			poll(time.Second)
 		}
-		time.Sleep(time.Duration(800+rng.IntN(1500)) * time.Millisecond)
-		if err := p.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatalf("kill %d: %v", i, err)
-		}
-		_ = p.Wait()
-	}
+		waitPosition(ctx, dir, "outbox", func(pos string) bool {
+			return strings.Contains(pos, "lsn") && !strings.Contains(strings.ToLower(pos), "snap") // a streaming position, past the snapshot
+		})
+	})
 	stopWork()
 	wg.Wait()
-	rolledBack := map[string]bool{}
-	crashed, shopKills := 0, 0
-	for _, s := range shops {
-		if s.err != nil {
-			b, _ := os.ReadFile(s.log)
-			t.Fatalf("service %s: %v\n%s", s.aggType, s.err, b)
-		}
-		crashed += s.rolledBack(t, rolledBack)
-		shopKills += s.kills
-	}
+	rolledBack, crashed, shopKills := shopOutcome(t, shops)
 	if ctx.Err() != nil {
 		t.Fatalf("timed out before the final run: %d records consumed", len(got))
 	}
 
 	// What was committed: the orders table, in placement order.
-	var orders []shopOrder
 	rows, err := pool.Query(ctx, "SELECT id, customer, cents, event_id FROM orders ORDER BY seq")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for rows.Next() {
-		var o shopOrder
-		if err := rows.Scan(&o.id, &o.customer, &o.cents, &o.eventID); err != nil {
-			t.Fatal(err)
-		}
-		orders = append(orders, o)
-	}
+	orders := scanOrders(t, rows)
 	rows.Close()
 	sent, perAgg, totals := expectedEvents(orders)
 	for id := range rolledBack {
@@ -189,35 +103,13 @@ func TestOutboxPostgres(t *testing.T) {
 	}
 	// The kept outbox rows give the record timestamps
 	// (table.field.event.timestamp: a timestamp(6) column, micros).
-	wantTs := map[string]int64{}
-	rows, err = pool.Query(ctx, `SELECT id::text, floor(extract(epoch FROM "timestamp") * 1000)::bigint FROM outbox`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id string
-		var ms int64
-		if err := rows.Scan(&id, &ms); err != nil {
-			t.Fatal(err)
-		}
-		wantTs[id] = ms
-	}
-	rows.Close()
+	wantTs := pgOutboxTimestamps(t, ctx, pool)
 
 	p := startSluice(t, cfgPath, logf)
-	deadline := time.Now().Add(2 * time.Minute)
-	var problems []string
-	for {
+	problems := settle(t, p, 2*time.Minute, func() []string {
 		poll(time.Second)
-		problems = append(checkOutbox(got, sent, rolledBack, perAgg), checkTimestamps(got, wantTs)...)
-		if len(problems) == 0 || time.Now().After(deadline) {
-			break
-		}
-	}
-	_ = p.Process.Signal(syscall.SIGTERM)
-	if err := p.Wait(); err != nil {
-		t.Errorf("final sluice run did not stop cleanly: %v", err)
-	}
+		return append(checkOutbox(got, sent, rolledBack, perAgg), checkTimestamps(got, wantTs)...)
+	})
 	var kept, deleted int
 	if err := pool.QueryRow(ctx, "SELECT count(*) FILTER (WHERE aggregatetype = $1), count(*) FILTER (WHERE aggregatetype = $2) FROM outbox",
 		shops[0].aggType, shops[1].aggType).Scan(&kept, &deleted); err != nil {
@@ -285,25 +177,16 @@ func checkOutbox(got []*kgo.Record, sent map[string]sentEvent, rolledBack map[st
 	return problems
 }
 
-// savedPosition returns the position offsets.json holds for a source: the
-// runtime's source offset of the connector (key ["<source>",{partition}]).
-func savedPosition(dir, source string) string {
-	b, err := os.ReadFile(filepath.Join(dir, "offsets.json"))
+// pgOutboxTimestamps returns the timestamp column of the outbox table's
+// rows in ms, by event id.
+func pgOutboxTimestamps(t *testing.T, ctx context.Context, pool *pgxpool.Pool) map[string]int64 {
+	t.Helper()
+	rows, err := pool.Query(ctx, `SELECT id::text, floor(extract(epoch FROM "timestamp") * 1000)::bigint FROM outbox`)
 	if err != nil {
-		return ""
+		t.Fatal(err)
 	}
-	var f struct {
-		Offsets map[string][]byte `json:"offsets"`
-	}
-	if json.Unmarshal(b, &f) != nil {
-		return ""
-	}
-	for k, v := range f.Offsets {
-		if strings.HasPrefix(k, `["`+source+`",`) {
-			return string(v)
-		}
-	}
-	return ""
+	defer rows.Close()
+	return scanTimestamps(t, rows)
 }
 
 // waitOutboxSlot waits until the replication slot exists.
@@ -331,18 +214,7 @@ func lastIDs(ids []string) []string {
 
 // outboxConfig: data dir, brokers, topic prefix, url, orders and outbox
 // schemas, slot, publication, outbox table schema.
-const outboxConfig = `
-log: {level: info, format: text}
-http: {addr: "127.0.0.1:0"}
-data.dir: %s
-kafka:
-  bootstrap.servers: [%s]
-  linger.ms: 2
-  topics: {defaults: {partitions: 3}}
-converters:
-  key: {type: json, schemas.enable: false}
-  value: {type: json, schemas.enable: false}
-sources:
+const outboxConfig = jsonHead3 + `sources:
   - name: outbox
     connector: postgres
     topic.prefix: %s
