@@ -52,14 +52,11 @@ import (
 // string, or a value that is not a Debezium envelope: heartbeats,
 // transaction records) pass unchanged.
 type extractNewDoc struct {
-	dropTombstones bool
-	deletes        deleteMode
-	fields         []fieldRef
-	headers        []fieldRef
-	arrayDocument  bool   // array.encoding document
-	adjust         string // field.name.adjustment.mode: none, avro, avro_unicode
-	flatten        *flatten
-	delimiter      string
+	envelopeOpts
+	arrayDocument bool   // array.encoding document
+	adjust        string // field.name.adjustment.mode: none, avro, avro_unicode
+	flatten       *flatten
+	delimiter     string
 }
 
 // DebeziumMongoExtractNewDocumentState is the class name of Debezium's
@@ -67,44 +64,11 @@ type extractNewDoc struct {
 const DebeziumMongoExtractNewDocumentState = "io.debezium.connector.mongodb.transforms.ExtractNewDocumentState"
 
 func newExtractNewDocumentState(c *conf) (Transform, error) {
-	x := &extractNewDoc{}
-	mode := c.str("delete.tombstone.handling.mode", "")
-	_, legacyTombstones := c.get("drop.tombstones")
-	_, legacyDeletes := c.get("delete.handling.mode")
-	if mode == "" && !legacyTombstones && !legacyDeletes {
-		mode = "tombstone"
+	opts, err := parseEnvelopeOpts(c)
+	if err != nil {
+		return nil, err
 	}
-	if mode != "" {
-		switch mode {
-		case "drop":
-			x.dropTombstones, x.deletes = true, deleteDrop
-		case "tombstone":
-			x.dropTombstones, x.deletes = true, deleteNone
-		case "rewrite":
-			x.dropTombstones, x.deletes = true, deleteRewrite
-		case "rewrite-with-tombstone":
-			x.dropTombstones, x.deletes = false, deleteRewrite
-		case "delete-to-tombstone":
-			x.dropTombstones, x.deletes = true, deleteTombstone
-		default:
-			return nil, c.errf("delete.tombstone.handling.mode", "unknown mode %q (want drop, tombstone, rewrite, rewrite-with-tombstone or delete-to-tombstone)", mode)
-		}
-	} else {
-		var err error
-		if x.dropTombstones, err = c.boolean("drop.tombstones", true); err != nil {
-			return nil, err
-		}
-		switch mode := c.str("delete.handling.mode", "drop"); mode {
-		case "drop":
-			x.deletes = deleteDrop
-		case "none":
-			x.deletes = deleteNone
-		case "rewrite":
-			x.deletes = deleteRewrite
-		default:
-			return nil, c.errf("delete.handling.mode", "unknown mode %q (want drop, rewrite or none)", mode)
-		}
-	}
+	x := &extractNewDoc{envelopeOpts: opts}
 	switch enc := strings.ToLower(c.str("array.encoding", "array")); enc {
 	case "array":
 	case "document":
@@ -135,12 +99,6 @@ func newExtractNewDocumentState(c *conf) (Transform, error) {
 	default:
 		return nil, c.errf("field.name.adjustment.mode", "unknown mode %q (want none, avro or avro_unicode)", m)
 	}
-	if x.fields, err = parseFieldRefs(c, "add.fields", c.raw("add.fields.prefix", "__")); err != nil {
-		return nil, err
-	}
-	if x.headers, err = parseFieldRefs(c, "add.headers", c.raw("add.headers.prefix", "__")); err != nil {
-		return nil, err
-	}
 	return x, nil
 }
 
@@ -163,11 +121,7 @@ func (x *extractNewDoc) Apply(r sink.Record) (sink.Record, bool, error) {
 		if err != nil {
 			return r, false, err
 		}
-		for _, h := range x.headers {
-			if h.block == "" && h.field == event.FieldOp {
-				out.Headers = append(out.Headers, sink.Header{Key: h.name, Schema: event.String(), Value: "d"})
-			}
-		}
+		out.Headers = append(out.Headers, x.tombstoneHeaders()...)
 		return out, true, nil
 	}
 	env, ok := r.Value.(*event.Struct)
@@ -176,12 +130,7 @@ func (x *extractNewDoc) Apply(r sink.Record) (sink.Record, bool, error) {
 		r.ValueSchema.FieldIndex(event.FieldAfter) < 0 {
 		return r, true, nil // a heartbeat, a transaction record, …
 	}
-	var headers []sink.Header
-	for _, h := range x.headers {
-		if s := h.schema(env.Schema()); s != nil {
-			headers = append(headers, sink.Header{Key: h.name, Schema: s, Value: h.value(env)})
-		}
-	}
+	headers := x.envelopeHeaders(env)
 	after, _ := env.Get(event.FieldAfter).(string)
 	var ud *event.Struct
 	if env.Schema().FieldIndex("updateDescription") >= 0 {
@@ -679,23 +628,9 @@ func (x *extractNewDoc) arrayValues(items *event.Schema, vals []bson.RawValue) (
 	for _, e := range vals {
 		switch e.Type {
 		case bson.TypeEmbeddedDocument:
-			doc, err := rawFields(e.Document())
+			st, err := x.structAs(items, e)
 			if err != nil {
 				return nil, err
-			}
-			st := event.NewStruct(items)
-			for _, f := range doc {
-				k := x.fieldName(f.name)
-				if items.FieldIndex(k) < 0 {
-					continue
-				}
-				_, v, ok, err := x.convertAs(items.FieldByName(k), f.val)
-				if err != nil {
-					return nil, err
-				}
-				if ok {
-					st.Set(k, v)
-				}
 			}
 			out = append(out, st)
 		case bson.TypeArray:
@@ -718,28 +653,38 @@ func (x *extractNewDoc) arrayValues(items *event.Schema, vals []bson.RawValue) (
 	return out, nil
 }
 
+// structAs converts the embedded document v of a merged array element to a
+// struct of schema s, which has the fields inferred for all elements.
+func (x *extractNewDoc) structAs(s *event.Schema, v bson.RawValue) (*event.Struct, error) {
+	doc, err := rawFields(v.Document())
+	if err != nil {
+		return nil, err
+	}
+	st := event.NewStruct(s)
+	for _, f := range doc {
+		k := x.fieldName(f.name)
+		if s.FieldIndex(k) < 0 {
+			continue
+		}
+		_, fv, ok, err := x.convertAs(s.FieldByName(k), f.val)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			st.Set(k, fv)
+		}
+	}
+	return st, nil
+}
+
 // convertAs converts a value of a merged array-element document to the
 // field schema s inferred for it.
 func (x *extractNewDoc) convertAs(s *event.Schema, v bson.RawValue) (*event.Schema, any, bool, error) {
 	switch v.Type {
 	case bson.TypeEmbeddedDocument:
-		doc, err := rawFields(v.Document())
+		st, err := x.structAs(s, v)
 		if err != nil {
 			return nil, nil, false, err
-		}
-		st := event.NewStruct(s)
-		for _, f := range doc {
-			k := x.fieldName(f.name)
-			if s.FieldIndex(k) < 0 {
-				continue
-			}
-			_, fv, ok, err := x.convertAs(s.FieldByName(k), f.val)
-			if err != nil {
-				return nil, nil, false, err
-			}
-			if ok {
-				st.Set(k, fv)
-			}
 		}
 		return s, st, true, nil
 	case bson.TypeArray:

@@ -21,28 +21,20 @@ const (
 // deletedField is the field rewrite mode adds.
 const deletedField = "__deleted"
 
-// unwrap is Debezium's ExtractNewRecordState.
-type unwrap struct {
+// envelopeOpts are the options Debezium's ExtractNewRecordState and
+// MongoDB ExtractNewDocumentState share: what becomes of tombstones and
+// deletes, and the envelope fields add.fields and add.headers copy.
+type envelopeOpts struct {
 	dropTombstones bool
 	deletes        deleteMode
 	fields         []fieldRef
 	headers        []fieldRef
-	replaceNull    bool                          // rewrite mode copies the row as Connect's Struct.get
-	routeByField   string                        // a row field whose string value becomes the topic
-	schemas        schemaCache[[2]*event.Schema] // by row and envelope schema
 }
 
-// fieldRef is one entry of add.fields / add.headers: a field of the envelope
-// ("op", "ts_ms"), of its source block ("source.lsn", or a bare "lsn") or of
-// its transaction block ("transaction.id", or "id"), and the name it gets.
-type fieldRef struct {
-	block string // "" for the envelope itself
-	field string
-	name  string
-}
-
-func newExtractNewRecordState(c *conf) (Transform, error) {
-	u := &unwrap{}
+// parseEnvelopeOpts reads delete.tombstone.handling.mode (or the legacy
+// drop.tombstones and delete.handling.mode), add.fields and add.headers.
+func parseEnvelopeOpts(c *conf) (envelopeOpts, error) {
+	var o envelopeOpts
 	mode := c.str("delete.tombstone.handling.mode", "")
 	_, legacyTombstones := c.get("drop.tombstones")
 	_, legacyDeletes := c.get("delete.handling.mode")
@@ -55,45 +47,95 @@ func newExtractNewRecordState(c *conf) (Transform, error) {
 		// new option is unset, as Debezium 2.5-2.7 did.
 		switch mode {
 		case "drop":
-			u.dropTombstones, u.deletes = true, deleteDrop
+			o.dropTombstones, o.deletes = true, deleteDrop
 		case "tombstone":
-			u.dropTombstones, u.deletes = true, deleteNone
+			o.dropTombstones, o.deletes = true, deleteNone
 		case "rewrite":
-			u.dropTombstones, u.deletes = true, deleteRewrite
+			o.dropTombstones, o.deletes = true, deleteRewrite
 		case "rewrite-with-tombstone":
-			u.dropTombstones, u.deletes = false, deleteRewrite
+			o.dropTombstones, o.deletes = false, deleteRewrite
 		case "delete-to-tombstone":
-			u.dropTombstones, u.deletes = true, deleteTombstone
+			o.dropTombstones, o.deletes = true, deleteTombstone
 		default:
-			return nil, c.errf("delete.tombstone.handling.mode", "unknown mode %q (want drop, tombstone, rewrite, rewrite-with-tombstone or delete-to-tombstone)", mode)
+			return o, c.errf("delete.tombstone.handling.mode", "unknown mode %q (want drop, tombstone, rewrite, rewrite-with-tombstone or delete-to-tombstone)", mode)
 		}
 	} else {
 		var err error
-		if u.dropTombstones, err = c.boolean("drop.tombstones", true); err != nil {
-			return nil, err
+		if o.dropTombstones, err = c.boolean("drop.tombstones", true); err != nil {
+			return o, err
 		}
 		switch mode := c.str("delete.handling.mode", "drop"); mode {
 		case "drop":
-			u.deletes = deleteDrop
+			o.deletes = deleteDrop
 		case "none":
-			u.deletes = deleteNone
+			o.deletes = deleteNone
 		case "rewrite":
-			u.deletes = deleteRewrite
+			o.deletes = deleteRewrite
 		default:
-			return nil, c.errf("delete.handling.mode", "unknown mode %q (want drop, rewrite or none)", mode)
+			return o, c.errf("delete.handling.mode", "unknown mode %q (want drop, rewrite or none)", mode)
 		}
 	}
 	var err error
+	if o.fields, err = parseFieldRefs(c, "add.fields", c.raw("add.fields.prefix", "__")); err != nil {
+		return o, err
+	}
+	if o.headers, err = parseFieldRefs(c, "add.headers", c.raw("add.headers.prefix", "__")); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// tombstoneHeaders returns the add.headers of a kept tombstone: the op
+// header, "d", and no other.
+func (o *envelopeOpts) tombstoneHeaders() []sink.Header {
+	var hs []sink.Header
+	for _, h := range o.headers {
+		if h.block == "" && h.field == event.FieldOp {
+			hs = append(hs, sink.Header{Key: h.name, Schema: event.String(), Value: "d"})
+		}
+	}
+	return hs
+}
+
+// envelopeHeaders returns the add.headers of envelope env, those whose
+// field it has.
+func (o *envelopeOpts) envelopeHeaders(env *event.Struct) []sink.Header {
+	var hs []sink.Header
+	for _, h := range o.headers {
+		if s := h.schema(env.Schema()); s != nil {
+			hs = append(hs, sink.Header{Key: h.name, Schema: s, Value: h.value(env)})
+		}
+	}
+	return hs
+}
+
+// unwrap is Debezium's ExtractNewRecordState.
+type unwrap struct {
+	envelopeOpts
+	replaceNull  bool                          // rewrite mode copies the row as Connect's Struct.get
+	routeByField string                        // a row field whose string value becomes the topic
+	schemas      schemaCache[[2]*event.Schema] // by row and envelope schema
+}
+
+// fieldRef is one entry of add.fields / add.headers: a field of the envelope
+// ("op", "ts_ms"), of its source block ("source.lsn", or a bare "lsn") or of
+// its transaction block ("transaction.id", or "id"), and the name it gets.
+type fieldRef struct {
+	block string // "" for the envelope itself
+	field string
+	name  string
+}
+
+func newExtractNewRecordState(c *conf) (Transform, error) {
+	opts, err := parseEnvelopeOpts(c)
+	if err != nil {
+		return nil, err
+	}
+	u := &unwrap{envelopeOpts: opts}
 	if u.replaceNull, err = c.boolean(replaceNullKey, true); err != nil {
 		return nil, err
 	}
 	u.routeByField = c.str("route.by.field", "")
-	if u.fields, err = parseFieldRefs(c, "add.fields", c.raw("add.fields.prefix", "__")); err != nil {
-		return nil, err
-	}
-	if u.headers, err = parseFieldRefs(c, "add.headers", c.raw("add.headers.prefix", "__")); err != nil {
-		return nil, err
-	}
 	return u, nil
 }
 
@@ -172,12 +214,9 @@ func (u *unwrap) Apply(r sink.Record) (sink.Record, bool, error) {
 		if u.dropTombstones {
 			return sink.Record{}, false, nil
 		}
-		// A kept tombstone gets the op header, "d", and no other.
-		for _, h := range u.headers {
-			if h.block == "" && h.field == event.FieldOp {
-				r = r.Clone()
-				r.Headers = append(r.Headers, sink.Header{Key: h.name, Schema: event.String(), Value: "d"})
-			}
+		if hs := u.tombstoneHeaders(); len(hs) > 0 {
+			r = r.Clone()
+			r.Headers = append(r.Headers, hs...)
 		}
 		return r, true, nil
 	}
@@ -192,11 +231,7 @@ func (u *unwrap) Apply(r sink.Record) (sink.Record, bool, error) {
 	envSchema := env.Schema()
 	if len(u.headers) > 0 {
 		r = r.Clone()
-		for _, h := range u.headers {
-			if s := h.schema(envSchema); s != nil {
-				r.Headers = append(r.Headers, sink.Header{Key: h.name, Schema: s, Value: h.value(env)})
-			}
-		}
+		r.Headers = append(r.Headers, u.envelopeHeaders(env)...)
 	}
 	after, before := env.Get(event.FieldAfter), env.Get(event.FieldBefore)
 	if after == nil && before == nil {
