@@ -2,19 +2,15 @@ package connectors
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/sluice-cdc/sluice/runtime"
-	"github.com/sluice-cdc/sluice/sinks/jdbc"
 	"github.com/sluice-cdc/sluice/sinks/sink"
 	sinktask "github.com/sluice-cdc/sluice/sinks/task"
 	"github.com/sluice-cdc/sluice/sinks/transform"
 )
-
-// JDBCSinkClass is Confluent's JDBC sink connector class, which Sluice's
-// JDBC sink answers to.
-const JDBCSinkClass = "io.confluent.connect.jdbc.JdbcSinkConnector"
 
 // openTimeout bounds connecting to a sink's target when its task starts.
 const openTimeout = 30 * time.Second
@@ -28,12 +24,49 @@ func sinkPlugins(o Options) []*runtime.Plugin {
 	}
 }
 
-func jdbcPlugin(o Options) *runtime.Plugin {
-	var keys []runtime.ConfigKey
-	for i, k := range jdbc.ConfigKeys() {
-		ck := runtime.ConfigKey{Name: k.Name, Type: jdbcType(k.Type), Importance: runtime.Medium,
+// sinkKey is one configuration key of a sink package; each package's Key
+// type has these fields, in this order.
+type sinkKey struct {
+	Name    string
+	Type    string // string, int, long, boolean, list, password
+	Default string // "" when none
+	Doc     string
+}
+
+// keysOf converts a sink package's keys.
+func keysOf[K ~struct{ Name, Type, Default, Doc string }](keys []K) []sinkKey {
+	out := make([]sinkKey, len(keys))
+	for i, k := range keys {
+		out[i] = sinkKey(k)
+	}
+	return out
+}
+
+// sinkSpec is what differs between the sink plugins.
+type sinkSpec struct {
+	class, taskClass string
+	aliases          []string
+	keys             []sinkKey
+	// required keys have no default; Validate parses the configuration
+	// only once they are all set (their own checks report them missing).
+	required []string
+	// parse checks a configuration as the sink would when opening it.
+	parse func(cfg map[string]string) error
+	// open connects to the target; log carries the connector's name.
+	open func(ctx context.Context, cfg map[string]string, log *slog.Logger) (sink.Sink, error)
+}
+
+// sinkPlugin builds the runtime plugin of a sink: its keys as Connect
+// ConfigKeys, the consumer settings the task layer reads, validation of
+// the sink's keys and transforms, tasks.max tasks sharing the connector's
+// consumer group (as in Kafka Connect), and the sink and transforms of a
+// task.
+func sinkPlugin(o Options, s sinkSpec) *runtime.Plugin {
+	keys := make([]runtime.ConfigKey, 0, len(s.keys))
+	for i, k := range s.keys {
+		ck := runtime.ConfigKey{Name: k.Name, Type: keyType(k.Type), Importance: runtime.Medium,
 			Documentation: k.Doc, Group: "Connector", Width: "MEDIUM", Order: i + 1}
-		if k.Name == "connection.url" {
+		if contains(s.required, k.Name) {
 			ck.Required, ck.Importance = true, runtime.High
 		} else {
 			d := k.Default
@@ -42,13 +75,12 @@ func jdbcPlugin(o Options) *runtime.Plugin {
 		keys = append(keys, ck)
 	}
 	return &runtime.Plugin{
-		Class:     JDBCSinkClass,
-		Aliases:   []string{"JdbcSinkConnector", "jdbc"},
+		Class:     s.class,
+		Aliases:   s.aliases,
 		Type:      runtime.SinkType,
 		Version:   o.Version,
-		TaskClass: "io.confluent.connect.jdbc.sink.JdbcSinkTask",
+		TaskClass: s.taskClass,
 		Configs:   keys,
-		// The consumer settings the sink task layer reads.
 		Accepts: func(key string) bool {
 			switch key {
 			case "consumer.override.max.poll.records", "consumer.override.session.timeout.ms", "consumer.override.heartbeat.interval.ms":
@@ -58,14 +90,12 @@ func jdbcPlugin(o Options) *runtime.Plugin {
 		},
 		Validate: func(cfg map[string]string) map[string][]string {
 			problems := map[string][]string{}
-			if strings.TrimSpace(cfg["connection.url"]) == "" {
-				return problems // the key's own check reports it
+			for _, k := range s.required {
+				if strings.TrimSpace(cfg[k]) == "" {
+					return problems // the key's own check reports it
+				}
 			}
-			c, err := jdbc.ParseConfig(cfg)
-			if err == nil {
-				err = c.Validate()
-			}
-			if err != nil {
+			if err := s.parse(cfg); err != nil {
 				problems[""] = append(problems[""], err.Error())
 			}
 			if _, err := transform.Parse(cfg); err != nil {
@@ -73,8 +103,6 @@ func jdbcPlugin(o Options) *runtime.Plugin {
 			}
 			return problems
 		},
-		// tasks.max tasks share the connector's consumer group, as in
-		// Kafka Connect.
 		TaskConfigs: func(cfg map[string]string, maxTasks int) []map[string]string {
 			out := make([]map[string]string, maxTasks)
 			for i := range out {
@@ -85,10 +113,21 @@ func jdbcPlugin(o Options) *runtime.Plugin {
 		NewSink: func(cfg map[string]string) (sink.Sink, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 			defer cancel()
-			return jdbc.New(ctx, cfg)
+			// The plugin API hands the sink no logger: its warnings go to
+			// the process's default, tagged with the connector.
+			return s.open(ctx, cfg, slog.Default().With("connector", cfg["name"]))
 		},
 		NewTransform: newTransform,
 	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // newTransform parses a sink connector's transforms; nil when it has none.
@@ -100,10 +139,12 @@ func newTransform(cfg map[string]string) (sinktask.Transform, error) {
 	return c, nil
 }
 
-func jdbcType(t string) runtime.Type {
+func keyType(t string) runtime.Type {
 	switch t {
 	case "int":
 		return runtime.TypeInt
+	case "long":
+		return runtime.TypeLong
 	case "boolean":
 		return runtime.TypeBoolean
 	case "list":
