@@ -133,6 +133,20 @@ func TestRunMongoToSinks(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// tags has _ids of other BSON types, for an Elasticsearch connector of
+	// its own (a JDBC key column has one type). Its documents leave _id out
+	// (ReplaceField exclude), since no field mapping takes the mixed types:
+	// the Mongo _id is only the index's _id.
+	tags := mc.Database(name).Collection("tags")
+	oid := bson.NewObjectID()
+	if _, err := tags.InsertMany(ctx, []any{
+		bson.D{{Key: "_id", Value: oid}, {Key: "n", Value: int32(1)}},
+		bson.D{{Key: "_id", Value: "red/green"}, {Key: "n", Value: int32(2)}},
+		bson.D{{Key: "_id", Value: int64(1) << 40}, {Key: "n", Value: int32(3)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+
 	pgDB, err := sql.Open("pgx", pgURL)
 	if err != nil {
 		t.Fatal(err)
@@ -141,8 +155,8 @@ func TestRunMongoToSinks(t *testing.T) {
 	table := name + "_customers"
 	t.Cleanup(func() { pgDB.Exec(`DROP TABLE IF EXISTS public.` + table) })
 	pgJDBC := "jdbc:postgresql://" + strings.TrimPrefix(pgURL, "postgres://")
-	topic := name + "." + name + ".customers"
-	t.Cleanup(func() { esRequest(es, http.MethodDelete, "/"+topic, nil) })
+	topic, tagsTopic := name+"."+name+".customers", name+"."+name+".tags"
+	t.Cleanup(func() { esRequest(es, http.MethodDelete, "/"+topic+","+tagsTopic, nil) })
 	targets := []mongoTarget{{
 		name: "postgres",
 		connector: func(topic string) string {
@@ -188,10 +202,15 @@ sources:
     connector: mongodb
     topic.prefix: %s
     url: %q
-    tables: [%s.customers]
+    tables: [%s.customers, %s.tags]
     mongodb: {poll.interval.ms: 100}
 connectors:
-%s`, brokers, filepath.Join(dir, "data"), name, mongoURL, name, connectors.String())
+%s  - name: %s-tags
+    config: {connector.class: elasticsearch, topics: %s, connection.url: %q, transforms: "unwrap,rename",
+      transforms.unwrap.type: io.debezium.connector.mongodb.transforms.ExtractNewDocumentState,
+      transforms.rename.type: "org.apache.kafka.connect.transforms.ReplaceField$Value",
+      transforms.rename.exclude: _id}
+`, brokers, filepath.Join(dir, "data"), name, mongoURL, name, name, connectors.String(), name, tagsTopic, es)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -221,6 +240,15 @@ connectors:
 	waitTargets("snapshot", []string{"1:Anne:1:Brno", "2:Bob:2:Oslo", "3:Cy:3:Rome"})
 
 	if _, err := coll.InsertOne(ctx, doc(4, "Dee", 4, "Kyiv")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tags.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}}, bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: int32(10)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tags.DeleteOne(ctx, bson.D{{Key: "_id", Value: "red/green"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tags.InsertOne(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "b", Value: "x"}, {Key: "a", Value: int32(1)}}}, {Key: "n", Value: int32(4)}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: 1}}, bson.D{
@@ -269,9 +297,10 @@ connectors:
 	for _, tg := range targets {
 		groups = append(groups, "connect-"+name+"-"+tg.name)
 	}
+	groups = append(groups, "connect-"+name+"-tags")
 	t.Cleanup(func() {
 		kad.DeleteGroups(context.Background(), groups...)
-		kad.DeleteTopics(context.Background(), topic)
+		kad.DeleteTopics(context.Background(), topic, tagsTopic)
 	})
 	eventually(t, 3*time.Minute, "connectors committed the whole topic", func() error {
 		lags, err := kad.Lag(ctx, groups...)
@@ -285,8 +314,8 @@ connectors:
 				return fmt.Errorf("%s: no lag reported", g)
 			case l.Error() != nil:
 				return fmt.Errorf("%s: %w", g, l.Error())
-			case len(l.Lag[topic]) == 0 || l.Lag.Total() != 0:
-				return fmt.Errorf("%s: lag %d on %d partitions of %s", g, l.Lag.Total(), len(l.Lag[topic]), topic)
+			case len(l.Lag) == 0 || l.Lag.Total() != 0:
+				return fmt.Errorf("%s: lag %d over %d topics", g, l.Lag.Total(), len(l.Lag))
 			}
 		}
 		return nil
@@ -295,5 +324,21 @@ connectors:
 		if got, err := tg.rows(); err != nil || !slices.Equal(got, final) {
 			t.Errorf("%s after the connectors caught up: rows %q, %v; want %q", tg.name, got, err, final)
 		}
+	}
+
+	// The index's _id is the Mongo _id as the key ExtractNewDocumentState
+	// makes ({id: <typed _id>}) gives it: an ObjectId's hex, a string as
+	// is, an int64 in decimal; a document _id makes a struct id, which the
+	// sink writes as the canonical JSON (keys sorted) of the whole key
+	// (ExtractField$Key on id would give {"a":1,"b":"x"}).
+	tagsWant := map[string]map[string]any{
+		oid.Hex():                {"n": json.Number("11")},
+		"1099511627776":          {"n": json.Number("3")},
+		`{"id":{"a":1,"b":"x"}}`: {"n": json.Number("4")},
+	}
+	if got, err := esAllDocs(es, tagsTopic); err != nil {
+		t.Errorf("index %s: %v", tagsTopic, err)
+	} else if err := esDiff(got, tagsWant); err != nil {
+		t.Errorf("index %s: %v", tagsTopic, err)
 	}
 }
