@@ -222,12 +222,23 @@ connectors:
 		}
 	}()
 
+	// alive stops the test at once when sluice has exited (a failed task
+	// ends it) instead of waiting out eventually.
+	alive := func(t *testing.T) {
+		t.Helper()
+		resp, err := http.Get("http://" + p.addr + "/healthz")
+		if err != nil {
+			t.Fatalf("sluice is not answering: %v", err)
+		}
+		resp.Body.Close()
+	}
 	waitTargets := func(what string, want []string) {
 		t.Helper()
 		for _, tg := range targets {
 			// The sinks start before their topic exists (the source creates
 			// it with its first record): joining the group takes a while.
 			eventually(t, 3*time.Minute, tg.name+": "+what, func() error {
+				alive(t)
 				got, err := tg.rows()
 				if err != nil || !slices.Equal(got, want) {
 					return fmt.Errorf("rows %v, %v; want %v", got, err, want)
@@ -303,6 +314,7 @@ connectors:
 		kad.DeleteTopics(context.Background(), topic, tagsTopic)
 	})
 	eventually(t, 3*time.Minute, "connectors committed the whole topic", func() error {
+		alive(t)
 		lags, err := kad.Lag(ctx, groups...)
 		if err != nil {
 			return err
