@@ -108,7 +108,10 @@ func mongoIndexDocs(es, index string) ([]string, error) {
 // then inserted, updated ($set, $inc, a nested field), replaced and deleted
 // while streaming, land as rows and documents whose ids are the Mongo _ids;
 // deleted documents are absent, a document deleted and inserted again is
-// present with its new fields, one inserted and deleted is absent.
+// present with its new fields, one inserted and deleted is absent — checked
+// once more after every connector has committed the whole topic. A second
+// collection with ObjectId, string, int64 and document _ids goes to an
+// index of its own, whose _ids must be those Mongo _ids.
 func TestRunMongoToSinks(t *testing.T) {
 	mongoURL := testenv.Require(t, "SLUICE_MONGO_URL")
 	pgURL := testenv.Require(t, "SLUICE_PG_URL")
