@@ -47,7 +47,15 @@
 // key. A null key is an invalid record. With key.ignore=true the id is
 // <original topic>+<partition>+<offset> (the original topic, so that topics
 // routed into one index do not collide) and tombstones and op d records
-// write nothing: there is no document they could name.
+// write nothing: there is no document they could name. Sorting object keys
+// makes two MongoDB document _ids that differ only in field order ({a:1,
+// b:2} and {b:2, a:1}, distinct to MongoDB) one document here.
+//
+// A document may not hold a field named _id: the engines refuse it (index
+// creation fails with "Field [_id] is defined more than once"), as with
+// Confluent's connector. MongoDB documents keep _id after
+// ExtractNewDocumentState; rename it (ReplaceField renames=_id:mongo_id) or
+// exclude it.
 //
 // Invalid records are returned by Put as *sink.RecordError (the task sends
 // them to the dead letter queue under errors.tolerance=all and fails
