@@ -95,8 +95,15 @@
 // should abort). The buffers hold at most s3.buffer.memory.bytes (a Sluice
 // key, 256 MiB) in memory: past it the largest move to temporary files in
 // s3.buffer.dir (the system's temporary folder by default), removed once
-// uploaded or dropped (a killed process leaves its sluice-s3-*.part files
-// behind); where bytes wait changes nothing of what is uploaded. Formats
+// uploaded or dropped; where bytes wait changes nothing of what is
+// uploaded. Each sink names its files sluice-s3-<pid>-<random>-<n>.part and,
+// while it has any, holds an flock on sluice-s3-<pid>-<random>.lock. A
+// killed process's files stay until a sink is next created on the folder
+// (by any process): New removes the files of every owner whose lock it can
+// take or whose lock file is gone, and never those of a live sink, in this
+// process or another (a reused pid does not matter: the lock dies with its
+// process). Other files, including spill files of older versions
+// (sluice-s3-<digits>.part), are left alone. Formats
 // that build blocks themselves (Avro blocks, Parquet row groups) hold those
 // in their own memory until they write them. An upload that fails fails the
 // batch; the set stays pending and is retried first by the next Put or

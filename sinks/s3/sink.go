@@ -48,6 +48,9 @@ type Sink struct {
 	headers format.Format
 	parts   map[task.TopicPartition]*partState
 	now     func() time.Time
+	// spool names the spill files and holds the lock that marks them as
+	// a live process's (spooldir.go).
+	spool *spoolOwner
 	// uploaded counts the bytes and objects uploaded.
 	uploaded, objectsUp int64
 	// memBytes is what the open and pending objects hold in memory;
@@ -116,7 +119,13 @@ func New(ctx context.Context, c Config, cl *s3.Client, log *slog.Logger) (*Sink,
 			return nil, err
 		}
 	}
-	s := &Sink{cfg: c, log: log, st: &store{cl: cl, cfg: c}, parts: map[task.TopicPartition]*partState{}, now: time.Now}
+	s := &Sink{cfg: c, log: log, st: &store{cl: cl, cfg: c}, parts: map[task.TopicPartition]*partState{}, now: time.Now,
+		spool: newSpoolOwner(c.SpoolDir)}
+	// Spill files of processes that died (the lock they held went with
+	// them) would stay forever: remove them. A failure only costs disk.
+	if _, err := cleanSpoolDir(c.SpoolDir, log); err != nil {
+		log.Warn("spill files of dead processes not removed", "err", err)
+	}
 	var err error
 	if s.part, err = newPartitioner(c); err != nil {
 		return nil, err
@@ -432,11 +441,13 @@ func (s *Sink) ClosePartitions(parts []task.TopicPartition) {
 }
 
 // Close drops every open set: what was not uploaded is written again after
-// a restart from the committed offsets.
+// a restart from the committed offsets. It removes the spill files and
+// their lock file.
 func (s *Sink) Close() error {
 	for tp := range s.parts {
 		s.drop(tp)
 	}
+	s.spool.close()
 	return nil
 }
 
@@ -508,7 +519,7 @@ func (s *Sink) enforceBudget() error {
 			return nil
 		}
 		n := largest.inMemory()
-		if err := largest.spill(s.cfg.SpoolDir); err != nil {
+		if err := largest.spill(s.spool); err != nil {
 			return err
 		}
 		s.memBytes -= n

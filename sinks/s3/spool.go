@@ -10,9 +10,10 @@ import (
 // spool holds one object's bytes while its set is open: in memory until
 // the sink's memory budget is exceeded, then in a temporary file.
 type spool struct {
-	mem  bytes.Buffer
-	file *os.File
-	size int64
+	mem   bytes.Buffer
+	file  *os.File
+	owner *spoolOwner // of file
+	size  int64
 }
 
 func (sp *spool) Write(p []byte) (int, error) {
@@ -37,21 +38,20 @@ func (sp *spool) inMemory() int64 {
 	return int64(sp.mem.Len())
 }
 
-// spill moves the bytes to a temporary file in dir ("" the system's).
-func (sp *spool) spill(dir string) error {
+// spill moves the bytes to a new spill file of o.
+func (sp *spool) spill(o *spoolOwner) error {
 	if sp.file != nil {
 		return nil
 	}
-	f, err := os.CreateTemp(dir, "sluice-s3-*.part")
+	f, err := o.create()
 	if err != nil {
 		return fmt.Errorf("spool to disk: %w", err)
 	}
 	if _, err := f.Write(sp.mem.Bytes()); err != nil {
-		f.Close()
-		os.Remove(f.Name())
+		o.remove(f)
 		return fmt.Errorf("spool to %s: %w", f.Name(), err)
 	}
-	sp.file = f
+	sp.file, sp.owner = f, o
 	sp.mem = bytes.Buffer{}
 	return nil
 }
@@ -67,9 +67,8 @@ func (sp *spool) reader() io.ReaderAt {
 // release drops the bytes (and the file).
 func (sp *spool) release() {
 	if sp.file != nil {
-		sp.file.Close()
-		os.Remove(sp.file.Name())
-		sp.file = nil
+		sp.owner.remove(sp.file)
+		sp.file, sp.owner = nil, nil
 	}
 	sp.mem = bytes.Buffer{}
 	sp.size = 0
