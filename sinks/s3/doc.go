@@ -35,7 +35,15 @@
 // Tombstones follow behavior.on.null.values: ignore skips them, fail (the
 // default) rejects the record (a *sink.RecordError: the dead letter queue
 // under errors.tolerance all, else the task fails), write hands it to the
-// format.
+// format. With store.kafka.keys a null key, with store.kafka.headers a
+// record without headers or with a null header value, is rejected the same
+// way, before anything of it is written. Any other failure of a keys or
+// headers object to take a record its value object took (a key the format
+// cannot encode, a failing spill file) leaves the open set out of step: the
+// partition's Puts fail, not retriably, until it is reopened; the set is
+// never uploaded and nothing past its start is committed, so the restarted
+// task writes it again (and fails again at the same record if the data is
+// at fault).
 //
 // # Rotation and sets
 //
@@ -45,9 +53,13 @@
 // when one of its objects reaches flush.size records, when a record's time
 // is rotate.interval.ms or more past the set's first record (the
 // partitioner's time with a time-based partitioner, the Kafka timestamp
-// otherwise), when a record's value or key schema differs from its object's
-// (format.ErrSchemaChanged), and — wall clock — rotate.schedule.interval.ms
+// otherwise), when a record's value or key schema (store.kafka.keys)
+// differs from its object's first record's (what the formats' writers
+// report as format.ErrSchemaChanged; a null value or key never differs, the
+// headers' schema is fixed), and — wall clock — rotate.schedule.interval.ms
 // after the set was opened (checked after each batch and each idle second).
+// All of it is decided before anything of the record is written, so the
+// value, keys and headers objects of a set hold the same records.
 // Confluent rotates each file on its own (and, with a time-based
 // partitioner and rotate.interval.ms, whenever the encoded partition
 // changes); rotating the set as a whole gives a Kafka partition one commit

@@ -82,6 +82,9 @@ type partState struct {
 	// first offset.
 	pending      []object
 	pendingStart int64
+	// broken is set when a side object failed to take a record its value
+	// object took: Put fails with it until the partition is reopened.
+	broken error
 }
 
 // openFile is one object of the open set (its value file and side files).
@@ -90,9 +93,11 @@ type openFile struct {
 	partition      int32
 	start          int64
 	count          int
-	keySchema      *event.Schema
-	value          *objWriter
-	keys, headers  *objWriter
+	// The first record's schemas: those the objects' writers hold the
+	// later records to (format.ErrSchemaChanged).
+	valueSchema, keySchema *event.Schema
+	value                  *objWriter
+	keys, headers          *objWriter
 }
 
 type objWriter struct {
@@ -177,6 +182,9 @@ func (s *Sink) Put(ctx context.Context, recs []sink.Record) error {
 		if rec.Offset < st.next {
 			continue
 		}
+		if st.broken != nil {
+			return st.broken
+		}
 		if err := s.write(ctx, st, rec); err != nil {
 			return err
 		}
@@ -194,8 +202,8 @@ func (s *Sink) write(ctx context.Context, st *partState, rec sink.Record) error 
 			return &sink.RecordError{Record: rec, Err: errors.New("null value (behavior.on.null.values is fail)")}
 		}
 	}
-	if s.keys != nil && rec.Key == nil {
-		return &sink.RecordError{Record: rec, Err: errors.New("null key (store.kafka.keys is true)")}
+	if err := s.checkSides(rec); err != nil {
+		return err
 	}
 	if len(st.files) > 0 && s.cfg.RotateInterval > 0 {
 		t, err := s.rotTime(rec)
@@ -214,12 +222,16 @@ func (s *Sink) write(ctx context.Context, st *partState, rec sink.Record) error 
 	}
 	id := rec.Topic + "\x00" + enc
 	f := st.byKey[id]
-	if f != nil && s.keys != nil && !f.keySchema.Equal(rec.KeySchema) {
-		// A new key schema starts new objects, as a new value schema.
-		if err := s.rotate(ctx, st, "key schema change"); err != nil {
-			return err
+	// A new value or key schema starts new objects. Decided before
+	// anything of the record is written, so that the value, keys and
+	// headers objects of a set always hold the same records.
+	if f != nil {
+		if why := s.schemaChange(f, rec); why != "" {
+			if err := s.rotate(ctx, st, why); err != nil {
+				return err
+			}
+			f = nil
 		}
-		f = nil
 	}
 	for attempt := 0; ; attempt++ {
 		if f == nil {
@@ -231,7 +243,10 @@ func (s *Sink) write(ctx context.Context, st *partState, rec sink.Record) error 
 		}
 		err = s.account(f.spools(), func() error { return f.value.w.Write(rec) })
 		if errors.Is(err, format.ErrSchemaChanged) && attempt == 0 {
-			if err := s.rotate(ctx, st, "schema change"); err != nil {
+			// schemaChange missed what the format saw; the value
+			// writer wrote nothing and the side writers come after
+			// it, so the set can still rotate cleanly.
+			if err := s.rotate(ctx, st, "value schema change"); err != nil {
 				return err
 			}
 			f = nil
@@ -247,25 +262,78 @@ func (s *Sink) write(ctx context.Context, st *partState, rec sink.Record) error 
 			continue
 		}
 		if err := s.account(f.spools(), func() error { return side.w.Write(rec) }); err != nil {
-			return fmt.Errorf("write record %s/%d@%d to %s: %w", rec.OriginalTopic, rec.Partition, rec.Offset, s.objectKey(f, side.f), err)
+			// The value object has the record and this one has not:
+			// the open set can be neither uploaded nor continued. The
+			// partition fails until it is reopened (the task restarts
+			// from a committed offset, at most the set's start).
+			// The cause is kept as text only: the task must not retry
+			// (a retriable cause, such as a full disk under a spill
+			// file, would have it retry Put forever).
+			st.broken = fmt.Errorf("write record %s/%d@%d to %s: %w at offset %d: %v",
+				rec.OriginalTopic, rec.Partition, rec.Offset, s.objectKey(f, side.f), errOutOfStep, st.start, err)
+			return st.broken
 		}
 	}
-	if err := s.enforceBudget(); err != nil {
-		return err
-	}
+	// The record is in all its objects: it counts as written whatever
+	// fails next, so that a retried Put does not write it again and the
+	// cut points stay those of the records.
 	f.count++
 	st.last = rec.Offset
 	st.next = rec.Offset + 1
+	var err2 error
 	if f.count >= s.cfg.FlushSize {
-		return s.rotate(ctx, st, "flush.size")
+		err2 = s.rotate(ctx, st, "flush.size")
+	}
+	if err := s.enforceBudget(); err != nil && err2 == nil {
+		err2 = err
+	}
+	return err2
+}
+
+// errOutOfStep marks a partition whose open set's objects no longer hold
+// the same records.
+var errOutOfStep = errors.New("the open set's objects are out of step")
+
+// checkSides rejects, before anything of rec is written, a record the
+// keys or headers object cannot take for want of data (Confluent fails on
+// these too): a null key, no headers, a null header value.
+func (s *Sink) checkSides(rec sink.Record) error {
+	if s.keys != nil && rec.Key == nil {
+		return &sink.RecordError{Record: rec, Err: errors.New("null key (store.kafka.keys is true)")}
+	}
+	if s.headers == nil {
+		return nil
+	}
+	if len(rec.Headers) == 0 {
+		return &sink.RecordError{Record: rec, Err: errors.New("no headers (store.kafka.headers is true)")}
+	}
+	for _, h := range rec.Headers {
+		if h.Value == nil {
+			return &sink.RecordError{Record: rec, Err: fmt.Errorf("header %q is null (store.kafka.headers is true)", h.Key)}
+		}
 	}
 	return nil
+}
+
+// schemaChange returns why rec cannot join f because its value or key
+// schema differs from f's first record's, or "". It is the check of the
+// formats' writers (format.ErrSchemaChanged): a null value or key never
+// differs, the headers' schema is fixed.
+func (s *Sink) schemaChange(f *openFile, rec sink.Record) string {
+	if rec.Value != nil && !rec.ValueSchema.Equal(f.valueSchema) {
+		return "value schema change"
+	}
+	if s.keys != nil && rec.Key != nil && !rec.KeySchema.Equal(f.keySchema) {
+		return "key schema change"
+	}
+	return ""
 }
 
 // newFile starts an object (and its side objects) with rec, opening the
 // partition's set when it is empty.
 func (s *Sink) newFile(st *partState, rec sink.Record, enc string) (*openFile, error) {
-	f := &openFile{topic: rec.Topic, encoded: enc, partition: rec.Partition, start: rec.Offset, keySchema: rec.KeySchema}
+	f := &openFile{topic: rec.Topic, encoded: enc, partition: rec.Partition, start: rec.Offset,
+		valueSchema: rec.ValueSchema, keySchema: rec.KeySchema}
 	var err error
 	mk := func(ff format.Format) *objWriter {
 		if ff == nil || err != nil {
@@ -394,7 +462,7 @@ func (s *Sink) PreCommit(ctx context.Context, consumed map[task.TopicPartition]i
 		if err := s.upload(ctx, st); err != nil {
 			return nil, err
 		}
-		if s.cfg.RotateSchedule > 0 && len(st.files) > 0 && s.now().Sub(st.opened) >= s.cfg.RotateSchedule {
+		if s.cfg.RotateSchedule > 0 && len(st.files) > 0 && st.broken == nil && s.now().Sub(st.opened) >= s.cfg.RotateSchedule {
 			if err := s.rotate(ctx, st, "rotate.schedule.interval.ms"); err != nil {
 				return nil, err
 			}
