@@ -113,7 +113,8 @@ type object struct {
 }
 
 // New checks the bucket and returns a sink writing to it through cl (nil:
-// a client from c, see NewClient).
+// a client from c, see NewClient). It removes the spill files that dead
+// processes left in s3.buffer.dir (see the package doc).
 func New(ctx context.Context, c Config, cl *s3.Client, log *slog.Logger) (*Sink, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -105,6 +105,31 @@ func TestCleanSpoolDir(t *testing.T) {
 	}
 }
 
+// TestSpoolNames: only names made as spoolOwner makes them have an owner.
+func TestSpoolNames(t *testing.T) {
+	for _, c := range []struct {
+		name, part, lock string
+	}{
+		{"sluice-s3-42-0a1b-7.part", "42-0a1b", ""},
+		{"sluice-s3-42-0a1b.lock", "", "42-0a1b"},
+		{"sluice-s3-42-0a1b-x.part", "", ""},
+		{"sluice-s3-42-0a1b.part", "", ""}, // no sequence number
+		{"sluice-s3-42-zz-1.part", "", ""},
+		{"sluice-s3-4x-0a-1.part", "", ""},
+		{"sluice-s3-123456789.part", "", ""}, // older versions' names
+		{"sluice-s3-42.lock", "", ""},
+		{"sluice-s3--0a.lock", "", ""},
+		{"sluice-s3-42-0a1b-7.part.tmp", "", ""},
+		{"other-42-0a1b-7.part", "", ""},
+	} {
+		part, _ := spoolPartOwner(c.name)
+		lock, _ := spoolLockOwner(c.name)
+		if part != c.part || lock != c.lock {
+			t.Errorf("%s: part owner %q, lock owner %q; want %q, %q", c.name, part, lock, c.part, c.lock)
+		}
+	}
+}
+
 // spillChildEnv makes the test binary a process that spills and waits to
 // be killed (TestSpillFilesOfKilledProcess).
 const spillChildEnv = "SLUICE_S3_SPILL_CHILD"
