@@ -3,6 +3,7 @@ package mysql
 import (
 	"fmt"
 	"hash/fnv"
+	"net"
 	"regexp"
 	"strings"
 
@@ -61,6 +62,16 @@ type Config struct {
 	// (schema.history.internal.file.filename, as Debezium's
 	// FileSchemaHistory). Options.History, when set, takes precedence.
 	SchemaHistoryFile string `yaml:"schema.history.internal.file.filename" json:"schema.history.internal.file.filename"`
+	// SchemaHistoryKafkaTopic keeps the schema history in this Kafka topic
+	// instead of a file (schema.history.internal.kafka.topic, as
+	// Debezium's KafkaSchemaHistory). This package does not use it: the
+	// wiring (internal/daemon) builds the Kafka store and passes it in
+	// Options.History.
+	SchemaHistoryKafkaTopic string `yaml:"schema.history.internal.kafka.topic" json:"schema.history.internal.kafka.topic"`
+	// SchemaHistoryKafkaBrokers are the bootstrap servers of the history
+	// topic (schema.history.internal.kafka.bootstrap.servers); empty means
+	// the Kafka the events go to.
+	SchemaHistoryKafkaBrokers List `yaml:"schema.history.internal.kafka.bootstrap.servers" json:"schema.history.internal.kafka.bootstrap.servers"`
 	// IncludeSchemaChanges publishes a schema change event to
 	// <topic.prefix> for every DDL statement applied to a table of a
 	// captured database, and for the table definitions a snapshot reads
@@ -165,6 +176,17 @@ func (c Config) Validate() error {
 	}
 	if c.SnapshotFetchSize < 0 {
 		p.Addf("snapshot.fetch.size", "must be positive, got %d", c.SnapshotFetchSize)
+	}
+	if c.SchemaHistoryKafkaTopic != "" && c.SchemaHistoryFile != "" {
+		p.Addf("schema.history.internal.kafka.topic", "cannot be used together with schema.history.internal.file.filename")
+	}
+	if len(c.SchemaHistoryKafkaBrokers) > 0 && c.SchemaHistoryKafkaTopic == "" {
+		p.Addf("schema.history.internal.kafka.bootstrap.servers", "needs schema.history.internal.kafka.topic")
+	}
+	for i, b := range c.SchemaHistoryKafkaBrokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			p.Addf(fmt.Sprintf("schema.history.internal.kafka.bootstrap.servers[%d]", i), "want host:port, got %q", b)
+		}
 	}
 	if c.HeartbeatIntervalMs < 0 {
 		p.Addf("heartbeat.interval.ms", "must not be negative, got %d", c.HeartbeatIntervalMs)

@@ -274,7 +274,7 @@ func (d *Daemon) runOnce(ctx context.Context, sc SourceConfig, kcfg publish.Conf
 	if conv.dlq, err = newDeadLetter(sc, log); err != nil {
 		return Permanent(err)
 	}
-	src, err := d.ctors.build(sc, SourceParams{Logger: log, Registerer: d.metrics.Registry(), Start: start, DataDir: d.cfg.DataDir})
+	src, err := d.ctors.build(sc, SourceParams{Logger: log, Registerer: d.metrics.Registry(), Start: start, DataDir: d.cfg.DataDir, Kafka: kcfg})
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluice-cdc/sluice/event"
+	"github.com/sluice-cdc/sluice/publish"
 )
 
 // Source is what the daemon needs from a capture connector: a blocking Run
@@ -32,6 +33,10 @@ type SourceParams struct {
 	// DataDir is the daemon's data.dir, where a source may keep local state
 	// of its own (the MySQL source's schema history file, for one).
 	DataDir string
+	// Kafka is the Kafka the source's events go to (the embedded broker's
+	// address when embedded): the MySQL source keeps its schema history
+	// there when schema.history.internal.kafka.topic names no other.
+	Kafka publish.Config
 }
 
 // Constructor builds one source from its configuration. It is called again
