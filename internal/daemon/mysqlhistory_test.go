@@ -30,14 +30,14 @@ import (
 func TestMySQLHistoryConnectKeys(t *testing.T) {
 	base := daemon.DefaultConfig()
 	flat := map[string]string{
-		"connector.class":                                 "io.debezium.connector.mysql.MySqlConnector",
-		"database.hostname":                               "mysql",
-		"database.port":                                   "3306",
-		"database.user":                                   "debezium",
-		"database.password":                               "dbz",
-		"database.server.id":                              "184054",
-		"topic.prefix":                                    "dbserver1",
-		"database.include.list":                           "inventory",
+		"connector.class":       "io.debezium.connector.mysql.MySqlConnector",
+		"database.hostname":     "mysql",
+		"database.port":         "3306",
+		"database.user":         "debezium",
+		"database.password":     "dbz",
+		"database.server.id":    "184054",
+		"topic.prefix":          "dbserver1",
+		"database.include.list": "inventory",
 		"schema.history.internal.kafka.bootstrap.servers": "kafka:9092,kafka2:9092",
 		"schema.history.internal.kafka.topic":             "schema-changes.inventory",
 	}
