@@ -114,22 +114,42 @@
 //
 // Records hold resulting definitions rather than statements, so recovery
 // needs no parser and cannot diverge from what was decoded. The store is a
-// SchemaHistory: a local file of JSON lines, fsynced per record
-// (schema.history.internal.file.filename, as Debezium's FileSchemaHistory,
-// history.go), or any store the wiring passes in Options.History (a Kafka
-// topic as Debezium's schema.history.internal.kafka.topic needs Kafka,
-// which capture packages do not import). Without the key, the file is
-// <data.dir>/<source name>.mysql-schema-history.jsonl (DefaultHistoryFile,
-// Options.DataDir): the daemon passes its data.dir, so `sluice run` keeps
-// the history beside offsets.json with no configuration. Under the Connect
-// runtime (`sluice worker`, a MySqlConnector task) data.dir is the worker's,
-// "./data" by default, relative to the worker's working directory: a task
-// that moves to another worker finds no history there, so set
-// schema.history.internal.file.filename to shared storage, or expect the
-// catalog fallback below after such a move. Only a Source built with
-// neither a data dir nor the key (a Go program using this package directly)
-// keeps an in-memory history that lasts for the Source's life; a restart
-// then warns and falls back to the catalog. A table the history does not know (a position older than the
+// SchemaHistory, chosen in this order:
+//
+//   - Options.History, when the wiring passes one. With
+//     schema.history.internal.kafka.topic set, the daemon (internal/daemon,
+//     for `sluice run` and `sluice worker` alike) passes a store in that
+//     Kafka topic (internal/schemahistory: one partition, infinite
+//     retention, acks=all idempotent appends; the brokers are
+//     schema.history.internal.kafka.bootstrap.servers, else the daemon's
+//     kafka.bootstrap.servers), as Debezium's KafkaSchemaHistory. Capture
+//     packages do not import Kafka, so this package only accepts the keys.
+//     The topic's records are HistoryRecord JSON, not Debezium's history
+//     record format: Sluice and Debezium cannot share a history topic.
+//   - A local file of JSON lines, fsynced per record
+//     (schema.history.internal.file.filename, as Debezium's
+//     FileSchemaHistory, history.go). Setting both keys is an error.
+//   - Without either key, the file <data.dir>/<source
+//     name>.mysql-schema-history.jsonl (DefaultHistoryFile,
+//     Options.DataDir): the daemon passes its data.dir, so `sluice run`
+//     keeps the history beside offsets.json with no configuration.
+//
+// Under the Connect runtime in distributed mode (`sluice worker`) the
+// offsets follow a task to another worker through the offsets topic, but a
+// file in the worker's data.dir does not: set
+// schema.history.internal.kafka.topic (Debezium users usually name it
+// schema-changes.<topic.prefix>), or point the file key at shared storage,
+// or expect the catalog fallback below after such a move. The daemon logs
+// a warning whenever a MySQL source falls back to the data.dir file. It
+// does not pick a Kafka topic by itself: a history already kept in a file
+// would be left behind silently on upgrade, and a topic with infinite
+// retention is the operator's choice, as in Debezium, where the key is
+// required.
+//
+// Only a Source built with no store, no file key and no data dir (a Go
+// program using this package directly) keeps an in-memory history that
+// lasts for the Source's life; a restart then warns and falls back to the
+// catalog. A table the history does not know (a position older than the
 // history) is read from the catalog; a DDL that does not parse (GEOMETRY
 // columns, for one) drops the tables it names from the model so that they
 // are read from the catalog too, with a warning. Rows whose column count or
