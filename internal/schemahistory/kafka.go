@@ -282,6 +282,10 @@ func (k *Kafka) Load(ctx context.Context) ([]mysql.HistoryRecord, error) {
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(k.cfg.Brokers...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().At(start.Offset)}}),
+		// Control records are seen so that the read can tell it reached the
+		// high watermark even when a transaction marker (a foreign
+		// transactional writer) takes the last offsets.
+		kgo.KeepControlRecords(),
 	}, k.cfg.ClientOptions...)
 	cons, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -309,12 +313,15 @@ func (k *Kafka) Load(ctx context.Context) ([]mysql.HistoryRecord, error) {
 			if rec.Offset >= end.Offset {
 				continue // appended after Load began
 			}
+			next = rec.Offset + 1
+			if rec.Attrs.IsControl() {
+				continue
+			}
 			var r mysql.HistoryRecord
 			if err := json.Unmarshal(rec.Value, &r); err != nil {
 				return nil, fmt.Errorf("schema history topic %s offset %d: %w", topic, rec.Offset, err)
 			}
 			out = append(out, r)
-			next = rec.Offset + 1
 		}
 	}
 	return out, nil

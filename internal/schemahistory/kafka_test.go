@@ -213,3 +213,51 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadEndsOnControlRecord: a record written in a transaction is
+// followed by a commit marker at the last offset; Load still ends at the
+// high watermark.
+func TestLoadEndsOnControlRecord(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bs := brokers(t)
+	topic := uniqueTopic(t, bs)
+	h := newKafka(t, bs, topic)
+	if _, err := h.Load(ctx); err != nil { // creates the topic
+		t.Fatal(err)
+	}
+	txn, err := kgo.NewClient(kgo.SeedBrokers(bs...), kgo.TransactionalID(topic), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txn.Close()
+	if err := txn.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.ProduceSync(ctx, &kgo.Record{Value: []byte(`{"gtids":"0-1-5","flavor":"mariadb","ddl":"CREATE TABLE x (i INT)"}`)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	// The coordinator writes the marker after EndTransaction returns.
+	adm := admin(t, bs)
+	for {
+		end, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o, _ := end.Lookup(topic, 0); o.Offset == 2 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	got, err := h.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []mysql.HistoryRecord{{GTIDs: "0-1-5", Flavor: "mariadb", DDL: "CREATE TABLE x (i INT)"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Load = %+v, want %+v", got, want)
+	}
+}
