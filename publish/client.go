@@ -14,15 +14,47 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
-// clientOpts translates cfg into franz-go options. The producer is always
+// ConnOptions returns the franz-go options that connect a client to the
+// cluster cfg describes: the seed brokers, the client id when set, TLS and
+// SASL from cfg.Security and, when log is not nil, franz-go's logs sent to
+// log. It sets nothing about producing or consuming, so that every Kafka
+// client Sluice opens (sink consumers, dead letter producers, the
+// distributed worker's group and internal topics, the embedded registry's
+// store, the schema history) reaches a secured cluster the same way the
+// source publisher does. A client may add its own options after these; a
+// later kgo.SeedBrokers replaces cfg.Brokers.
+//
+// cfg.Brokers is taken as is: the value "embedded" must have been replaced
+// by the embedded broker's addresses first. An error names the setting
+// (security.protocol, security.sasl.mechanism, a TLS file) that is wrong.
+func ConnOptions(cfg Config, log *slog.Logger) ([]kgo.Opt, error) {
+	sec, err := securityOpts(cfg.Security)
+	if err != nil {
+		return nil, err
+	}
+	opts := []kgo.Opt{kgo.SeedBrokers(cfg.Brokers...)}
+	if cfg.ClientID != "" {
+		opts = append(opts, kgo.ClientID(cfg.ClientID))
+	}
+	if log != nil {
+		opts = append(opts, kgo.WithLogger(kgoLogger{log}))
+	}
+	return append(opts, sec...), nil
+}
+
+// clientOpts translates cfg into the publisher's franz-go options: the
+// connection (ConnOptions) and the producer settings. The producer is always
 // idempotent with acks=all and partitions keys like the Java client.
 func clientOpts(cfg Config, log *slog.Logger) ([]kgo.Opt, error) {
 	codec, err := compression(cfg.Compression)
 	if err != nil {
 		return nil, err
 	}
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(cfg.Brokers...),
+	conn, err := ConnOptions(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return append(conn,
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		// StickyKeyPartitioner(nil) hashes non-nil keys with Kafka's murmur2,
 		// masks the sign bit and takes the modulo, exactly as the Java
@@ -32,7 +64,7 @@ func clientOpts(cfg Config, log *slog.Logger) ([]kgo.Opt, error) {
 		// goes there instead, as a Connect source record with a partition.
 		kgo.RecordPartitioner(explicitPartitioner{onePartitionShortcut{kgo.StickyKeyPartitioner(nil)}}),
 		kgo.ProducerBatchCompression(codec),
-		kgo.ProducerLinger(time.Duration(cfg.LingerMs) * time.Millisecond),
+		kgo.ProducerLinger(time.Duration(cfg.LingerMs)*time.Millisecond),
 		kgo.ProducerBatchMaxBytes(int32(cfg.BatchBytes)),
 		// No kgo.RecordDeliveryTimeout: franz-go counts it from each
 		// batch's first record Timestamp, and a record may carry its own
@@ -48,20 +80,11 @@ func clientOpts(cfg Config, log *slog.Logger) ([]kgo.Opt, error) {
 		// The Publisher bounds buffered bytes itself (so that a canceled
 		// Publish context only stops waiting and never fails records already
 		// handed over); the client's own record limit must not bind first.
-		kgo.MaxBufferedRecords(1 << 30),
+		kgo.MaxBufferedRecords(1<<30),
 		// Topics are created right before their first record: let the
 		// client look up a new topic sooner than its 5s default allows.
-		kgo.MetadataMinAge(500 * time.Millisecond),
-		kgo.WithLogger(kgoLogger{log}),
-	}
-	if cfg.ClientID != "" {
-		opts = append(opts, kgo.ClientID(cfg.ClientID))
-	}
-	sec, err := securityOpts(cfg.Security)
-	if err != nil {
-		return nil, err
-	}
-	return append(opts, sec...), nil
+		kgo.MetadataMinAge(500*time.Millisecond),
+	), nil
 }
 
 // onePartitionShortcut wraps a partitioner so that a topic with a single
