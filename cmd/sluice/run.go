@@ -74,13 +74,20 @@ func standalone(cfg daemon.Config, log *slog.Logger, lvl slog.Level) daemon.Host
 		failed := make(chan error, 1)
 		plugins := append(runtime.DefaultPlugins(versionString()), connectors.Plugins(connectors.Options{
 			Version: versionString(), Base: cfg, Runner: env, Legacy: env.Offsets()})...)
+		// Every client of the runtime (sink consumers, dead letter
+		// producers, the admin client) connects with kafka.security.
+		kopts, err := env.KafkaOptions()
+		if err != nil {
+			return err
+		}
 		h, err := runtime.NewHerder(runtime.Config{
-			WorkerID: workerID(cmp.Or(env.Addr(), cfg.HTTP.Addr)),
-			Brokers:  env.Brokers(),
-			Offsets:  env.Offsets(),
-			Version:  versionString(),
-			Plugins:  plugins,
-			Loggers:  runtime.NewLoggers(log.Handler(), lvl),
+			WorkerID:     workerID(cmp.Or(env.Addr(), cfg.HTTP.Addr)),
+			Brokers:      env.Brokers(),
+			KafkaOptions: kopts,
+			Offsets:      env.Offsets(),
+			Version:      versionString(),
+			Plugins:      plugins,
+			Loggers:      runtime.NewLoggers(log.Handler(), lvl),
 			OnTaskFailed: func(name string, id int, err error) {
 				if fromFile[name] {
 					once.Do(func() { failed <- fmt.Errorf("connector %s: task %d failed: %w", name, id, err) })

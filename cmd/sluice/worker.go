@@ -72,8 +72,15 @@ func distributed(cfg runtime.WorkerConfig, dcfg daemon.Config, ln net.Listener, 
 		lvl, _ := obs.ParseLevel(cfg.Log.Level)
 		plugins := append(runtime.DefaultPlugins(versionString()), connectors.Plugins(connectors.Options{
 			Version: versionString(), Base: dcfg, Runner: env})...)
+		// The worker's group, internal topics, sink consumers and dead
+		// letter producers connect as its capture connectors publish
+		// (dcfg.Kafka's client.id and security).
+		kopts, err := env.KafkaOptions()
+		if err != nil {
+			return err
+		}
 		w, err := runtime.NewWorker(cfg, runtime.WorkerOptions{Version: versionString(), Plugins: plugins,
-			Loggers: runtime.NewLoggers(log.Handler(), lvl)})
+			Loggers: runtime.NewLoggers(log.Handler(), lvl), KafkaOptions: kopts})
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/sluice-cdc/sluice/internal/obs"
 	"github.com/sluice-cdc/sluice/publish"
 )
@@ -31,6 +33,21 @@ func (e *Env) Addr() string { return e.addr }
 // Brokers returns the Kafka seed brokers sources publish to (the embedded
 // broker's address when kafka.bootstrap.servers is embedded).
 func (e *Env) Brokers() []string { return append([]string(nil), e.kafka.Brokers...) }
+
+// KafkaOptions returns the franz-go options that connect a client to the
+// brokers of [Env.Brokers] as the sources' publishers connect: client.id,
+// kafka.security (TLS, SASL) and franz-go's logs in the daemon's log. The
+// host gives them to every Kafka client it opens (the Connect runtime's
+// sink consumers, dead letter producers, admin client, a distributed
+// worker's group and internal topics), so that a secured cluster is reached
+// the same way by all of them. A later kgo.SeedBrokers replaces the brokers.
+func (e *Env) KafkaOptions() ([]kgo.Opt, error) {
+	opts, err := publish.ConnOptions(e.kafka, e.d.log)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	return opts, nil
+}
 
 // Offsets returns the daemon's offset store (offsets.json in data.dir,
 // unless WithOffsetStore replaced it).

@@ -8,6 +8,7 @@ import (
 	"github.com/sluice-cdc/sluice/capture/mysql"
 	"github.com/sluice-cdc/sluice/event"
 	"github.com/sluice-cdc/sluice/internal/schemahistory"
+	"github.com/sluice-cdc/sluice/publish"
 )
 
 // newMySQL builds the MySQL/MariaDB source from its sluice.yaml entry.
@@ -24,15 +25,18 @@ func newMySQL(cfg SourceConfig, p SourceParams) (Source, error) {
 	}
 	var hist *schemahistory.Kafka
 	if topic := cfg.MySQL.SchemaHistoryKafkaTopic; topic != "" {
-		brokers := []string(cfg.MySQL.SchemaHistoryKafkaBrokers)
-		if len(brokers) == 0 {
-			brokers = p.Kafka.Brokers
-			if sp := p.Kafka.Security.Protocol; sp != "" && sp != "PLAINTEXT" && p.Logger != nil {
-				p.Logger.Warn("the schema history client does not apply kafka.security yet: it connects in plaintext", "topic", topic, "security.protocol", sp)
-			}
+		// The history's clients connect as the publishers do (client.id,
+		// kafka.security), to the daemon's brokers unless the source names
+		// its own: kafka.security applies to those too.
+		kc := p.Kafka
+		if b := cfg.MySQL.SchemaHistoryKafkaBrokers; len(b) > 0 {
+			kc.Brokers = []string(b)
 		}
-		var err error
-		hist, err = schemahistory.New(schemahistory.Config{Brokers: brokers, Topic: topic, Logger: p.Logger})
+		kopts, err := publish.ConnOptions(kc, p.Logger)
+		if err != nil {
+			return nil, fmt.Errorf("schema history: kafka: %w", err)
+		}
+		hist, err = schemahistory.New(schemahistory.Config{Brokers: kc.Brokers, Topic: topic, Logger: p.Logger, ClientOptions: kopts})
 		if err != nil {
 			return nil, fmt.Errorf("schema.history.internal.kafka.topic: %w", err)
 		}

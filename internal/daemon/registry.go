@@ -80,11 +80,16 @@ func startRegistry(ctx context.Context, cfg Config, brokers []string, log *slog.
 		if len(brokers) == 0 {
 			return nil, ErrRegistryKafka
 		}
-		if p := cfg.Kafka.Security.Protocol; p != "" && p != "PLAINTEXT" {
-			// publish keeps its kgo security options to itself for now.
-			return nil, fmt.Errorf("embedded registry: kafka storage supports security.protocol PLAINTEXT only (have %s); use registry.storage: file or a PLAINTEXT listener", p)
+		// The store's clients connect as the publishers do (client.id,
+		// kafka.security), to brokers (the embedded broker's address
+		// when kafka.bootstrap.servers is embedded).
+		kc := cfg.Kafka
+		kc.Brokers = brokers
+		kopts, err := publish.ConnOptions(kc, log)
+		if err != nil {
+			return nil, fmt.Errorf("embedded registry: kafka: %w", err)
 		}
-		opts = append(opts, registry.WithKafka(brokers))
+		opts = append(opts, registry.WithKafka(brokers, kopts...))
 	}
 	srv, err := registry.New(ctx, rc, opts...)
 	if err != nil {
