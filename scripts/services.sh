@@ -32,6 +32,7 @@ PG_TIMEOUT=60
 
 KAFKA_PORT="${SERVICES_KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${SERVICES_KAFKA_CONTROLLER_PORT:-19093}"
+KAFKA_SASL_PORT="${SERVICES_KAFKA_SASL_PORT:-19094}"
 # base64url("sluice-dev-kafka"): a fixed cluster id, 16 bytes.
 KAFKA_CLUSTER_ID=c2x1aWNlLWRldi1rYWZrYQ
 KAFKA_TIMEOUT=120
@@ -497,7 +498,10 @@ svc_postgres_status() {
 #
 # Apache Kafka 4.x, KRaft combined mode (broker+controller), single node, from
 # Maven Central jars (scripts/kafka/pom.xml) cached in .services/kafka/libs.
-# PLAINTEXT on 127.0.0.1:19092, controller on 127.0.0.1:19093.
+# PLAINTEXT on 127.0.0.1:19092, controller on 127.0.0.1:19093, and a
+# SASL_PLAINTEXT listener (mechanism PLAIN, fixed development user
+# sluice/sluice-secret) on 127.0.0.1:19094 for tests of kafka.security; the
+# controller and inter-broker traffic stay PLAINTEXT.
 
 KAFKA_DIR="$STATE/kafka"
 KAFKA_LIBS="$KAFKA_DIR/libs"
@@ -506,6 +510,8 @@ KAFKA_PIDFILE="$KAFKA_DIR/pid"
 KAFKA_LOG="$KAFKA_DIR/log"
 KAFKA_PROPS="$KAFKA_DIR/server.properties"
 KAFKA_POM="$ROOT/scripts/kafka/pom.xml"
+KAFKA_SASL_USER=sluice
+KAFKA_SASL_PASSWORD=sluice-secret
 
 kafka_java() {
 	java -cp "$KAFKA_LIBS/*" \
@@ -520,6 +526,36 @@ kafka_healthy() {
 	timeout 10 kcat -b "127.0.0.1:$KAFKA_PORT" -L -m 5 >/dev/null 2>&1
 }
 
+# kafka_sasl_healthy: the SASL_PLAINTEXT listener answers a metadata request
+# after a PLAIN login as the development user.
+kafka_sasl_healthy() {
+	timeout 10 kcat -b "127.0.0.1:$KAFKA_SASL_PORT" -X security.protocol=SASL_PLAINTEXT \
+		-X sasl.mechanisms=PLAIN -X "sasl.username=$KAFKA_SASL_USER" -X "sasl.password=$KAFKA_SASL_PASSWORD" \
+		-L -m 5 >/dev/null 2>&1
+}
+
+# kafka_all_healthy: both client listeners answer.
+kafka_all_healthy() {
+	kafka_healthy && kafka_sasl_healthy
+}
+
+# kafka_sasl_props FILE: add the SASL_PLAINTEXT listener to the rendered
+# server.properties (appended to listeners, advertised.listeners and the
+# protocol map; PLAIN with one user in the listener's JAAS config).
+kafka_sasl_props() {
+	local file="$1"
+	sed -i -e "/^listeners=/s|\$|,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT|" \
+		-e "/^advertised.listeners=/s|\$|,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT|" \
+		-e "/^listener.security.protocol.map=/s|\$|,SASL_PLAINTEXT:SASL_PLAINTEXT|" "$file"
+	cat >>"$file" <<-EOF
+
+		# SASL_PLAINTEXT listener for kafka.security tests (added by scripts/services.sh).
+		sasl.enabled.mechanisms=PLAIN
+		listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="$KAFKA_SASL_USER" password="$KAFKA_SASL_PASSWORD" user_$KAFKA_SASL_USER="$KAFKA_SASL_PASSWORD";
+	EOF
+	[[ "$(grep -c "SASL_PLAINTEXT" "$file")" -ge 4 ]] || die "kafka: could not add the SASL_PLAINTEXT listener to $file"
+}
+
 svc_kafka_up() {
 	local start
 	need_java
@@ -530,16 +566,25 @@ svc_kafka_up() {
 
 	if already_up kafka kafka_running_pid kafka_healthy "$KAFKA_TIMEOUT" 0.5 "$KAFKA_LOG" "127.0.0.1:$KAFKA_PORT" \
 		"SLUICE_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"; then
+		# A broker started before the SASL listener existed keeps serving
+		# PLAINTEXT; the SASL address is only written when it answers.
+		if kafka_sasl_healthy; then
+			env_set "SLUICE_KAFKA_SASL_BROKERS=127.0.0.1:$KAFKA_SASL_PORT"
+		else
+			env_unset SLUICE_KAFKA_SASL_BROKERS
+			log "kafka: no SASL_PLAINTEXT listener on 127.0.0.1:$KAFKA_SASL_PORT (started by an older services.sh?): run 'scripts/services.sh down kafka && scripts/services.sh up kafka' to add it"
+		fi
 		return 0
 	fi
 	rm -f "$KAFKA_PIDFILE"
-	ports_free kafka "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"
+	ports_free kafka "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_PORT"
 
 	start=$(now)
 	java_resolve kafka "$KAFKA_DIR" "$KAFKA_POM"
 	sed -e "s|@DATA_DIR@|$KAFKA_DATA|g" -e "s|@PORT@|$KAFKA_PORT|g" \
 		-e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
 		"$ROOT/scripts/kafka/server.properties" >"$KAFKA_PROPS"
+	kafka_sasl_props "$KAFKA_PROPS"
 	rotate_log "$KAFKA_LOG"
 
 	if [[ ! -f "$KAFKA_DATA/meta.properties" ]]; then
@@ -558,18 +603,19 @@ svc_kafka_up() {
 		"${JAVA_OPTS[@]}" -cp "$KAFKA_LIBS/*" -Dlog4j2.configurationFile="$ROOT/scripts/kafka/log4j2.xml" \
 		kafka.Kafka "$KAFKA_PROPS"
 	await_start kafka "$KAFKA_PIDFILE" "$KAFKA_TIMEOUT" 0.5 TERM "$KAFKA_LOG" \
-		"broker did not answer metadata requests within ${KAFKA_TIMEOUT}s" kafka_healthy
-	env_set "SLUICE_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
+		"broker did not answer metadata requests (PLAINTEXT and SASL_PLAINTEXT) within ${KAFKA_TIMEOUT}s" kafka_all_healthy
+	env_set "SLUICE_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT" "SLUICE_KAFKA_SASL_BROKERS=127.0.0.1:$KAFKA_SASL_PORT"
 	say_started kafka "$KAFKA_PIDFILE" "127.0.0.1:$KAFKA_PORT" "$start"
 }
 
 svc_kafka_down() {
 	# SIGTERM: controlled shutdown.
-	stop_service kafka kafka_running_pid "$KAFKA_PIDFILE" TERM 60 SLUICE_KAFKA_BROKERS
+	stop_service kafka kafka_running_pid "$KAFKA_PIDFILE" TERM 60 SLUICE_KAFKA_BROKERS SLUICE_KAFKA_SASL_BROKERS
 }
 
 svc_kafka_status() {
-	show_status kafka kafka_running_pid kafka_healthy "SLUICE_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
+	show_status kafka kafka_running_pid kafka_healthy \
+		"SLUICE_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT SLUICE_KAFKA_SASL_BROKERS=127.0.0.1:$KAFKA_SASL_PORT"
 }
 
 # ---------------------------------------------------------------- mariadb

@@ -21,15 +21,16 @@ import (
 
 // services maps each variable to the services.sh name that provides it.
 var services = map[string]string{
-	"SLUICE_PG_URL":        "postgres",
-	"SLUICE_KAFKA_BROKERS": "kafka",
-	"SLUICE_MYSQL_URL":     "mariadb",
-	"SLUICE_ES_URL":        "opensearch",
-	"SLUICE_S3_ENDPOINT":   "s3",
-	"SLUICE_S3_ACCESS_KEY": "s3",
-	"SLUICE_S3_SECRET_KEY": "s3",
-	"SLUICE_MONGO_URL":     "mongo",
-	"SLUICE_MONGO_URI":     "mongo",
+	"SLUICE_PG_URL":             "postgres",
+	"SLUICE_KAFKA_BROKERS":      "kafka",
+	"SLUICE_KAFKA_SASL_BROKERS": "kafka",
+	"SLUICE_MYSQL_URL":          "mariadb",
+	"SLUICE_ES_URL":             "opensearch",
+	"SLUICE_S3_ENDPOINT":        "s3",
+	"SLUICE_S3_ACCESS_KEY":      "s3",
+	"SLUICE_S3_SECRET_KEY":      "s3",
+	"SLUICE_MONGO_URL":          "mongo",
+	"SLUICE_MONGO_URI":          "mongo",
 }
 
 // Lookup returns the value of key from the environment or .services.env.
