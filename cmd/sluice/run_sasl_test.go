@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice/internal/testenv"
+)
+
+// saslConfig writes a sluice.yaml reaching the SASL_PLAINTEXT listener of
+// scripts/services.sh as sluice/password: a Postgres source on the
+// fixture's items table and a JDBC sink copying its topic into target.
+func saslConfig(t *testing.T, f *pgFixture, pgURL, brokers, password, target string) string {
+	t.Helper()
+	dir := t.TempDir()
+	sink := fmt.Sprintf(`{connector.class: io.confluent.connect.jdbc.JdbcSinkConnector, topics: %[1]s.%[1]s.items,
+      connection.url: %[2]q, insert.mode: upsert, pk.mode: record_key, delete.enabled: "true", auto.create: "true",
+      transforms: "unwrap,route",
+      transforms.unwrap.type: io.debezium.transforms.ExtractNewRecordState,
+      transforms.route.type: org.apache.kafka.connect.transforms.RegexRouter,
+      transforms.route.regex: ".*",
+      transforms.route.replacement: %[3]s}`, f.name, "jdbc:postgresql://"+strings.TrimPrefix(pgURL, "postgres://"), target)
+	doc := fmt.Sprintf(`http: {addr: "127.0.0.1:0"}
+kafka:
+  bootstrap.servers: [%s]
+  delivery.timeout.ms: 15000
+  security: {protocol: SASL_PLAINTEXT, sasl.mechanism: PLAIN, sasl.username: sluice, sasl.password: %q}
+data.dir: %s
+sources:
+  - name: src
+    connector: postgres
+    topic.prefix: %s
+    url: %q
+    tables: [%s.items]
+    postgres: {slot.name: %s, publication.name: %s, publication.autocreate.mode: filtered}
+connectors:
+  - name: %s-pg
+    config: %s
+`, brokers, password, filepath.Join(dir, "data"), f.name, pgURL, f.name, f.name, f.name, f.name, sink)
+	cfg := filepath.Join(dir, "sluice.yaml")
+	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestRunSASL runs "sluice run" against Kafka's SASL_PLAINTEXT listener
+// (PLAIN) with a Postgres source and a JDBC sink connector. The listener
+// refuses unauthenticated clients, so rows reaching the target table show
+// that the sink task's consumer, not only the source's publisher, logged
+// in with kafka.security.
+func TestRunSASL(t *testing.T) {
+	pgURL := testenv.Require(t, "SLUICE_PG_URL")
+	brokers := testenv.Require(t, "SLUICE_KAFKA_SASL_BROKERS")
+	f := newPGFixture(t, pgURL, "sasltest")
+	target := f.name + "_copy"
+	t.Cleanup(func() { f.conn.Exec(context.Background(), `DROP TABLE IF EXISTS public.`+target) })
+
+	p := startRun(t, saslConfig(t, f, pgURL, brokers, "sluice-secret", target), nil)
+	defer func() {
+		if t.Failed() {
+			p.cmd.Process.Kill()
+			t.Logf("sluice log:\n%s", p.output())
+		}
+	}()
+	f.exec(t, `INSERT INTO `+f.name+`.items VALUES (2, 'two'), (3, 'three')`)
+	f.exec(t, `UPDATE `+f.name+`.items SET label = 'TWO' WHERE id = 2`)
+	f.exec(t, `DELETE FROM `+f.name+`.items WHERE id = 3`)
+	db, err := sql.Open("pgx", pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	waitRows(t, 3*time.Minute, "target rows", db, target, []string{"1:one", "2:TWO"})
+}
+
+// saslRefusedRE matches franz-go's log line for a refused login by a client
+// of the Connect runtime: the daemon's logger, without the connector=
+// attribute the source's publisher adds, so the sink connector's consumer
+// (or the runtime's admin client). A client that skipped SASL would get the
+// connection closed instead, never this error code.
+var saslRefusedRE = regexp.MustCompile(`level=ERROR msg="kafka client: [^"]*" broker=\S+ err="SASL_AUTHENTICATION_FAILED`)
+
+// TestRunSASLWrongPassword: with a wrong password, the source and the sink
+// connector's consumer both report Kafka's SASL_AUTHENTICATION_FAILED (the
+// source as the reason it restarts), and nothing reaches the target.
+func TestRunSASLWrongPassword(t *testing.T) {
+	pgURL := testenv.Require(t, "SLUICE_PG_URL")
+	brokers := testenv.Require(t, "SLUICE_KAFKA_SASL_BROKERS")
+	f := newPGFixture(t, pgURL, "saslbad")
+	target := f.name + "_copy"
+	t.Cleanup(func() { f.conn.Exec(context.Background(), `DROP TABLE IF EXISTS public.`+target) })
+
+	logFile := filepath.Join(t.TempDir(), "sluice.log")
+	out, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := exec.Command(binary, "run", "-c", saslConfig(t, f, pgURL, brokers, "not-the-password", target))
+	cmd.Stderr = out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(logFile)
+			t.Logf("sluice log:\n%s", b)
+		}
+	}()
+	sourceRefused := regexp.MustCompile(`level=WARN msg="source failed; restarting" connector=src error=".*SASL_AUTHENTICATION_FAILED: SASL Authentication failed`)
+	eventually(t, 2*time.Minute, "SASL errors of the source and the sink", func() error {
+		b, err := os.ReadFile(logFile)
+		if err != nil {
+			return err
+		}
+		if !sourceRefused.Match(b) {
+			return fmt.Errorf("no %q in the log", sourceRefused)
+		}
+		if !saslRefusedRE.Match(b) {
+			return fmt.Errorf("no %q in the log", saslRefusedRE)
+		}
+		return nil
+	})
+	db, err := sql.Open("pgx", pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = $1`, target).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("target table %s: %d tables, %v; want none", target, n, err)
+	}
+}
