@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -140,5 +145,103 @@ func TestRunSASLWrongPassword(t *testing.T) {
 	var n int
 	if err := db.QueryRow(`SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = $1`, target).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("target table %s: %d tables, %v; want none", target, n, err)
+	}
+}
+
+// registryReadyRE finds the registry's URL in its log.
+var registryReadyRE = regexp.MustCompile(`msg="embedded schema registry ready" url=(\S+)`)
+
+// startRegistryProc starts "sluice registry -c cfg" with its log in a file
+// and returns its URL once its store has read the topic.
+func startRegistryProc(t *testing.T, cfg string) (url string, stop func()) {
+	t.Helper()
+	logFile := filepath.Join(t.TempDir(), "registry.log")
+	out, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "registry", "-c", cfg)
+	cmd.Stderr = out
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait() //nolint:errcheck // only the end matters
+		out.Close()
+		close(exited)
+	}()
+	stop = func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		<-exited
+	}
+	t.Cleanup(stop)
+	eventually(t, time.Minute, "registry ready", func() error {
+		b, err := os.ReadFile(logFile)
+		if err != nil {
+			return err
+		}
+		if m := registryReadyRE.FindSubmatch(b); m != nil {
+			url = string(m[1])
+			return nil
+		}
+		select {
+		case <-exited:
+			t.Fatalf("sluice registry exited:\n%s", b)
+		default:
+		}
+		return errors.New("not ready")
+	})
+	return url, stop
+}
+
+// TestRegistrySASL: the embedded registry keeps its schemas in a topic of
+// the SASL_PLAINTEXT listener with kafka.security (no PLAINTEXT-only
+// refusal): a schema registered with one "sluice registry" process is
+// served, under the same id, by a second one that only read the topic.
+func TestRegistrySASL(t *testing.T) {
+	brokers := testenv.Require(t, "SLUICE_KAFKA_SASL_BROKERS")
+	topic := fmt.Sprintf("_schemas_sasl_%d", time.Now().UnixNano())
+	cfg := filepath.Join(t.TempDir(), "sluice.yaml")
+	doc := fmt.Sprintf(`kafka:
+  bootstrap.servers: [%s]
+  security: {protocol: SASL_PLAINTEXT, sasl.mechanism: PLAIN, sasl.username: sluice, sasl.password: sluice-secret}
+registry: {storage: kafka, topic: %s, listen: "127.0.0.1:0"}
+`, brokers, topic)
+	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	schema := `{"type":"record","name":"Item","fields":[{"name":"id","type":"int"}]}`
+	body, err := json.Marshal(map[string]string{"schema": schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	url, stop := startRegistryProc(t, cfg)
+	resp, err := http.Post(url+"/subjects/items-value/versions", "application/vnd.schemaregistry.v1+json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reg struct{ ID int }
+	err = json.NewDecoder(resp.Body).Decode(&reg)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || reg.ID <= 0 {
+		t.Fatalf("register: status %d, id %d, %v", resp.StatusCode, reg.ID, err)
+	}
+	stop()
+
+	url, _ = startRegistryProc(t, cfg)
+	resp, err = http.Get(fmt.Sprintf("%s/schemas/ids/%d", url, reg.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct{ Schema string }
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("schema %d from the second registry: status %d, %v", reg.ID, resp.StatusCode, err)
+	}
+	if got.Schema != schema {
+		t.Fatalf("schema %d from the second registry: %s, want %s", reg.ID, got.Schema, schema)
 	}
 }
