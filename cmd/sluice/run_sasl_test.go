@@ -7,17 +7,25 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/sluice-cdc/sluice/internal/testenv"
+	"github.com/sluice-cdc/sluice/publish"
 )
 
 // saslConfig writes a sluice.yaml reaching the SASL_PLAINTEXT listener of
@@ -244,4 +252,116 @@ registry: {storage: kafka, topic: %s, listen: "127.0.0.1:0"}
 	if got.Schema != schema {
 		t.Fatalf("schema %d from the second registry: %s, want %s", reg.ID, got.Schema, schema)
 	}
+}
+
+// TestRunSASLMySQLHistory: a MySQL source keeping its schema history in a
+// topic of the SASL_PLAINTEXT listener (schema.history.internal.kafka.topic,
+// the daemon's brokers): the history client logs in with kafka.security, so
+// the table's CREATE TABLE lands in the topic.
+func TestRunSASLMySQLHistory(t *testing.T) {
+	brokers := testenv.Require(t, "SLUICE_KAFKA_SASL_BROKERS")
+	raw := testenv.Require(t, "SLUICE_MYSQL_URL")
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, _ := u.User.Password()
+	conn, err := client.Connect(u.Host, u.User.Username(), pw, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := fmt.Sprintf("s_sasl%d", rand.Uint32())
+	t.Cleanup(func() {
+		_, _ = conn.Execute("DROP DATABASE IF EXISTS " + db)
+		conn.Close()
+	})
+	for _, q := range []string{"CREATE DATABASE " + db, "CREATE TABLE " + db + ".sasl_items (id INT PRIMARY KEY, label VARCHAR(10))",
+		"INSERT INTO " + db + ".sasl_items VALUES (1, 'one')"} {
+		if _, err := conn.Execute(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+
+	prefix := fmt.Sprintf("sluice_saslhist_%d", time.Now().UnixNano())
+	histTopic := "schema-changes." + prefix
+	kc := publish.DefaultConfig()
+	kc.Brokers = []string{brokers}
+	kc.Security = publish.SecurityConfig{Protocol: "SASL_PLAINTEXT", SASLMechanism: "PLAIN", SASLUsername: "sluice", SASLPassword: "sluice-secret"}
+	kopts, err := publish.ConnOptions(kc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admCl, err := kgo.NewClient(kopts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admCl.Close()
+	t.Cleanup(func() {
+		kadm.NewClient(admCl).DeleteTopics(context.Background(), histTopic, prefix+"."+db+".sasl_items")
+	})
+
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sluice.yaml")
+	doc := fmt.Sprintf(`http: {addr: "127.0.0.1:0"}
+kafka:
+  bootstrap.servers: [%s]
+  security: {protocol: SASL_PLAINTEXT, sasl.mechanism: PLAIN, sasl.username: sluice, sasl.password: sluice-secret}
+data.dir: %s
+sources:
+  - name: my
+    connector: mysql
+    topic.prefix: %s
+    url: %q
+    mysql: {database.server.id: %d, database.include.list: [%s], schema.history.internal.kafka.topic: %s}
+`, brokers, filepath.Join(dir, "data"), prefix, raw, 30000+rand.Uint32N(1<<20), db, histTopic)
+	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startRun(t, cfg, nil)
+	defer func() {
+		if t.Failed() {
+			p.cmd.Process.Kill()
+			t.Logf("sluice log:\n%s", p.output())
+		}
+	}()
+
+	eventually(t, 2*time.Minute, "the table in the history topic", func() error {
+		cl, err := kgo.NewClient(append(slices.Clone(kopts),
+			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{histTopic: {0: kgo.NewOffset().AtStart()}}))...)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var recs []string
+		fs := cl.PollFetches(ctx)
+		fs.EachRecord(func(r *kgo.Record) { recs = append(recs, string(r.Value)) })
+		for _, v := range recs {
+			var rec struct {
+				Snapshot bool
+				Tables   []struct {
+					DB, Table string
+					Columns   []struct{ Name, ColumnType string }
+				}
+			}
+			if err := json.Unmarshal([]byte(v), &rec); err != nil {
+				return fmt.Errorf("history record %s: %w", v, err)
+			}
+			for _, tb := range rec.Tables {
+				if tb.DB != db || tb.Table != "sasl_items" {
+					continue
+				}
+				var cols []string
+				for _, c := range tb.Columns {
+					cols = append(cols, c.Name+" "+c.ColumnType)
+				}
+				if want := []string{"id int(11)", "label varchar(10)"}; !rec.Snapshot || !slices.Equal(cols, want) {
+					t.Fatalf("history of %s.sasl_items: snapshot %v, columns %q; want a snapshot with %q", db, rec.Snapshot, cols, want)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("%d history records, none with %s.sasl_items (%v): %q", len(recs), db, fs.Err(), recs)
+	})
 }
