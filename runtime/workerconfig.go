@@ -37,6 +37,18 @@ type WorkerConfig struct {
 	// API; both empty (the default) leave it open, as Kafka Connect's.
 	RESTBasicAuth    map[string]string `yaml:"rest.basic.auth" json:"rest.basic.auth"`
 	RESTBearerTokens []string          `yaml:"rest.bearer.tokens" json:"rest.bearer.tokens"`
+	// Security protects every Kafka client of the worker (its group, the
+	// internal topics, connectors' producers and consumers), with Kafka's
+	// client key names; sluice.yaml's kafka.security block takes the same
+	// values.
+	SecurityProtocol   string `yaml:"security.protocol" json:"security.protocol"` // PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL
+	SASLMechanism      string `yaml:"sasl.mechanism" json:"sasl.mechanism"`       // PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+	SASLUsername       string `yaml:"sasl.username" json:"sasl.username"`
+	SASLPassword       string `yaml:"sasl.password" json:"sasl.password"`
+	SSLCALocation      string `yaml:"ssl.ca.location" json:"ssl.ca.location"` // PEM files
+	SSLCertLocation    string `yaml:"ssl.certificate.location" json:"ssl.certificate.location"`
+	SSLKeyLocation     string `yaml:"ssl.key.location" json:"ssl.key.location"`
+	InsecureSkipVerify bool   `yaml:"ssl.insecure.skip.verify" json:"ssl.insecure.skip.verify"` // testing only
 }
 
 // WorkerLog sets the worker's log output.

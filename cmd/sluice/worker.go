@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-cdc/sluice/internal/connectors"
 	"github.com/sluice-cdc/sluice/internal/daemon"
 	"github.com/sluice-cdc/sluice/internal/obs"
+	"github.com/sluice-cdc/sluice/publish"
 	"github.com/sluice-cdc/sluice/runtime"
 	"github.com/sluice-cdc/sluice/runtime/rest"
 )
@@ -34,6 +35,10 @@ func cmdWorker(file string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return exitUsage
 	}
+	if err := workerSecurity(cfg).Validate(); err != nil {
+		fmt.Fprintf(stderr, "sluice: %s: security (security.protocol, sasl.*, ssl.*): %v\n", file, err)
+		return exitUsage
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ln, err := net.Listen("tcp", cfg.RESTListen)
@@ -49,6 +54,7 @@ func cmdWorker(file string, stderr io.Writer) int {
 	// own (the REST API below) and offsets in the offsets topic.
 	dcfg := daemon.DefaultConfig()
 	dcfg.Kafka.Brokers = cfg.Brokers()
+	dcfg.Kafka.Security = workerSecurity(cfg)
 	d, err := daemon.New(dcfg, daemon.WithLogger(log), daemon.WithMetrics(obs.NewMetrics()), daemon.WithoutHTTP(),
 		daemon.WithoutMemoryLimit(), daemon.WithOffsetStore(noOffsets{}), daemon.WithHost(distributed(cfg, dcfg, ln, log)))
 	if err != nil {
@@ -113,3 +119,22 @@ type noOffsets struct{}
 
 func (noOffsets) Load(string) ([]byte, error) { return nil, nil }
 func (noOffsets) Save(string, []byte) error   { return nil }
+
+// workerSecurity is worker.yaml's TLS and SASL settings as the daemon's
+// kafka.security, which every Kafka client of the worker applies.
+func workerSecurity(cfg runtime.WorkerConfig) publish.SecurityConfig {
+	protocol := cfg.SecurityProtocol
+	if protocol == "" {
+		protocol = "PLAINTEXT"
+	}
+	return publish.SecurityConfig{
+		Protocol:           protocol,
+		SASLMechanism:      cfg.SASLMechanism,
+		SASLUsername:       cfg.SASLUsername,
+		SASLPassword:       cfg.SASLPassword,
+		CAFile:             cfg.SSLCALocation,
+		CertFile:           cfg.SSLCertLocation,
+		KeyFile:            cfg.SSLKeyLocation,
+		InsecureSkipVerify: cfg.InsecureSkipVerify,
+	}
+}

@@ -67,6 +67,13 @@ func (w *workerProc) start(t *testing.T) {
 
 func newCluster(t *testing.T, brokers string, n int) []*workerProc {
 	t.Helper()
+	return newClusterWith(t, brokers, n, "")
+}
+
+// newClusterWith is newCluster with extra lines appended to each
+// worker.yaml.
+func newClusterWith(t *testing.T, brokers string, n int, extra string) []*workerProc {
+	t.Helper()
 	dir := t.TempDir()
 	suffix := fmt.Sprint(time.Now().UnixNano())
 	var ws []*workerProc
@@ -83,7 +90,7 @@ rest.listen: %[3]s
 session.timeout.ms: 6000
 heartbeat.interval.ms: 1000
 rebalance.timeout.ms: 15000
-`, suffix, brokers, addr)
+`, suffix, brokers, addr) + extra
 		if err := os.WriteFile(w.cfg, []byte(doc), 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -39,7 +39,9 @@
 //
 // # Security
 //
-// Config.ClientOptions carries extra franz-go options (TLS, SASL) for Go
-// callers. The daemon's wiring passes plain brokers: the kafka.security
-// block of sluice.yaml is not applied to the history client yet.
+// Config.ClientOptions carries extra franz-go options (TLS, SASL). The
+// daemon passes publish.ConnOptions of its kafka block, so the history
+// client connects with sluice.yaml's kafka.security like every other
+// client, also when schema.history.internal.kafka.bootstrap.servers names
+// other brokers.
 package schemahistory
