@@ -329,3 +329,21 @@ func (s *Schema) describe() string {
 	}
 	return s.typ.String() + " schema"
 }
+
+// AsInt64 returns v as an int64 when it is one of the signed integer types
+// Connect values use (int8 … int64, and int from hand-built values).
+func AsInt64(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int8:
+		return int64(x), true
+	case int16:
+		return int64(x), true
+	case int32:
+		return int64(x), true
+	case int64:
+		return x, true
+	case int:
+		return int64(x), true
+	}
+	return 0, false
+}

@@ -517,7 +517,7 @@ func defaultJSON(s *event.Schema, v any) (*jv, error) {
 	}
 	switch s.Type() {
 	case event.TypeInt8, event.TypeInt16, event.TypeInt32, event.TypeInt64:
-		i, ok := asInt64(v)
+		i, ok := event.AsInt64(v)
 		if !ok {
 			return bad()
 		}
@@ -691,22 +691,6 @@ func validDefault(n *node, v *jv) bool {
 		return true
 	}
 	return false
-}
-
-func asInt64(v any) (int64, bool) {
-	switch x := v.(type) {
-	case int8:
-		return int64(x), true
-	case int16:
-		return int64(x), true
-	case int32:
-		return int64(x), true
-	case int64:
-		return x, true
-	case int:
-		return int64(x), true
-	}
-	return 0, false
 }
 
 func bytesOf(v any) ([]byte, bool) {

@@ -471,7 +471,7 @@ func (c converter) value(t colType, s *event.Schema, v any) (any, error) {
 		}
 		return formatDecimal(u, int(sc)), nil
 	case kDate:
-		days, ok := asInt64(v)
+		days, ok := event.AsInt64(v)
 		if !ok {
 			break
 		}
@@ -481,7 +481,7 @@ func (c converter) value(t colType, s *event.Schema, v any) (any, error) {
 		}
 		return d.Format("2006-01-02"), nil
 	case kTime:
-		n, ok := asInt64(v)
+		n, ok := event.AsInt64(v)
 		if !ok {
 			break
 		}
@@ -494,7 +494,7 @@ func (c converter) value(t colType, s *event.Schema, v any) (any, error) {
 		d -= sec * time.Second
 		return fmt.Sprintf("%02d:%02d:%02d.%06d", h, m, sec, d/time.Microsecond), nil
 	case kTimestamp, kLocalTS:
-		n, ok := asInt64(v)
+		n, ok := event.AsInt64(v)
 		if !ok {
 			break
 		}
@@ -554,22 +554,6 @@ func (c converter) wallClock(ts time.Time) any {
 		return ts.Format("2006-01-02 15:04:05.999999")
 	}
 	return ts.Format("2006-01-02 15:04:05.999999999")
-}
-
-func asInt64(v any) (int64, bool) {
-	switch x := v.(type) {
-	case int32:
-		return int64(x), true
-	case int64:
-		return x, true
-	case int16:
-		return int64(x), true
-	case int8:
-		return int64(x), true
-	case int:
-		return int64(x), true
-	}
-	return 0, false
 }
 
 // formatDecimal renders unscaled × 10^-scale exactly.
@@ -681,7 +665,7 @@ func defaultLiteral(t colType, s *event.Schema) (string, bool) {
 	}
 	switch t.kind {
 	case kInt8, kInt16, kInt32, kInt64:
-		if n, ok := asInt64(v); ok {
+		if n, ok := event.AsInt64(v); ok {
 			return strconv.FormatInt(n, 10), true
 		}
 	case kFloat32, kFloat64:

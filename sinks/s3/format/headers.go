@@ -115,7 +115,7 @@ func appendJavaValue(b *strings.Builder, s *event.Schema, v any, embedded bool) 
 			b.WriteString(str)
 			return nil
 		case event.LogicalDate, event.LogicalTime, event.LogicalTimestamp:
-			ms, ok := asInt64(v)
+			ms, ok := event.AsInt64(v)
 			if !ok {
 				return fmt.Errorf("%T is not a %s", v, s.Name())
 			}
@@ -218,20 +218,4 @@ func javaDateString(ms int64) string {
 		return t.Format("2006-01-02")
 	}
 	return t.Format("2006-01-02T15:04:05.000Z")
-}
-
-func asInt64(v any) (int64, bool) {
-	switch x := v.(type) {
-	case int32:
-		return int64(x), true
-	case int64:
-		return x, true
-	case int:
-		return int64(x), true
-	case int16:
-		return int64(x), true
-	case int8:
-		return int64(x), true
-	}
-	return 0, false
 }
