@@ -69,13 +69,13 @@ func encodeValue(w *avro.Writer, n *node, s *event.Schema, v any) error {
 	}
 	switch n.typ {
 	case "int":
-		i, ok := asInt64(v)
+		i, ok := event.AsInt64(v)
 		if !ok || i < math.MinInt32 || i > math.MaxInt32 {
 			return mismatch(n, s, v)
 		}
 		w.WriteInt(int32(i))
 	case "long":
-		i, ok := asInt64(v)
+		i, ok := event.AsInt64(v)
 		if !ok {
 			return mismatch(n, s, v)
 		}

@@ -54,7 +54,7 @@ func expectedJSON(v any) any {
 	case nil, bool, string:
 		return x
 	case int8, int16, int32, int64:
-		i, _ := asInt64(x)
+		i, _ := event.AsInt64(x)
 		return json.Number(strconv.FormatInt(i, 10))
 	case float32:
 		return map[string]any{"$float": pyRepr(float64(x))}

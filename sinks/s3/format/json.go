@@ -113,7 +113,7 @@ func jackson(conv *jsonconv.Converter, dst []byte, s *event.Schema, v any) ([]by
 			str, err := decimalString(s, v)
 			return append(dst, str...), err
 		case event.LogicalDate, event.LogicalTime, event.LogicalTimestamp:
-			ms, ok := asInt64(v)
+			ms, ok := event.AsInt64(v)
 			if !ok {
 				return nil, fmt.Errorf("%T is not a %s", v, s.Name())
 			}

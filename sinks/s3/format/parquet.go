@@ -559,13 +559,13 @@ func leafValue(s *event.Schema, v any) (parquet.Value, error) {
 	}
 	switch s.Type() {
 	case event.TypeInt8, event.TypeInt16, event.TypeInt32:
-		n, ok := asInt64(v)
+		n, ok := event.AsInt64(v)
 		if !ok {
 			return parquet.Value{}, fmt.Errorf("%T is not an integer", v)
 		}
 		return parquet.Int32Value(int32(n)), nil
 	case event.TypeInt64:
-		n, ok := asInt64(v)
+		n, ok := event.AsInt64(v)
 		if !ok {
 			return parquet.Value{}, fmt.Errorf("%T is not an integer", v)
 		}

@@ -86,13 +86,13 @@ func expect(s *event.Schema, v any) any {
 			}
 			return map[string]any{"$dec": string(out)}
 		case event.LogicalTimestamp:
-			n, _ := asInt64(v)
+			n, _ := event.AsInt64(v)
 			return map[string]any{"$ts": n}
 		case event.LogicalDate:
-			n, _ := asInt64(v)
+			n, _ := event.AsInt64(v)
 			return map[string]any{"$date": n}
 		case event.LogicalTime:
-			n, _ := asInt64(v)
+			n, _ := event.AsInt64(v)
 			return map[string]any{"$time": n}
 		}
 	}
